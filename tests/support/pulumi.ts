@@ -89,5 +89,7 @@ export function runCommand(
 
 /** True when the toolchain has been built (npm run setup). */
 export function toolchainBuilt(): boolean {
-    return fs.existsSync(path.join(pulumiBin, "pulumi")) && fs.existsSync(path.join(pulumiBin, "pulumi-language-nodejs"));
+    return (
+        fs.existsSync(path.join(pulumiBin, "pulumi")) && fs.existsSync(path.join(pulumiBin, "pulumi-language-nodejs"))
+    );
 }
