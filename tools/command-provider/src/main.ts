@@ -1,0 +1,24 @@
+// Entry point of the `pulumi-resource-command` plugin: serves the provider over Pulumi's gRPC protocol.
+// stdout carries only the port the engine connects to (printed by the provider host).
+import { main } from "@pulumi/pulumi/provider";
+import { setEngineAddress } from "./engineLog";
+import { makeProvider } from "./provider";
+
+const args = process.argv.slice(2);
+// Same parsing as @pulumi/pulumi/provider/internals: drop --logtostderr, -v=N and --tracing <addr>.
+const clean: string[] = [];
+for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--logtostderr" || a.startsWith("-v=")) continue;
+    if (a === "--tracing") {
+        i++;
+        continue;
+    }
+    clean.push(a);
+}
+setEngineAddress(clean[0]);
+
+main(makeProvider(), args).catch((err: unknown) => {
+    process.stderr.write(`pulumi-resource-command: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+});
