@@ -1,0 +1,197 @@
+/**
+ * What every dcn provider shares: the connection inputs, the preview-unknown sentinel, the diff
+ * policy engine, hashing and the progress logger.
+ *
+ * Diff policy (same shape in every provider, see each provider's `POLICY`):
+ * - `replace` keys name the physical identity (stack name, cluster name): a change replaces the
+ *   resource, always with `deleteBeforeReplace` (the identity is fixed on the undercloud, so
+ *   create-before-delete would delete what it just created).
+ * - `update` keys are what the remote step consumes: a change re-runs the step in `update`.
+ * - `quiet` keys (connection, `providerVersion`): a change is reported and `update` only stores
+ *   the new values, running nothing remotely. The private key rotates this way without a redeploy.
+ * - The serialized provider code (`__provider`) is NOT compared: editing provider code alone
+ *   shows no diff, so `preview --expect-no-changes` stays stable across cosmetic code changes.
+ *   To push new code into state (destroy/refresh run the code stored in state), bump the
+ *   provider's PROVIDER_VERSION: that is a `quiet` change, a cheap update that stores the new code.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { SshTarget } from "./remote/ssh";
+import { HOST_NAME } from "./remote/shell";
+
+/** The engine's placeholder for values unknown during preview (may arrive in any field). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** True when `v` is, or contains, a preview-unknown value. */
+export function containsUnknown(v: unknown): boolean {
+    if (v === UNKNOWN) {
+        return true;
+    }
+    if (Array.isArray(v)) {
+        return v.some(containsUnknown);
+    }
+    if (v && typeof v === "object") {
+        return Object.values(v as Record<string, unknown>).some(containsUnknown);
+    }
+    return false;
+}
+
+/** Connection to the undercloud as a resource input (plain data; the key is a secret input). */
+export interface UndercloudInput {
+    host: string;
+    port: number;
+    user: string;
+    /** Pinned OpenSSH public key line of the undercloud's sshd. */
+    hostKey: string;
+}
+
+/** Inputs every dcn resource has. */
+export interface BaseInputs {
+    undercloud: UndercloudInput;
+    /** Private key text (pass as a secret). */
+    privateKey: string;
+    /** Bumped by hand to store new provider code in state (see the diff policy above). */
+    providerVersion: string;
+}
+
+/** Zod shape of BaseInputs; `unk` wraps a schema so that the preview sentinel is accepted. */
+export function baseShape() {
+    return {
+        undercloud: unk(
+            z.object({
+                host: unk(z.string().regex(HOST_NAME)),
+                port: unk(z.number().int().min(1).max(65535)),
+                user: unk(z.string().regex(/^[a-z_][a-z0-9_-]*$/)),
+                hostKey: unk(z.string().regex(/^(ssh-|ecdsa-|sk-)[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( .*)?$/)),
+            }),
+        ),
+        privateKey: unk(z.string().min(1)),
+        providerVersion: z.string(),
+    };
+}
+
+/** Accepts the schema's type or the preview-unknown sentinel. */
+export function unk<T extends z.ZodTypeAny>(schema: T) {
+    return z.union([z.literal(UNKNOWN), schema]);
+}
+
+/** Runs a zod schema for `check`, turning issues into CheckFailures naming the property path. */
+export function checkWith(schema: z.ZodTypeAny, news: Record<string, unknown>) {
+    const r = schema.safeParse(news);
+    if (r.success) {
+        return { inputs: news, failures: [] as { property: string; reason: string }[] };
+    }
+    return {
+        inputs: news,
+        failures: r.error.issues.map((i) => ({
+            property: i.path.map(String).join(".") || "(root)",
+            reason: i.message,
+        })),
+    };
+}
+
+/** SSH target from resource inputs. */
+export function targetOf(p: BaseInputs): SshTarget {
+    return {
+        host: p.undercloud.host,
+        port: p.undercloud.port,
+        user: p.undercloud.user,
+        hostKey: p.undercloud.hostKey,
+        privateKey: p.privateKey,
+    };
+}
+
+/** JSON with sorted object keys (gRPC reorders keys; compare normalized values only). */
+export function stableStringify(v: unknown): string {
+    if (Array.isArray(v)) {
+        return "[" + v.map(stableStringify).join(",") + "]";
+    }
+    if (v && typeof v === "object") {
+        const o = v as Record<string, unknown>;
+        return (
+            "{" +
+            Object.keys(o)
+                .filter((k) => o[k] !== undefined)
+                .sort()
+                .map((k) => JSON.stringify(k) + ":" + stableStringify(o[k]))
+                .join(",") +
+            "}"
+        );
+    }
+    return JSON.stringify(v ?? null);
+}
+
+/** sha256 hex of a string. */
+export function sha256(s: string): string {
+    return createHash("sha256").update(s).digest("hex");
+}
+
+/** Per-provider diff policy: every input key belongs to exactly one class. */
+export interface DiffPolicy {
+    replace: readonly string[];
+    update: readonly string[];
+    quiet: readonly string[];
+}
+
+export interface DiffOutcome {
+    changes: boolean;
+    replaces: string[];
+    deleteBeforeReplace: boolean;
+    /** Keys whose change needs the remote step to run again. */
+    updates: string[];
+    /** Keys whose change only needs new values stored. */
+    quiets: string[];
+}
+
+/**
+ * Compares stored outputs (which echo every input) with new inputs according to `policy`.
+ * An unknown new value counts as a change. `__provider` is never compared (see header).
+ * Keys not in the policy are compared as `update` keys, so a forgotten key re-runs rather than
+ * silently being ignored.
+ */
+export function diffByPolicy(policy: DiffPolicy, olds: Record<string, unknown>, news: Record<string, unknown>): DiffOutcome {
+    const keys = new Set([...Object.keys(news)].filter((k) => k !== "__provider"));
+    const replaces: string[] = [];
+    const updates: string[] = [];
+    const quiets: string[] = [];
+    for (const k of keys) {
+        const changed = news[k] === UNKNOWN || containsUnknown(news[k]) || stableStringify(olds[k]) !== stableStringify(news[k]);
+        if (!changed) {
+            continue;
+        }
+        if (policy.replace.includes(k)) {
+            replaces.push(k);
+        } else if (policy.quiet.includes(k)) {
+            quiets.push(k);
+        } else {
+            updates.push(k);
+        }
+    }
+    return {
+        changes: replaces.length + updates.length + quiets.length > 0,
+        replaces,
+        deleteBeforeReplace: replaces.length > 0,
+        updates,
+        quiets,
+    };
+}
+
+/** Progress line to the Pulumi log (inside the provider process this reaches the CLI output). */
+export function progress(resource: string): (line: string) => void {
+    return (line: string) => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const pulumi = require("@pulumi/pulumi");
+        pulumi.log.info(`${resource}: ${line}`);
+    };
+}
+
+/** Pick `keys` from an object (for echoing inputs into outputs). */
+export function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> {
+    const r = {} as Pick<T, K>;
+    for (const k of keys) {
+        if (o[k] !== undefined) {
+            r[k] = o[k];
+        }
+    }
+    return r;
+}
