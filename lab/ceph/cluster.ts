@@ -168,8 +168,12 @@ function tcpAccepts(host: string, port: number): Promise<boolean> {
 
 async function logTail(logPath: string, lines = 5): Promise<string> {
   try {
-    const text = await fs.readFile(logPath, "utf8");
-    return text.trim().split("\n").slice(-lines).join(" | ");
+    const text = (await fs.readFile(logPath, "utf8")).replace(/\x1b\[[0-9;]*m/g, "");
+    return text
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .slice(-lines)
+      .join(" | ");
   } catch {
     return "(no log)";
   }
