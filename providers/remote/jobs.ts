@@ -41,7 +41,7 @@ export interface JobSpec {
     identity?: string;
     /** Overall deadline of the wait (ms); default 4 h. */
     timeoutMs?: number;
-    /** Poll interval (ms); default 5000. */
+    /** Longest poll interval (ms); default 5000. Polling starts at 300 ms and backs off to it. */
     pollMs?: number;
     /** Receives every new output line. */
     onLine?: (line: string) => void;
@@ -191,6 +191,7 @@ export async function runOk(t: SshTarget, argv: string[], stdin?: string): Promi
 
 /** Atomically writes a file (mode 0600, parent directories created). */
 export async function writeFile(t: SshTarget, path: string, content: string): Promise<void> {
+    path = expandHome(path, await remoteHome(t));
     await runOk(
         t,
         ["sh", "-c", 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && mv "$1.tmp" "$1"', "sh", path],
@@ -200,6 +201,7 @@ export async function writeFile(t: SshTarget, path: string, content: string): Pr
 
 /** Reads a file; `undefined` when it does not exist. */
 export async function readFile(t: SshTarget, path: string): Promise<string | undefined> {
+    path = expandHome(path, await remoteHome(t));
     const r = await runOk(t, ["sh", "-c", 'if [ -f "$1" ]; then echo y; cat "$1"; else echo n; fi', "sh", path]);
     if (r.stdout.startsWith("n")) {
         return undefined;
@@ -210,7 +212,8 @@ export async function readFile(t: SshTarget, path: string): Promise<string | und
 /** Removes files (no error when absent). */
 export async function removeFiles(t: SshTarget, paths: string[]): Promise<void> {
     if (paths.length > 0) {
-        await runOk(t, ["rm", "-f", "--", ...paths]);
+        const home = await remoteHome(t);
+        await runOk(t, ["rm", "-f", "--", ...paths.map((p) => expandHome(p, home))]);
     }
 }
 
@@ -252,9 +255,11 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
         const splitter = new LineSplitter();
         let failures = 0;
         let firstPoll = true;
+        let interval = Math.min(300, pollMs);
         for (;;) {
             if (!firstPoll) {
-                await sleep(pollMs);
+                await sleep(interval);
+                interval = Math.min(pollMs, Math.round(interval * 1.5));
             }
             firstPoll = false;
             let probe: ExecResult;

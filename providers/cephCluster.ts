@@ -1,0 +1,292 @@
+/**
+ * CephCluster — one stack's deployed Ceph (`openstack overcloud ceph deploy`, cephadm).
+ *
+ *   create  → write pools.yml (pools + client vars path); detached job: ensure the shared
+ *             ceph-admin SSH key exists (under a lock: two first runs race on it), then
+ *             `ceph deploy … --force --ansible-extra-vars pools.yml` so that pools and the
+ *             `client.openstack` key exist before any export (reference §3.3, §7).
+ *             An existing deployed-ceph file of the same cluster is adopted instead of redeploying
+ *             (create is safe to repeat after a failure that happened after the deploy).
+ *   read    → parse the deployed-ceph file (fsid, key); gone when it is missing.
+ *   update  → `ceph deploy` again with the new inputs (new metal = scale-out).
+ *   delete  → removes the generated files. The daemons go with the nodes: BaremetalNodes'
+ *             delete unprovisions them and cleans their disks (reference §3.8), and it runs after
+ *             this delete because the cluster depends on the metal.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { parse, stringify } from "yaml";
+import { z } from "zod";
+import { BaseInputs, DiffPolicy, baseShape, checkWith, diffByPolicy, progress, sha256, targetOf, unk } from "./common";
+import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, runJob, writeFile } from "./remote/jobs";
+import { CEPH_CLUSTER_NAME, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
+import { UndercloudArg } from "./baremetalNodes";
+
+// ---------------------------------------------------------------- inputs and outputs
+
+export const PROVIDER_VERSION = "1";
+
+export interface CephPool {
+    name: string;
+    targetSizeRatio: number;
+}
+
+export interface CephClusterInputs extends BaseInputs {
+    stack: string;
+    /** `[a-zA-Z0-9]+`, unique across sites. */
+    clusterName: string;
+    /** Deployed-metal file of the stack (from BaremetalNodes). */
+    metalFile: string;
+    /** Its content hash: a changed metal file re-runs the deploy. */
+    metalHash: string;
+    rolesFile: string;
+    networkDataFile: string;
+    containerPrepareFile: string;
+    workDir: string;
+    singleHostDefaults: boolean;
+    pools: CephPool[];
+    timeoutMinutes: number;
+}
+
+export interface CephClusterOutputs extends CephClusterInputs {
+    cephFile: string;
+    poolsFile: string;
+    fsid: string;
+    clientUserName: string;
+    /** Secret (additionalSecretOutputs). */
+    clientKey: string;
+    /** sha256 of the deployed-ceph file. */
+    cephHash: string;
+}
+
+// ---------------------------------------------------------------- diff policy
+
+export const POLICY: DiffPolicy = {
+    replace: ["stack", "clusterName", "workDir"],
+    update: ["metalFile", "metalHash", "rolesFile", "networkDataFile", "containerPrepareFile", "singleHostDefaults", "pools"],
+    quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes"],
+};
+
+export function inputSchema() {
+    const path = unk(z.string().refine(isRemotePath, "not a safe remote path"));
+    return z.object({
+        ...baseShape(),
+        stack: unk(z.string().regex(STACK_NAME)),
+        clusterName: unk(z.string().regex(CEPH_CLUSTER_NAME, "Ceph cluster names are [a-zA-Z0-9]+")),
+        metalFile: path,
+        metalHash: unk(z.string()),
+        rolesFile: path,
+        networkDataFile: path,
+        containerPrepareFile: path,
+        workDir: path,
+        singleHostDefaults: unk(z.boolean()),
+        pools: unk(z.array(unk(z.object({ name: unk(z.string().regex(/^[a-z][a-z0-9_-]*$/)), targetSizeRatio: unk(z.number().min(0).max(1)) })))),
+        timeoutMinutes: unk(z.number().positive()),
+    });
+}
+
+// ---------------------------------------------------------------- provider
+
+export const cephClusterProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds: CephClusterInputs, news: CephClusterInputs) {
+        return checkWith(inputSchema(), news as unknown as Record<string, unknown>);
+    },
+
+    async diff(_id: string, olds: CephClusterOutputs, news: CephClusterInputs) {
+        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+        return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+    },
+
+    async create(inputs: CephClusterInputs) {
+        return { id: `${inputs.stack}/${inputs.clusterName}`, outs: await deploy(inputs, true) };
+    },
+
+    async read(id: string, props: CephClusterOutputs) {
+        const text = await readFile(targetOf(props), props.cephFile);
+        if (text === undefined) {
+            return { id: "", props: {} };
+        }
+        const p = parseDeployedCeph(text);
+        return { id, props: { ...props, fsid: p.fsid, clientKey: p.clientKey, clientUserName: p.clientUserName, cephHash: sha256(text) } };
+    },
+
+    async update(_id: string, olds: CephClusterOutputs, news: CephClusterInputs) {
+        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+        if (d.updates.length === 0) {
+            return { outs: { ...olds, ...news } };
+        }
+        return { outs: await deploy(news, false) };
+    },
+
+    async delete(_id: string, props: CephClusterOutputs) {
+        await removeFiles(targetOf(props), [props.cephFile, props.poolsFile]);
+    },
+};
+
+async function deploy(inputs: CephClusterInputs, adopt: boolean): Promise<CephClusterOutputs> {
+    const t = targetOf(inputs);
+    const home = await remoteHome(t);
+    const f = cephFilesOf(inputs.stack, expandHome(inputs.workDir, home));
+    const clientVars = `${home}/overcloud-deploy/${inputs.stack}/cephadm/ceph_client.yml`;
+    if (adopt) {
+        const existing = await readFile(t, f.cephFile);
+        if (existing !== undefined) {
+            const p = parseDeployedCeph(existing);
+            if (p.clusterName === inputs.clusterName && p.fsid && p.clientKey) {
+                progress(`ceph ${inputs.stack}`)(`adopting the existing cluster ${p.clusterName} (fsid ${p.fsid}) from ${f.cephFile}`);
+                return outputsOf(inputs, f, existing);
+            }
+        }
+    }
+    const pools = renderPoolsFile(inputs.pools, clientVars);
+    await writeFile(t, f.poolsFile, pools);
+    await runJob(t, {
+        stack: inputs.stack,
+        step: "ceph",
+        identity: sha256(pools + inputs.metalHash),
+        timeoutMs: inputs.timeoutMinutes * 60000,
+        onLine: progress(`ceph ${inputs.stack}`),
+        commands: cephCommands(inputs, f, home),
+    });
+    const text = await readFile(t, f.cephFile);
+    if (text === undefined) {
+        throw new Error(`ceph deploy of ${inputs.stack} finished but ${f.cephFile} is missing on the undercloud`);
+    }
+    return outputsOf(inputs, f, text);
+}
+
+function outputsOf(inputs: CephClusterInputs, f: ReturnType<typeof cephFilesOf>, text: string): CephClusterOutputs {
+    const p = parseDeployedCeph(text);
+    if (p.clusterName && p.clusterName !== inputs.clusterName) {
+        throw new Error(`${f.cephFile} describes cluster ${p.clusterName}, expected ${inputs.clusterName}`);
+    }
+    return { ...inputs, cephFile: f.cephFile, poolsFile: f.poolsFile, fsid: p.fsid, clientUserName: p.clientUserName, clientKey: p.clientKey, cephHash: sha256(text) };
+}
+
+// ---------------------------------------------------------------- remote commands
+
+export function cephFilesOf(stack: string, workDir: string) {
+    return { cephFile: `${workDir}/deployed-ceph-${stack}.yaml`, poolsFile: `${workDir}/pools-${stack}.yml` };
+}
+
+/** Creates the shared ceph-admin key once, so concurrent first `ceph deploy`s do not race on it. */
+export const CEPH_ADMIN_KEY_SCRIPT =
+    'k="$HOME/.ssh/ceph-admin-id_rsa"; mkdir -p "$HOME/.ssh"; [ -f "$k" ] || ssh-keygen -q -t rsa -b 4096 -N "" -C ceph-admin -f "$k"';
+
+export function cephCommands(inputs: CephClusterInputs, f: ReturnType<typeof cephFilesOf>, home: string): JobCommand[] {
+    return [
+        { argv: ["sh", "-c", CEPH_ADMIN_KEY_SCRIPT], lock: expandHome(`${JOBS_DIR}/ceph-admin-key.lock`, home) },
+        { argv: ["rm", "-f", "--", f.cephFile] },
+        {
+            argv: [
+                "openstack", "overcloud", "ceph", "deploy", inputs.metalFile,
+                "-y", "-o", f.cephFile,
+                ...(inputs.singleHostDefaults ? ["--single-host-defaults"] : []),
+                "--container-image-prepare", expandHome(inputs.containerPrepareFile, home),
+                "--network-data", expandHome(inputs.networkDataFile, home),
+                "--roles-data", inputs.rolesFile,
+                "--cluster", inputs.clusterName,
+                "--stack", inputs.stack,
+                "--force", "--ansible-extra-vars", f.poolsFile,
+            ],
+        },
+    ];
+}
+
+// ---------------------------------------------------------------- pure helpers
+
+export const DEFAULT_POOLS: CephPool[] = [
+    { name: "vms", targetSizeRatio: 0.3 },
+    { name: "volumes", targetSizeRatio: 0.5 },
+    { name: "images", targetSizeRatio: 0.2 },
+];
+
+/** pools.yml of `--ansible-extra-vars` (fultonj/xena pools_template.yml). */
+export function renderPoolsFile(pools: CephPool[], clientVarsPath: string): string {
+    return stringify({
+        tripleo_cephadm_pools: pools.map((p) => ({
+            name: p.name,
+            pg_autoscale_mode: true,
+            target_size_ratio: p.targetSizeRatio,
+            application: "rbd",
+        })),
+        tripleo_ceph_client_vars: clientVarsPath,
+    });
+}
+
+/** Parses a deployed-ceph env file (§4.2). */
+export function parseDeployedCeph(text: string): { fsid: string; clusterName: string; clientUserName: string; clientKey: string } {
+    const doc = (parse(text) ?? {}) as { parameter_defaults?: Record<string, unknown> };
+    const pd = doc.parameter_defaults ?? {};
+    return {
+        fsid: String(pd.CephClusterFSID ?? ""),
+        clusterName: String(pd.CephClusterName ?? ""),
+        clientUserName: String(pd.CephClientUserName ?? "openstack"),
+        clientKey: String(pd.CephClientKey ?? ""),
+    };
+}
+
+// ---------------------------------------------------------------- resource
+
+export interface CephClusterArgs {
+    /** Undercloud connection (host, port, user, pinned host key). */
+    undercloud: pulumi.Input<UndercloudArg>;
+    /** SSH private key text; stored only as a secret. */
+    privateKey: pulumi.Input<string>;
+    /** TripleO stack (identity). */
+    stack: pulumi.Input<string>;
+    /** Ceph cluster name, `[a-zA-Z0-9]+`, unique across sites (identity). */
+    clusterName: pulumi.Input<string>;
+    /** Deployed-metal file of the stack. */
+    metalFile: pulumi.Input<string>;
+    /** Hash of the deployed-metal file (re-deploys when the metal changes). */
+    metalHash: pulumi.Input<string>;
+    /** Roles file of the stack. */
+    rolesFile: pulumi.Input<string>;
+    /** Shared network data file. */
+    networkDataFile: pulumi.Input<string>;
+    /** Container image prepare file, e.g. `~/containers-prepare-parameter.yaml`. */
+    containerPrepareFile: pulumi.Input<string>;
+    /** Undercloud directory of the stack's generated files. */
+    workDir: pulumi.Input<string>;
+    /** `--single-host-defaults` (pool size 1; labs). Default false. */
+    singleHostDefaults?: pulumi.Input<boolean>;
+    /** Pools created at deploy time, with the client key; default vms/volumes/images. */
+    pools?: pulumi.Input<CephPool[]>;
+    /** Own deadline of the detached job, minutes; default 120. */
+    timeoutMinutes?: pulumi.Input<number>;
+}
+
+/** A stack's deployed Ceph cluster (`pulumi-nodejs:dynamic/dcn:CephCluster`). */
+export class CephCluster extends pulumi.dynamic.Resource {
+    declare public readonly clusterName: pulumi.Output<string>;
+    declare public readonly cephFile: pulumi.Output<string>;
+    declare public readonly fsid: pulumi.Output<string>;
+    declare public readonly clientUserName: pulumi.Output<string>;
+    /** Secret. */
+    declare public readonly clientKey: pulumi.Output<string>;
+    declare public readonly cephHash: pulumi.Output<string>;
+
+    constructor(name: string, args: CephClusterArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            cephClusterProvider,
+            name,
+            {
+                ...args,
+                privateKey: pulumi.secret(args.privateKey),
+                singleHostDefaults: args.singleHostDefaults ?? false,
+                pools: args.pools ?? DEFAULT_POOLS,
+                timeoutMinutes: args.timeoutMinutes ?? 120,
+                providerVersion: PROVIDER_VERSION,
+                cephFile: undefined,
+                poolsFile: undefined,
+                fsid: undefined,
+                clientUserName: undefined,
+                clientKey: undefined,
+                cephHash: undefined,
+            },
+            { ...opts, additionalSecretOutputs: ["privateKey", "clientKey"] },
+            "dcn",
+            "CephCluster",
+        );
+    }
+}

@@ -1,0 +1,203 @@
+/**
+ * CephExport — `openstack overcloud export ceph` for one or several stacks.
+ *
+ *   create/update → `export ceph -f --stack a,b --config-download-dir ~/overcloud-deploy/
+ *                   --output-file <file>` (a short command), then parse the file.
+ *   read          → parse the file again; gone when it is missing.
+ *   delete        → remove the file.
+ *
+ * Several stacks go in ONE export on purpose: `CephExternalMultiConfig` is a list parameter and
+ * a later `-e` file replaces it rather than merging, so the central deploy must get every DCN
+ * cluster from a single file.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+import { z } from "zod";
+import { BaseInputs, DiffPolicy, baseShape, checkWith, diffByPolicy, progress, sha256, targetOf, unk } from "./common";
+import { readFile, remoteHome, removeFiles, runOk } from "./remote/jobs";
+import { STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
+import { UndercloudArg } from "./baremetalNodes";
+
+// ---------------------------------------------------------------- inputs and outputs
+
+export const PROVIDER_VERSION = "1";
+
+export interface CephExportInputs extends BaseInputs {
+    /** Stacks exported, in order (one CephExternalMultiConfig item each). */
+    stacks: string[];
+    /** Export file on the undercloud. */
+    outputFile: string;
+    /** Hashes of the exported clusters' deployed-ceph files: a redeployed cluster re-exports. */
+    sourceHashes: string[];
+    /** `--cephx-key-client-name` (default openstack). */
+    keyClientName: string;
+    /** `--config-download-dir` (where `<stack>/cephadm/ceph_client.yml` is read). */
+    configDownloadDir: string;
+}
+
+/** One item of CephExternalMultiConfig. */
+export interface ExternalCephCluster {
+    cluster: string;
+    fsid: string;
+    monIps: string;
+    keys: Array<{ name: string; key: string }>;
+}
+
+export interface CephExportOutputs extends CephExportInputs {
+    /** Parsed CephExternalMultiConfig (secret: it holds cephx keys). */
+    clusters: ExternalCephCluster[];
+    /** sha256 of the export file. */
+    exportHash: string;
+}
+
+// ---------------------------------------------------------------- diff policy
+
+export const POLICY: DiffPolicy = {
+    replace: ["outputFile"],
+    update: ["stacks", "sourceHashes", "keyClientName", "configDownloadDir"],
+    quiet: ["undercloud", "privateKey", "providerVersion"],
+};
+
+export function inputSchema() {
+    const path = unk(z.string().refine(isRemotePath, "not a safe remote path"));
+    return z.object({
+        ...baseShape(),
+        stacks: unk(z.array(unk(z.string().regex(STACK_NAME))).min(1)),
+        outputFile: path,
+        sourceHashes: unk(z.array(unk(z.string()))),
+        keyClientName: unk(z.string().regex(/^[a-z][a-z0-9_-]*$/)),
+        configDownloadDir: path,
+    });
+}
+
+// ---------------------------------------------------------------- provider
+
+export const cephExportProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds: CephExportInputs, news: CephExportInputs) {
+        return checkWith(inputSchema(), news as unknown as Record<string, unknown>);
+    },
+
+    async diff(_id: string, olds: CephExportOutputs, news: CephExportInputs) {
+        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+        return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+    },
+
+    async create(inputs: CephExportInputs) {
+        return { id: inputs.stacks.join(","), outs: await exportCeph(inputs) };
+    },
+
+    async read(id: string, props: CephExportOutputs) {
+        const text = await readFile(targetOf(props), props.outputFile);
+        if (text === undefined) {
+            return { id: "", props: {} };
+        }
+        return { id, props: { ...props, clusters: parseCephExport(text), exportHash: sha256(text) } };
+    },
+
+    async update(_id: string, olds: CephExportOutputs, news: CephExportInputs) {
+        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+        if (d.updates.length === 0) {
+            return { outs: { ...olds, ...news } };
+        }
+        return { outs: await exportCeph(news) };
+    },
+
+    async delete(_id: string, props: CephExportOutputs) {
+        await removeFiles(targetOf(props), [props.outputFile]);
+    },
+};
+
+async function exportCeph(inputs: CephExportInputs): Promise<CephExportOutputs> {
+    const t = targetOf(inputs);
+    const home = await remoteHome(t);
+    const argv = exportCommand(inputs, home);
+    progress(`ceph export ${inputs.stacks.join(",")}`)(argv.join(" "));
+    await runOk(t, ["mkdir", "-p", "--", expandHome(inputs.outputFile, home).replace(/\/[^/]*$/, "") || "/"]);
+    await runOk(t, argv);
+    const text = await readFile(t, inputs.outputFile);
+    if (text === undefined) {
+        throw new Error(`export ceph of ${inputs.stacks.join(",")} succeeded but ${inputs.outputFile} is missing`);
+    }
+    const clusters = parseCephExport(text);
+    const got = clusters.map((c) => c.cluster);
+    if (clusters.length !== inputs.stacks.length) {
+        throw new Error(`export ceph of ${inputs.stacks.join(",")} produced ${clusters.length} clusters (${got.join(",")})`);
+    }
+    return { ...inputs, clusters, exportHash: sha256(text) };
+}
+
+// ---------------------------------------------------------------- remote commands
+
+export function exportCommand(inputs: CephExportInputs, home: string): string[] {
+    return [
+        "openstack", "overcloud", "export", "ceph", "-f",
+        "--stack", inputs.stacks.join(","),
+        "--cephx-key-client-name", inputs.keyClientName,
+        "--config-download-dir", expandHome(inputs.configDownloadDir, home),
+        "--output-file", expandHome(inputs.outputFile, home),
+    ];
+}
+
+// ---------------------------------------------------------------- pure helpers
+
+/** Parses `CephExternalMultiConfig` of an export file (§4.3). */
+export function parseCephExport(text: string): ExternalCephCluster[] {
+    const doc = (parse(text) ?? {}) as { parameter_defaults?: { CephExternalMultiConfig?: unknown[] } };
+    const items = doc.parameter_defaults?.CephExternalMultiConfig ?? [];
+    return items.map((raw) => {
+        const it = raw as Record<string, unknown>;
+        const keys = (Array.isArray(it.keys) ? it.keys : []) as Array<Record<string, unknown>>;
+        return {
+            cluster: String(it.cluster ?? ""),
+            fsid: String(it.fsid ?? ""),
+            monIps: String(it.external_cluster_mon_ips ?? ""),
+            keys: keys.map((k) => ({ name: String(k.name ?? ""), key: String(k.key ?? "") })),
+        };
+    });
+}
+
+// ---------------------------------------------------------------- resource
+
+export interface CephExportArgs {
+    /** Undercloud connection (host, port, user, pinned host key). */
+    undercloud: pulumi.Input<UndercloudArg>;
+    /** SSH private key text; stored only as a secret. */
+    privateKey: pulumi.Input<string>;
+    /** Stacks to export, in order. */
+    stacks: pulumi.Input<pulumi.Input<string>[]>;
+    /** Export file on the undercloud (absolute or `~/`). Identity. */
+    outputFile: pulumi.Input<string>;
+    /** Content hashes of the exported clusters (their CephCluster.cephHash). */
+    sourceHashes: pulumi.Input<pulumi.Input<string>[]>;
+    /** Exported key's client name; default `openstack`. */
+    keyClientName?: pulumi.Input<string>;
+    /** Default `~/overcloud-deploy/` (deployed Ceph's ceph_client.yml lives there before any deploy). */
+    configDownloadDir?: pulumi.Input<string>;
+}
+
+/** A ceph export env file (`pulumi-nodejs:dynamic/dcn:CephExport`). */
+export class CephExport extends pulumi.dynamic.Resource {
+    declare public readonly outputFile: pulumi.Output<string>;
+    /** Secret: holds cephx keys. */
+    declare public readonly clusters: pulumi.Output<ExternalCephCluster[]>;
+    declare public readonly exportHash: pulumi.Output<string>;
+
+    constructor(name: string, args: CephExportArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            cephExportProvider,
+            name,
+            {
+                ...args,
+                privateKey: pulumi.secret(args.privateKey),
+                keyClientName: args.keyClientName ?? "openstack",
+                configDownloadDir: args.configDownloadDir ?? "~/overcloud-deploy/",
+                providerVersion: PROVIDER_VERSION,
+                clusters: undefined,
+                exportHash: undefined,
+            },
+            { ...opts, additionalSecretOutputs: ["privateKey", "clusters"] },
+            "dcn",
+            "CephExport",
+        );
+    }
+}
