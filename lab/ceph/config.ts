@@ -5,36 +5,36 @@ import * as path from "node:path";
 
 /** What the lab asks for: one cluster per site, each on its own loopback address and ports. */
 export interface CephClusterSpec {
-  /** Cluster name, `[a-zA-Z0-9]+`; also the prefix of its conf and keyring files (`<name>.conf`). */
-  name: string;
-  /** Directory the lab owns for this cluster; everything of the cluster lives under it. */
-  dir: string;
-  /** The cluster's own loopback IPv4 address (127.0.0.0/8), e.g. 127.0.0.11, so mon IPs differ per site. */
-  addr: string;
-  /** Monitor msgr2 port (Ceph's default is 3300). */
-  v2Port: number;
-  /** Monitor msgr1 port (Ceph's default is 6789). */
-  v1Port: number;
+    /** Cluster name, `[a-zA-Z0-9]+`; also the prefix of its conf and keyring files (`<name>.conf`). */
+    name: string;
+    /** Directory the lab owns for this cluster; everything of the cluster lives under it. */
+    dir: string;
+    /** The cluster's own loopback IPv4 address (127.0.0.0/8), e.g. 127.0.0.11, so mon IPs differ per site. */
+    addr: string;
+    /** Monitor msgr2 port (Ceph's default is 3300). */
+    v2Port: number;
+    /** Monitor msgr1 port (Ceph's default is 6789). */
+    v1Port: number;
 }
 
 /** Facts recorded when the cluster was created; the JSON in `<dir>/cluster.json`. */
 export interface CephClusterRecord {
-  name: string;
-  fsid: string;
-  addr: string;
-  v2Port: number;
-  v1Port: number;
-  /** Object store of the OSD; always "bluestore" (a sparse file survives a lab stop, memstore would not). */
-  objectStore: "bluestore";
-  /** ISO time of creation. */
-  createdAt: string;
+    name: string;
+    fsid: string;
+    addr: string;
+    v2Port: number;
+    v1Port: number;
+    /** Object store of the OSD; always "bluestore" (a sparse file survives a lab stop, memstore would not). */
+    objectStore: "bluestore";
+    /** ISO time of creation. */
+    createdAt: string;
 }
 
 /** Caps TripleO's tripleo_cephadm gives `client.openstack` (tripleo-dcn.md §3.3). */
 export const OPENSTACK_CLIENT_CAPS: Readonly<Record<"mgr" | "mon" | "osd", string>> = {
-  mgr: "allow *",
-  mon: "profile rbd",
-  osd: "profile rbd pool=vms, profile rbd pool=volumes, profile rbd pool=images",
+    mgr: "allow *",
+    mon: "profile rbd",
+    osd: "profile rbd pool=vms, profile rbd pool=volumes, profile rbd pool=images",
 };
 
 /** Placement groups per pool: 8 keeps 3 pools at 24 PGs on the single OSD (limit 250). */
@@ -45,80 +45,80 @@ export const OSD_BLOCK_BYTES = 8 * 1024 ** 3;
 
 /** Where each file of a cluster lives, relative to nothing but the cluster dir and name. */
 export function clusterPaths(dir: string, name: string) {
-  return {
-    /** Marker created exclusively (O_EXCL) first, so two creates on one dir cannot both proceed. */
-    marker: path.join(dir, ".ceph-lab-cluster"),
-    record: path.join(dir, "cluster.json"),
-    pids: path.join(dir, "pids.json"),
-    conf: path.join(dir, `${name}.conf`),
-    adminKeyring: path.join(dir, `${name}.client.admin.keyring`),
-    clientKeyring: (user: string) => path.join(dir, `${name}.client.${user}.keyring`),
-    monKeyring: path.join(dir, "mon.keyring"),
-    monmap: path.join(dir, "monmap"),
-    monData: path.join(dir, "mon", "a"),
-    osdData: path.join(dir, "osd", "0"),
-    osdKeyring: path.join(dir, "osd", "0", "keyring"),
-    osdBlock: path.join(dir, "osd", "0", "block"),
-    logDir: path.join(dir, "log"),
-    runDir: path.join(dir, "run"),
-    crashDir: path.join(dir, "crash"),
-    tmpDir: path.join(dir, "tmp"),
-  };
+    return {
+        /** Marker created exclusively (O_EXCL) first, so two creates on one dir cannot both proceed. */
+        marker: path.join(dir, ".ceph-lab-cluster"),
+        record: path.join(dir, "cluster.json"),
+        pids: path.join(dir, "pids.json"),
+        conf: path.join(dir, `${name}.conf`),
+        adminKeyring: path.join(dir, `${name}.client.admin.keyring`),
+        clientKeyring: (user: string) => path.join(dir, `${name}.client.${user}.keyring`),
+        monKeyring: path.join(dir, "mon.keyring"),
+        monmap: path.join(dir, "monmap"),
+        monData: path.join(dir, "mon", "a"),
+        osdData: path.join(dir, "osd", "0"),
+        osdKeyring: path.join(dir, "osd", "0", "keyring"),
+        osdBlock: path.join(dir, "osd", "0", "block"),
+        logDir: path.join(dir, "log"),
+        runDir: path.join(dir, "run"),
+        crashDir: path.join(dir, "crash"),
+        tmpDir: path.join(dir, "tmp"),
+    };
 }
 
 /** Path of the recorded facts; the cluster name is not needed to find it. */
 export function recordPath(dir: string): string {
-  return path.join(dir, "cluster.json");
+    return path.join(dir, "cluster.json");
 }
 
 /** Throws an Error naming what is wrong with a spec (name, address, ports). */
 export function validateClusterSpec(spec: CephClusterSpec): void {
-  if (!/^[a-zA-Z0-9]+$/.test(spec.name)) {
-    throw new Error(`Ceph cluster name ${JSON.stringify(spec.name)} must match [a-zA-Z0-9]+`);
-  }
-  if (!path.isAbsolute(spec.dir)) {
-    throw new Error(`Ceph cluster dir ${JSON.stringify(spec.dir)} must be an absolute path`);
-  }
-  const octets = spec.addr.split(".");
-  const isLoopback =
-    octets.length === 4 &&
-    octets.every((o) => /^(0|[1-9][0-9]{0,2})$/.test(o) && Number(o) <= 255) &&
-    octets[0] === "127";
-  if (!isLoopback) {
-    throw new Error(`Ceph cluster addr ${JSON.stringify(spec.addr)} must be an IPv4 address in 127.0.0.0/8`);
-  }
-  for (const [label, port] of [
-    ["v2Port", spec.v2Port],
-    ["v1Port", spec.v1Port],
-  ] as const) {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new Error(`Ceph cluster ${label} ${port} must be an integer in 1..65535`);
+    if (!/^[a-zA-Z0-9]+$/.test(spec.name)) {
+        throw new Error(`Ceph cluster name ${JSON.stringify(spec.name)} must match [a-zA-Z0-9]+`);
     }
-    // OSDs bind in ms_bind_port_min..max on the same address; a mon there could lose its port.
-    if (port >= 6800 && port <= 7300) {
-      throw new Error(`Ceph cluster ${label} ${port} must be outside 6800-7300, where OSDs bind`);
+    if (!path.isAbsolute(spec.dir)) {
+        throw new Error(`Ceph cluster dir ${JSON.stringify(spec.dir)} must be an absolute path`);
     }
-  }
-  if (spec.v2Port === spec.v1Port) {
-    throw new Error(`Ceph cluster v2Port and v1Port must differ (both ${spec.v2Port})`);
-  }
+    const octets = spec.addr.split(".");
+    const isLoopback =
+        octets.length === 4 &&
+        octets.every((o) => /^(0|[1-9][0-9]{0,2})$/.test(o) && Number(o) <= 255) &&
+        octets[0] === "127";
+    if (!isLoopback) {
+        throw new Error(`Ceph cluster addr ${JSON.stringify(spec.addr)} must be an IPv4 address in 127.0.0.0/8`);
+    }
+    for (const [label, port] of [
+        ["v2Port", spec.v2Port],
+        ["v1Port", spec.v1Port],
+    ] as const) {
+        if (!Number.isInteger(port) || port < 1 || port > 65535) {
+            throw new Error(`Ceph cluster ${label} ${port} must be an integer in 1..65535`);
+        }
+        // OSDs bind in ms_bind_port_min..max on the same address; a mon there could lose its port.
+        if (port >= 6800 && port <= 7300) {
+            throw new Error(`Ceph cluster ${label} ${port} must be outside 6800-7300, where OSDs bind`);
+        }
+    }
+    if (spec.v2Port === spec.v1Port) {
+        throw new Error(`Ceph cluster v2Port and v1Port must differ (both ${spec.v2Port})`);
+    }
 }
 
 /** `mon host` value as in ceph.conf: `[v2:ADDR:P2,v1:ADDR:P1]`. */
 export function formatMonHost(addr: string, v2Port: number, v1Port: number): string {
-  return `[v2:${addr}:${v2Port},v1:${addr}:${v1Port}]`;
+    return `[v2:${addr}:${v2Port},v1:${addr}:${v1Port}]`;
 }
 
 /** Mon address vector as `ceph mon dump` prints it (with nonces), the form of `external_cluster_mon_ips`. */
 export function formatMonIps(addr: string, v2Port: number, v1Port: number): string {
-  return `[v2:${addr}:${v2Port}/0,v1:${addr}:${v1Port}/0]`;
+    return `[v2:${addr}:${v2Port}/0,v1:${addr}:${v1Port}/0]`;
 }
 
 /** The cluster's own ceph.conf: daemons and admin CLI; every default path is moved under `dir`. */
 export function renderClusterConf(record: CephClusterRecord, dir: string): string {
-  const p = clusterPaths(dir, record.name);
-  const monHost = formatMonHost(record.addr, record.v2Port, record.v1Port);
-  return `# Lab Ceph cluster ${record.name}; written by lab/ceph. Daemons: mon.a, osd.0 (no mgr).
+    const p = clusterPaths(dir, record.name);
+    const monHost = formatMonHost(record.addr, record.v2Port, record.v1Port);
+    return `# Lab Ceph cluster ${record.name}; written by lab/ceph. Daemons: mon.a, osd.0 (no mgr).
 [global]
 fsid = ${record.fsid}
 mon host = ${monHost}
@@ -183,7 +183,7 @@ osd op num threads per shard = 2
 
 /** ceph.conf for a client host (what TripleO writes to /etc/ceph/<cluster>.conf on overcloud nodes). */
 export function renderClientConf(opts: { fsid: string; monHost: string; keyringPath: string }): string {
-  return `[global]
+    return `[global]
 fsid = ${opts.fsid}
 mon host = ${opts.monHost}
 ms bind ipv6 = false
@@ -195,18 +195,18 @@ keyring = ${opts.keyringPath}
 
 /** Keyring file text for one entity; caps are optional (a daemon's own keyring has none). */
 export function renderKeyring(entity: string, key: string, caps: Partial<Record<string, string>> = {}): string {
-  const capLines = Object.entries(caps)
-    .filter((entry): entry is [string, string] => entry[1] !== undefined)
-    .map(([service, cap]) => `\tcaps ${service} = "${cap}"\n`)
-    .join("");
-  return `[${entity}]\n\tkey = ${key}\n${capLines}`;
+    const capLines = Object.entries(caps)
+        .filter((entry): entry is [string, string] => entry[1] !== undefined)
+        .map(([service, cap]) => `\tcaps ${service} = "${cap}"\n`)
+        .join("");
+    return `[${entity}]\n\tkey = ${key}\n${capLines}`;
 }
 
 const CEPHX_KEY_PATTERN = /^[A-Za-z0-9+/]{38}==$/;
 
 /** True when `key` has the shape TripleO accepts for `--ceph-client-key`: `^[A-Za-z0-9+/]{38}==$`. */
 export function isCephxKeyShape(key: string): boolean {
-  return CEPHX_KEY_PATTERN.test(key);
+    return CEPHX_KEY_PATTERN.test(key);
 }
 
 /**
@@ -214,25 +214,25 @@ export function isCephxKeyShape(key: string): boolean {
  * u32 seconds + u32 nanoseconds of creation, u16 secret length (16), then the secret.
  */
 export function generateCephxKey(now: Date = new Date()): string {
-  const buf = Buffer.alloc(28);
-  buf.writeUInt16LE(1, 0);
-  buf.writeUInt32LE(Math.floor(now.getTime() / 1000), 2);
-  buf.writeUInt32LE((now.getTime() % 1000) * 1_000_000, 6);
-  buf.writeUInt16LE(16, 10);
-  randomBytes(16).copy(buf, 12);
-  return buf.toString("base64");
+    const buf = Buffer.alloc(28);
+    buf.writeUInt16LE(1, 0);
+    buf.writeUInt32LE(Math.floor(now.getTime() / 1000), 2);
+    buf.writeUInt32LE((now.getTime() % 1000) * 1_000_000, 6);
+    buf.writeUInt16LE(16, 10);
+    randomBytes(16).copy(buf, 12);
+    return buf.toString("base64");
 }
 
 /** Throws unless `user` is a plain cephx user id (the part after `client.`). */
 export function validateCephUser(user: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(user)) {
-    throw new Error(`Ceph user ${JSON.stringify(user)} must match [A-Za-z0-9][A-Za-z0-9_.-]*`);
-  }
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(user)) {
+        throw new Error(`Ceph user ${JSON.stringify(user)} must match [A-Za-z0-9][A-Za-z0-9_.-]*`);
+    }
 }
 
 /** Throws unless `pool` is a plain pool name. */
 export function validatePoolName(pool: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(pool)) {
-    throw new Error(`Ceph pool name ${JSON.stringify(pool)} must match [A-Za-z0-9][A-Za-z0-9_.-]*`);
-  }
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(pool)) {
+        throw new Error(`Ceph pool name ${JSON.stringify(pool)} must match [A-Za-z0-9][A-Za-z0-9_.-]*`);
+    }
 }
