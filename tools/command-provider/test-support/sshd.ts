@@ -1,0 +1,117 @@
+// A tiny SSH server for tests (ssh2 Server): runs exec requests with /bin/sh on this machine, accepts
+// `env` requests, forwards direct-tcpip (so it can act as its own bastion) and records what it did.
+import { spawn } from "node:child_process";
+import * as net from "node:net";
+import { Server, utils, type AuthContext, type ParsedKey } from "ssh2";
+
+export interface KeyPair {
+    /** OpenSSH private key (PEM-like text). */
+    private: string;
+    /** authorized_keys line: `ssh-ed25519 AAAA... comment` */
+    public: string;
+}
+
+export function generateKeyPair(comment = "test"): KeyPair {
+    const k = utils.generateKeyPairSync("ed25519", { comment });
+    return { private: k.private, public: k.public };
+}
+
+export interface Exec {
+    command: string;
+    env: Record<string, string>;
+}
+
+export interface TestSshd {
+    port: number;
+    hostKey: KeyPair;
+    execs: Exec[];
+    connections: number;
+    forwards: number;
+    close(): Promise<void>;
+}
+
+export interface SshdOptions {
+    user?: string;
+    password?: string;
+    clientKey?: KeyPair;
+    hostKey?: KeyPair;
+    cwd?: string;
+}
+
+function parse(pub: string): ParsedKey {
+    const k = utils.parseKey(pub);
+    if (k instanceof Error) throw k;
+    return Array.isArray(k) ? k[0]! : k;
+}
+
+export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
+    const hostKey = opts.hostKey ?? generateKeyPair("host");
+    const user = opts.user ?? "root";
+    const clientPub = opts.clientKey ? parse(opts.clientKey.public) : undefined;
+    const state: TestSshd = {
+        port: 0,
+        hostKey,
+        execs: [],
+        connections: 0,
+        forwards: 0,
+        close: async () => {},
+    };
+    const server = new Server({ hostKeys: [hostKey.private] }, (client) => {
+        state.connections++;
+        client.on("error", () => {});
+        client.on("authentication", (ctx: AuthContext) => {
+            if (ctx.username !== user) return ctx.reject();
+            if (ctx.method === "publickey" && clientPub) {
+                if (ctx.key.algo !== clientPub.type || !ctx.key.data.equals(clientPub.getPublicSSH())) return ctx.reject();
+                if (!ctx.signature) return ctx.accept();
+                return clientPub.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) === true ? ctx.accept() : ctx.reject();
+            }
+            if (ctx.method === "password" && opts.password !== undefined && ctx.password === opts.password) return ctx.accept();
+            return ctx.reject(["publickey", "password"]);
+        });
+        client.on("ready", () => {
+            client.on("tcpip", (accept, reject, info) => {
+                state.forwards++;
+                const sock = net.connect(info.destPort, info.destIP);
+                sock.once("connect", () => {
+                    const ch = accept();
+                    ch.pipe(sock).pipe(ch);
+                });
+                sock.once("error", () => reject());
+            });
+            client.on("session", (acceptSession) => {
+                const session = acceptSession();
+                const env: Record<string, string> = {};
+                session.on("env", (accept, _reject, info) => {
+                    env[info.key] = info.val;
+                    accept?.();
+                });
+                session.on("exec", (accept, _reject, info) => {
+                    state.execs.push({ command: info.command, env: { ...env } });
+                    const stream = accept();
+                    const child = spawn("/bin/sh", ["-c", info.command], {
+                        cwd: opts.cwd ?? process.cwd(),
+                        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/", ...env },
+                    });
+                    stream.pipe(child.stdin);
+                    child.stdin.on("error", () => {});
+                    child.stdout.pipe(stream, { end: false });
+                    child.stderr.pipe(stream.stderr, { end: false });
+                    child.on("close", (code) => {
+                        stream.exit(code ?? 1);
+                        stream.end();
+                    });
+                });
+            });
+        });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    state.port = (server.address() as net.AddressInfo).port;
+    state.close = () =>
+        new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            // ssh2's Server keeps client connections open; they end with the process.
+            setTimeout(resolve, 200).unref();
+        });
+    return state;
+}
