@@ -15,6 +15,7 @@ import { parse, stringify } from "yaml";
 import { z } from "zod";
 import {
     BaseInputs,
+    UndercloudArg,
     DiffPolicy,
 
     baseShape,
@@ -449,8 +450,6 @@ export interface BaremetalNodesArgs {
     timeoutMinutes?: pulumi.Input<number>;
 }
 
-/** Plain connection data of the undercloud. */
-export type UndercloudArg = { host: string; port: number; user: string; hostKey: string };
 
 /** A stack's provisioned metal (`pulumi-nodejs:dynamic/dcn:BaremetalNodes`). */
 export class BaremetalNodes extends pulumi.dynamic.Resource {

@@ -16,10 +16,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import { z } from "zod";
-import { BaseInputs, DiffPolicy, baseShape, checkWith, diffByPolicy, progress, sha256, targetOf, unk } from "./common";
+import { BaseInputs, DiffPolicy, UndercloudArg, baseShape, checkWith, diffByPolicy, progress, sha256, targetOf, unk } from "./common";
 import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, runJob, writeFile } from "./remote/jobs";
 import { CEPH_CLUSTER_NAME, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
-import { UndercloudArg } from "./baremetalNodes";
 
 // ---------------------------------------------------------------- inputs and outputs
 

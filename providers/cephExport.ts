@@ -13,10 +13,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { z } from "zod";
-import { BaseInputs, DiffPolicy, baseShape, checkWith, diffByPolicy, progress, sha256, targetOf, unk } from "./common";
+import { BaseInputs, DiffPolicy, UndercloudArg, baseShape, checkWith, diffByPolicy, progress, sha256, targetOf, unk } from "./common";
 import { readFile, remoteHome, removeFiles, runOk } from "./remote/jobs";
 import { STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
-import { UndercloudArg } from "./baremetalNodes";
 
 // ---------------------------------------------------------------- inputs and outputs
 

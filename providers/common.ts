@@ -45,6 +45,9 @@ export interface UndercloudInput {
     hostKey: string;
 }
 
+/** Plain connection data of the undercloud (resource argument form). */
+export type UndercloudArg = UndercloudInput;
+
 /** Inputs every dcn resource has. */
 export interface BaseInputs {
     undercloud: UndercloudInput;

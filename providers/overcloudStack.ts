@@ -1,0 +1,482 @@
+/**
+ * OvercloudStack — `openstack overcloud deploy` of one stack, split in its two phases.
+ *
+ *   create/update → write the site's overrides env file; then
+ *       phase 1, Heat:   detached job `overcloud deploy … --stack-only` run under
+ *                        `flock ~/.dcn-jobs/heat.lock`: the undercloud has ONE ephemeral Heat, so
+ *                        no two stacks' Heat phases may overlap (reference §9). The lock lives on the
+ *                        undercloud, so it also holds across pulumi processes and projects.
+ *       phase 2, Ansible: detached job `overcloud deploy … --config-download-only`, unlocked
+ *                        (config-download phases of different stacks may run side by side).
+ *     Each phase leaves a marker with the hash of everything it consumed; a rerun after a failure
+ *     skips a phase whose marker matches while the stack's working dir exists (no repeated Heat
+ *     phase after a config-download failure). Then the sanity checks: central `openstack token
+ *     issue`; a DCN site `openstack aggregate show <az>` against central (the NovaAZConfig result).
+ *   read   → the stack's working dir, rc file and deployment status; gone when the stack is gone.
+ *   delete → detached `openstack overcloud delete <stack> --yes`; "not found" counts as deleted.
+ *
+ * (@pulumi/command is not used for the sanity checks: its plugin cannot be built offline here.)
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { parse, stringify } from "yaml";
+import { z } from "zod";
+import { BaseInputs, DiffPolicy, UndercloudArg, baseShape, checkWith, diffByPolicy, progress, sha256, stableStringify, targetOf, unk } from "./common";
+import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, tail, writeFile } from "./remote/jobs";
+import { AZ_NAME, SAFE_ARG, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
+
+// ---------------------------------------------------------------- inputs and outputs
+
+export const PROVIDER_VERSION = "1";
+
+export type SiteKind = "central" | "dcn";
+
+/** Files a stack's deploy consumes; each is `-e`'d in the order of `orderedEnvFiles`. */
+export interface DeployFiles {
+    /** Environment files common to every stack (e.g. podman, low-memory), first in the list. */
+    commonEnvFiles: string[];
+    containerPrepareFile: string;
+    /** Empty when the stack has no VIPs. */
+    vipsFile: string;
+    networkFile: string;
+    metalFile: string;
+    cephFile: string;
+    glanceFile: string;
+    /** Central only: the export of every DCN cluster (empty when there is no DCN site). */
+    dcnCephExportFile: string;
+    /** DCN only: central's stack export. */
+    centralExportFile: string;
+    /** DCN only: central's ceph export. */
+    centralCephExportFile: string;
+}
+
+export type OverrideValue = string | number | boolean;
+
+export interface OvercloudStackInputs extends BaseInputs {
+    stack: string;
+    kind: SiteKind;
+    templatesDir: string;
+    rolesFile: string;
+    networkDataFile: string;
+    files: DeployFiles;
+    /** parameter_defaults of the site's generated overrides file. */
+    overrides: Record<string, OverrideValue>;
+    /** Content hashes of what the deploy consumes (metal, ceph, glance, exports): any change re-deploys. */
+    consumedHashes: Record<string, string>;
+    /** Extra `overcloud deploy` arguments, e.g. `--timeout 90 --libvirt-type qemu`. */
+    deployArgs: string[];
+    /** Availability zone (the aggregate a DCN deploy creates in central Nova). */
+    az: string;
+    /** DCN only: central's rc file, for the aggregate sanity check. */
+    centralRcFile: string;
+    workDir: string;
+    timeoutMinutes: number;
+    /** Run the post-deploy sanity checks. */
+    sanityChecks: boolean;
+}
+
+export interface OvercloudStackOutputs extends OvercloudStackInputs {
+    status: string;
+    overridesFile: string;
+    /** `<stack>-export.yaml` (holds passwords: consumed by DCN deploys, never read into state). */
+    exportFile: string;
+    rcFile: string;
+    /** Endpoint name → URI, from the export's EndpointMapOverride (Keystone, Glance, Nova, Cinder…). */
+    endpoints: Record<string, string>;
+    /** Hash of everything the deploy consumed (the phase markers hold it). */
+    deployHash: string;
+    /** Hash of the stack export: DCN deploys re-run when central's export changes. */
+    exportHash: string;
+}
+
+// ---------------------------------------------------------------- diff policy
+
+export const POLICY: DiffPolicy = {
+    replace: ["stack", "kind", "workDir"],
+    update: ["templatesDir", "rolesFile", "networkDataFile", "files", "overrides", "consumedHashes", "deployArgs", "az", "centralRcFile"],
+    quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes", "sanityChecks"],
+};
+
+export function inputSchema() {
+    const path = unk(z.string().refine(isRemotePath, "not a safe remote path"));
+    const optPath = unk(z.string().refine((p) => p === "" || isRemotePath(p), "not a safe remote path"));
+    return z.object({
+        ...baseShape(),
+        stack: unk(z.string().regex(STACK_NAME)),
+        kind: unk(z.enum(["central", "dcn"])),
+        templatesDir: path,
+        rolesFile: path,
+        networkDataFile: path,
+        files: unk(
+            z.object({
+                commonEnvFiles: unk(z.array(path)),
+                containerPrepareFile: path,
+                vipsFile: optPath,
+                networkFile: path,
+                metalFile: path,
+                cephFile: path,
+                glanceFile: path,
+                dcnCephExportFile: optPath,
+                centralExportFile: optPath,
+                centralCephExportFile: optPath,
+            }),
+        ),
+        overrides: unk(z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), unk(z.union([z.string(), z.number(), z.boolean()])))),
+        consumedHashes: unk(z.record(z.string(), unk(z.string()))),
+        deployArgs: unk(z.array(unk(z.string().regex(SAFE_ARG)))),
+        az: unk(z.string().regex(AZ_NAME)),
+        centralRcFile: optPath,
+        workDir: path,
+        timeoutMinutes: unk(z.number().positive()),
+        sanityChecks: unk(z.boolean()),
+    });
+}
+
+// ---------------------------------------------------------------- provider
+
+export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds: OvercloudStackInputs, news: OvercloudStackInputs) {
+        return checkWith(inputSchema(), news as unknown as Record<string, unknown>);
+    },
+
+    async diff(_id: string, olds: OvercloudStackOutputs, news: OvercloudStackInputs) {
+        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+        // A refresh that found the stack failed (or half-deleted) makes the next up redeploy.
+        const broken = olds.status !== undefined && olds.status !== "DEPLOY_SUCCESS";
+        return { changes: d.changes || broken, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+    },
+
+    async create(inputs: OvercloudStackInputs) {
+        return { id: inputs.stack, outs: await deploy(inputs) };
+    },
+
+    async read(id: string, props: OvercloudStackOutputs) {
+        const t = targetOf(props);
+        const home = await remoteHome(t);
+        const p = stackPaths(props.stack, home);
+        const probe = await run(t, ["sh", "-c", 'test -d "$1" && echo present || echo absent', "sh", p.dir]);
+        if (probe.stdout.trim() !== "present") {
+            return { id: "", props: {} };
+        }
+        const status = await readStatus(props.stack, home, t);
+        const exportText = await readFile(t, p.exportFile);
+        return {
+            id,
+            props: {
+                ...props,
+                status,
+                endpoints: exportText ? parseEndpoints(exportText) : props.endpoints,
+                exportHash: exportText ? sha256(exportText) : "",
+            },
+        };
+    },
+
+    async update(_id: string, olds: OvercloudStackOutputs, news: OvercloudStackInputs) {
+        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+        if (d.updates.length === 0 && olds.status === "DEPLOY_SUCCESS") {
+            return { outs: { ...olds, ...news } };
+        }
+        return { outs: await deploy(news) };
+    },
+
+    async delete(_id: string, props: OvercloudStackOutputs) {
+        const t = targetOf(props);
+        const home = await remoteHome(t);
+        const work = expandHome(props.workDir, home);
+        try {
+            await runJob(t, {
+                stack: props.stack,
+                step: "delete",
+                timeoutMs: props.timeoutMinutes * 60000,
+                onLine: progress(`overcloud ${props.stack}`),
+                commands: [{ argv: ["openstack", "overcloud", "delete", props.stack, "--yes"] }],
+            });
+        } catch (err) {
+            if (!isAlreadyGone((err as Error).message)) {
+                throw err;
+            }
+            progress(`overcloud ${props.stack}`)("stack already gone");
+        }
+        await removeFiles(t, [markerPath(work, "heat"), markerPath(work, "config"), `${work}/overrides-${props.stack}.yaml`]);
+    },
+};
+
+async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutputs> {
+    const t = targetOf(inputs);
+    const home = await remoteHome(t);
+    const work = expandHome(inputs.workDir, home);
+    const p = stackPaths(inputs.stack, home);
+    const overridesFile = `${work}/overrides-${inputs.stack}.yaml`;
+    const overrides = renderOverridesFile(inputs.overrides);
+    await writeFile(t, overridesFile, overrides);
+    const envFiles = orderedEnvFiles(inputs.kind, inputs.templatesDir, inputs.files, overridesFile).map((f) => expandHome(f, home));
+    const deployHash = sha256(stableStringify({ envFiles, overrides, hashes: inputs.consumedHashes, args: inputs.deployArgs, roles: inputs.rolesFile }));
+    const log = progress(`overcloud ${inputs.stack}`);
+    const base = deployCommand(inputs, envFiles, home);
+
+    const dirExists = (await run(t, ["test", "-d", p.dir])).code === 0;
+    for (const phase of ["heat", "config"] as const) {
+        const marker = markerPath(work, phase);
+        if (dirExists && (await readFile(t, marker))?.trim() === deployHash) {
+            log(`${phase} phase already done for these inputs; skipping it`);
+            continue;
+        }
+        const cmd: JobCommand =
+            phase === "heat"
+                ? { argv: [...base, "--stack-only"], lock: expandHome(`${JOBS_DIR}/heat.lock`, home) }
+                : { argv: [...base, "--config-download-only"] };
+        await runJob(t, {
+            stack: inputs.stack,
+            step: `deploy-${phase}`,
+            identity: deployHash,
+            timeoutMs: inputs.timeoutMinutes * 60000,
+            onLine: log,
+            commands: [cmd],
+        });
+        await writeFile(t, marker, deployHash + "\n");
+    }
+
+    const status = await readStatus(inputs.stack, home, t);
+    if (status !== "DEPLOY_SUCCESS") {
+        throw new Error(`overcloud deploy of ${inputs.stack} finished but its status is ${status}`);
+    }
+    const exportText = await readFile(t, p.exportFile);
+    if (inputs.kind === "central" && exportText === undefined) {
+        throw new Error(`the central deploy did not write its stack export ${p.exportFile}`);
+    }
+    if (inputs.sanityChecks) {
+        await sanity(inputs, p.rcFile, t);
+    }
+    return {
+        ...inputs,
+        status,
+        overridesFile,
+        exportFile: p.exportFile,
+        rcFile: p.rcFile,
+        endpoints: exportText ? parseEndpoints(exportText) : {},
+        deployHash,
+        exportHash: exportText ? sha256(exportText) : "",
+    };
+}
+
+async function sanity(inputs: OvercloudStackInputs, rcFile: string, t: ReturnType<typeof targetOf>): Promise<void> {
+    const checks = sanityCommands(inputs, rcFile);
+    for (const c of checks) {
+        const r = await run(t, c.argv);
+        if (r.code !== 0) {
+            throw new Error(`post-deploy check "${c.what}" failed for ${inputs.stack}: ${tail(r.stderr + r.stdout, 10)}`);
+        }
+        progress(`overcloud ${inputs.stack}`)(`check passed: ${c.what}`);
+    }
+}
+
+async function readStatus(stack: string, home: string, t: ReturnType<typeof targetOf>): Promise<string> {
+    const p = stackPaths(stack, home);
+    const text = await readFile(t, p.statusFile);
+    if (text !== undefined) {
+        return parseDeploymentStatus(text);
+    }
+    const rc = await run(t, ["test", "-f", p.rcFile]);
+    return rc.code === 0 ? "DEPLOY_SUCCESS" : "UNKNOWN";
+}
+
+// ---------------------------------------------------------------- remote commands
+
+export function stackPaths(stack: string, home: string) {
+    const dir = `${home}/overcloud-deploy/${stack}`;
+    return {
+        dir,
+        exportFile: `${dir}/${stack}-export.yaml`,
+        rcFile: `${dir}/${stack}rc`,
+        statusFile: `${dir}/${stack}-deployment_status.yaml`,
+    };
+}
+
+export function markerPath(workDir: string, phase: "heat" | "config"): string {
+    return `${workDir}/.deploy-${phase}.done`;
+}
+
+/** `openstack overcloud deploy` without its phase flag. */
+export function deployCommand(inputs: OvercloudStackInputs, envFiles: string[], home: string): string[] {
+    return [
+        "openstack", "overcloud", "deploy",
+        "--templates", expandHome(inputs.templatesDir, home),
+        "--stack", inputs.stack,
+        "-r", expandHome(inputs.rolesFile, home),
+        "-n", expandHome(inputs.networkDataFile, home),
+        ...inputs.deployArgs,
+        ...envFiles.flatMap((f) => ["-e", f]),
+    ];
+}
+
+/** Post-deploy checks (reference §3.5/§3.6): constant scripts, paths and AZ as quoted arguments. */
+export function sanityCommands(inputs: Pick<OvercloudStackInputs, "kind" | "az" | "centralRcFile">, rcFile: string): Array<{ what: string; argv: string[] }> {
+    if (inputs.kind === "central") {
+        return [{ what: "openstack token issue", argv: ["sh", "-c", '. "$1" && openstack token issue -f value -c id > /dev/null', "sh", rcFile] }];
+    }
+    if (!inputs.centralRcFile) {
+        return [];
+    }
+    return [
+        {
+            what: `openstack aggregate show ${inputs.az}`,
+            argv: ["sh", "-c", '. "$1" && openstack aggregate show "$2" -f value -c name', "sh", inputs.centralRcFile, inputs.az],
+        },
+    ];
+}
+
+export function isAlreadyGone(message: string): boolean {
+    return /not found|does not exist|no such (stack|file)|nothing to (delete|unprovision)|could not find/i.test(message);
+}
+
+// ---------------------------------------------------------------- pure helpers
+
+/**
+ * The ordered `-e` list of a stack's deploy (later files win). Central (control-plane/deploy.sh):
+ * common, cephadm.yaml, container prepare, deployed vips/network/metal/ceph, overrides, glance,
+ * the DCN ceph export. DCN (dcn0/deploy.sh): common, cephadm-rbd-only.yaml, dcn-storage.yaml,
+ * container prepare, deployed vips/network/metal/ceph, central export, central ceph export,
+ * glance, overrides.
+ */
+export function orderedEnvFiles(kind: SiteKind, templatesDir: string, f: DeployFiles, overridesFile: string): string[] {
+    const tht = templatesDir.replace(/\/+$/, "");
+    const deployed = [f.vipsFile, f.networkFile, f.metalFile, f.cephFile].filter((x) => x !== "");
+    if (kind === "central") {
+        return [
+            ...f.commonEnvFiles,
+            `${tht}/environments/cephadm/cephadm.yaml`,
+            f.containerPrepareFile,
+            ...deployed,
+            overridesFile,
+            f.glanceFile,
+            ...(f.dcnCephExportFile ? [f.dcnCephExportFile] : []),
+        ];
+    }
+    return [
+        ...f.commonEnvFiles,
+        `${tht}/environments/cephadm/cephadm-rbd-only.yaml`,
+        `${tht}/environments/dcn-storage.yaml`,
+        f.containerPrepareFile,
+        ...deployed,
+        f.centralExportFile,
+        f.centralCephExportFile,
+        f.glanceFile,
+        overridesFile,
+    ].filter((x) => x !== "");
+}
+
+/**
+ * Per-site overrides (reference §5.3). Central: its cluster name and AZs. DCN: cluster name,
+ * Cinder AZ/cluster and Nova AZ = the site's AZ, no cross-AZ attach. `extra` (from the config) wins.
+ */
+export function siteOverrides(kind: SiteKind, cephClusterName: string, az: string, extra: Record<string, OverrideValue> = {}): Record<string, OverrideValue> {
+    const base: Record<string, OverrideValue> =
+        kind === "central"
+            ? { CephClusterName: cephClusterName, NovaComputeAvailabilityZone: az, CinderStorageAvailabilityZone: az }
+            : {
+                  CephClusterName: cephClusterName,
+                  NovaComputeAvailabilityZone: az,
+                  CinderStorageAvailabilityZone: az,
+                  CinderVolumeCluster: az,
+                  NovaCrossAZAttach: false,
+              };
+    return { ...base, ...extra };
+}
+
+export function renderOverridesFile(overrides: Record<string, OverrideValue>): string {
+    const sorted = Object.fromEntries(Object.keys(overrides).sort().map((k) => [k, overrides[k]]));
+    return "# generated by dcn-storage (OvercloudStack); do not edit\n" + stringify({ parameter_defaults: sorted });
+}
+
+/** Endpoint URIs of a stack export's EndpointMapOverride (no passwords). */
+export function parseEndpoints(exportText: string): Record<string, string> {
+    const doc = (parse(exportText) ?? {}) as { parameter_defaults?: { EndpointMapOverride?: Record<string, { uri?: string }> } };
+    const map = doc.parameter_defaults?.EndpointMapOverride ?? {};
+    const out: Record<string, string> = {};
+    for (const k of Object.keys(map).sort()) {
+        if (/Public$|Internal$/.test(k) && typeof map[k]?.uri === "string") {
+            out[k] = map[k].uri as string;
+        }
+    }
+    return out;
+}
+
+/** `deployment_status` of `<stack>-deployment_status.yaml`. */
+export function parseDeploymentStatus(text: string): string {
+    const doc = (parse(text) ?? {}) as { deployment_status?: string };
+    return String(doc.deployment_status ?? "UNKNOWN");
+}
+
+// ---------------------------------------------------------------- resource
+
+export interface OvercloudStackArgs {
+    /** Undercloud connection (host, port, user, pinned host key). */
+    undercloud: pulumi.Input<UndercloudArg>;
+    /** SSH private key text; stored only as a secret. */
+    privateKey: pulumi.Input<string>;
+    /** TripleO stack name (identity). */
+    stack: pulumi.Input<string>;
+    /** central or dcn (identity: selects the env files). */
+    kind: pulumi.Input<SiteKind>;
+    /** THT directory; default `~/templates`. */
+    templatesDir?: pulumi.Input<string>;
+    /** Roles file of the stack (BaremetalNodes.rolesFile). */
+    rolesFile: pulumi.Input<string>;
+    /** Shared network data file. */
+    networkDataFile: pulumi.Input<string>;
+    /** Every file the deploy consumes. */
+    files: pulumi.Input<DeployFiles>;
+    /** The site's parameter_defaults (siteOverrides). */
+    overrides: pulumi.Input<Record<string, OverrideValue>>;
+    /** Hashes of the consumed files' contents: any change re-runs the deploy. */
+    consumedHashes: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Extra `overcloud deploy` arguments; default none. */
+    deployArgs?: pulumi.Input<string[]>;
+    /** Availability zone of the site. */
+    az: pulumi.Input<string>;
+    /** DCN: central's rc file for the aggregate check; "" for central. */
+    centralRcFile?: pulumi.Input<string>;
+    /** Undercloud directory of the stack's generated files. */
+    workDir: pulumi.Input<string>;
+    /** Own deadline of each phase, minutes; default 240. */
+    timeoutMinutes?: pulumi.Input<number>;
+    /** Post-deploy sanity checks; default true. */
+    sanityChecks?: pulumi.Input<boolean>;
+}
+
+/** A deployed overcloud stack (`pulumi-nodejs:dynamic/dcn:OvercloudStack`). */
+export class OvercloudStack extends pulumi.dynamic.Resource {
+    declare public readonly stack: pulumi.Output<string>;
+    declare public readonly status: pulumi.Output<string>;
+    declare public readonly exportFile: pulumi.Output<string>;
+    declare public readonly exportHash: pulumi.Output<string>;
+    declare public readonly rcFile: pulumi.Output<string>;
+    declare public readonly endpoints: pulumi.Output<Record<string, string>>;
+    declare public readonly az: pulumi.Output<string>;
+
+    constructor(name: string, args: OvercloudStackArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            overcloudStackProvider,
+            name,
+            {
+                ...args,
+                privateKey: pulumi.secret(args.privateKey),
+                templatesDir: args.templatesDir ?? "~/templates",
+                deployArgs: args.deployArgs ?? [],
+                centralRcFile: args.centralRcFile ?? "",
+                timeoutMinutes: args.timeoutMinutes ?? 240,
+                sanityChecks: args.sanityChecks ?? true,
+                providerVersion: PROVIDER_VERSION,
+                status: undefined,
+                overridesFile: undefined,
+                exportFile: undefined,
+                rcFile: undefined,
+                endpoints: undefined,
+                deployHash: undefined,
+                exportHash: undefined,
+            },
+            { ...opts, additionalSecretOutputs: ["privateKey"] },
+            "dcn",
+            "OvercloudStack",
+        );
+    }
+}
