@@ -222,8 +222,9 @@ function renderKeyringText(entity: string, key: string, caps: Record<string, str
 
 /**
  * Renders glance-api.conf and the Ceph client files the way TripleO's templates would for this
- * site. PURE. Stores whose cluster has no conf or no key are still rendered (Glance lists them,
- * operations on them fail) and named in `problems`.
+ * site. PURE. Stores whose cluster has no conf or no key are still rendered, as TripleO would, and
+ * named in `problems`: without a key Glance lists the store but cannot write to it; without a conf
+ * glance-api does not start at all (glance_store connects to every rbd store at start-up).
  */
 export function renderGlanceApiConf(params: GlanceSiteParams, paths: { dir: string } & GlanceBind): RenderedGlance {
     const p = glancePaths(paths.dir);
@@ -253,15 +254,18 @@ export function renderGlanceApiConf(params: GlanceSiteParams, paths: { dir: stri
     for (const s of stores) {
         const isOwn = s.cluster === own.name;
         if (!(`${s.cluster}.conf` in cephFiles)) {
+            // glance_store's rbd driver opens every store's cluster at start-up (to learn its fsid);
+            // a missing conf raises outside its error handling, so glance-api exits.
             problems.push(
-                `store ${s.id}: no CephExternalMultiConfig entry for cluster ${s.cluster} (no ${s.cluster}.conf; ` +
-                    `on a real node puppet's setfacl of ${s.cluster}.client.${s.user}.keyring would fail too)`,
+                `store ${s.id}: no CephExternalMultiConfig entry for cluster ${s.cluster}: no ${s.cluster}.conf, ` +
+                    `glance-api will not start (rados conf_read_file fails at store configure)`,
             );
         } else if (!(`${s.cluster}.client.${s.user}.keyring` in cephFiles)) {
             problems.push(
-                isOwn
+                (isOwn
                     ? `store ${s.id}: no client.${s.user} key for the site's own cluster ${s.cluster}`
-                    : `store ${s.id}: CephExternalMultiConfig entry for cluster ${s.cluster} has no client.${s.user} key`,
+                    : `store ${s.id}: CephExternalMultiConfig entry for cluster ${s.cluster} has no client.${s.user} key`) +
+                    `: the store is listed but its add method is disabled (cephx auth fails)`,
             );
         }
     }
