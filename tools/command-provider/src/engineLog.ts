@@ -1,6 +1,5 @@
 // Status messages to the engine, the way the Go provider's ctx.LogStatus does: ephemeral INFO lines
 // attached to the resource's URN. Never used for connection or environment values.
-/* eslint-disable @typescript-eslint/no-require-imports */
 import type * as grpcTypes from "@grpc/grpc-js";
 
 export type Severity = "debug" | "info" | "warning" | "error";

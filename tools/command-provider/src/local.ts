@@ -45,7 +45,11 @@ export function runLocal(
         try {
             if (!fs.statSync(cwd).isDirectory()) throw new Error("not a directory");
         } catch (e) {
-            reject(new CommandError(`chdir ${cwd}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`));
+            reject(
+                new CommandError(
+                    `chdir ${cwd}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`,
+                ),
+            );
             return;
         }
         const hasStdin = inputs.stdin !== undefined && inputs.stdin.length > 0;

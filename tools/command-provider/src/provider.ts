@@ -6,20 +6,60 @@ import { engineLogger, type EngineLogger } from "./engineLog";
 import { LOGGING_VALUES, type Logging, type RunResult } from "./logging";
 import { runLocal, type LocalInputs } from "./local";
 import { CONNECTION_DEFAULTS, parseHostKey, runRemote, type Connection, type RemoteInputs } from "./remote";
-import { compact, containsSecret, containsUnknown, deepEqual, isSecret, parseUrn, reveal, secret, UNKNOWN } from "./values";
+import {
+    compact,
+    containsSecret,
+    containsUnknown,
+    deepEqual,
+    isSecret,
+    parseUrn,
+    reveal,
+    secret,
+    UNKNOWN,
+} from "./values";
 
 export const PROVIDER_VERSION = "1.2.1";
 export const LOCAL_COMMAND = "command:local:Command";
 export const REMOTE_COMMAND = "command:remote:Command";
 export const LOCAL_RUN = "command:local:run";
 
-const COMMON_INPUTS = ["triggers", "create", "update", "delete", "stdin", "logging", "environment", "addPreviousOutputInEnv"];
+const COMMON_INPUTS = [
+    "triggers",
+    "create",
+    "update",
+    "delete",
+    "stdin",
+    "logging",
+    "environment",
+    "addPreviousOutputInEnv",
+];
 export const INPUT_KEYS: Record<string, readonly string[]> = {
     [LOCAL_COMMAND]: [...COMMON_INPUTS, "interpreter", "dir", "assetPaths", "archivePaths"],
     [REMOTE_COMMAND]: [...COMMON_INPUTS, "connection"],
 };
-const RUN_INPUT_KEYS = ["command", "interpreter", "dir", "environment", "stdin", "assetPaths", "archivePaths", "addPreviousOutputInEnv", "logging"];
-const CONNECTION_KEYS = ["host", "port", "user", "password", "privateKey", "privateKeyPassword", "agentSocketPath", "dialErrorLimit", "perDialTimeout", "hostKey"];
+const RUN_INPUT_KEYS = [
+    "command",
+    "interpreter",
+    "dir",
+    "environment",
+    "stdin",
+    "assetPaths",
+    "archivePaths",
+    "addPreviousOutputInEnv",
+    "logging",
+];
+const CONNECTION_KEYS = [
+    "host",
+    "port",
+    "user",
+    "password",
+    "privateKey",
+    "privateKeyPassword",
+    "agentSocketPath",
+    "dialErrorLimit",
+    "perDialTimeout",
+    "hostKey",
+];
 const UNSUPPORTED_TYPES = ["command:remote:CopyFile", "command:remote:CopyToRemote"];
 
 type Props = Record<string, unknown>;
@@ -43,12 +83,20 @@ function checkStringList(props: Props, key: string, failures: Failure[]): void {
 function checkCommon(p: Props, failures: Failure[]): void {
     for (const k of ["create", "update", "delete", "stdin"]) checkString(p, k, failures);
     const env = p.environment;
-    if (known(env) && (typeof env !== "object" || Array.isArray(env) || Object.values(env as object).some((x) => typeof x !== "string"))) {
+    if (
+        known(env) &&
+        (typeof env !== "object" ||
+            Array.isArray(env) ||
+            Object.values(env as object).some((x) => typeof x !== "string"))
+    ) {
         failures.push({ property: "environment", reason: "environment must be a map of strings to strings" });
     }
     const logging = p.logging;
     if (known(logging) && !LOGGING_VALUES.includes(logging as Logging)) {
-        failures.push({ property: "logging", reason: `logging must be one of ${LOGGING_VALUES.map((x) => `"${x}"`).join(", ")}` });
+        failures.push({
+            property: "logging",
+            reason: `logging must be one of ${LOGGING_VALUES.map((x) => `"${x}"`).join(", ")}`,
+        });
     }
     const add = p.addPreviousOutputInEnv;
     if (known(add) && typeof add !== "boolean") {
@@ -96,11 +144,17 @@ function checkConnection(c: unknown, path: string, failures: Failure[], allowPro
     }
     const limit = con.dialErrorLimit;
     if (known(limit) && (typeof limit !== "number" || !Number.isInteger(limit) || limit < -1)) {
-        failures.push({ property: `${path}.dialErrorLimit`, reason: `${path}.dialErrorLimit must be an integer >= -1 (-1: unlimited)` });
+        failures.push({
+            property: `${path}.dialErrorLimit`,
+            reason: `${path}.dialErrorLimit must be an integer >= -1 (-1: unlimited)`,
+        });
     }
     const timeout = con.perDialTimeout;
     if (known(timeout) && (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < 0)) {
-        failures.push({ property: `${path}.perDialTimeout`, reason: `${path}.perDialTimeout must be an integer >= 0 (seconds; 0: no maximum)` });
+        failures.push({
+            property: `${path}.perDialTimeout`,
+            reason: `${path}.perDialTimeout must be an integer >= 0 (seconds; 0: no maximum)`,
+        });
     }
     if (known(con.hostKey) && typeof con.hostKey === "string" && con.hostKey !== "") {
         try {
@@ -109,13 +163,20 @@ function checkConnection(c: unknown, path: string, failures: Failure[], allowPro
             failures.push({ property: `${path}.hostKey`, reason: (e as Error).message });
         }
     }
-    if (allowProxy && con.proxy !== undefined && con.proxy !== null) checkConnection(con.proxy, `${path}.proxy`, failures, false);
+    if (allowProxy && con.proxy !== undefined && con.proxy !== null)
+        checkConnection(con.proxy, `${path}.proxy`, failures, false);
 }
 
 function withConnectionDefaults(c: Props, allowProxy: boolean): Props {
     const out: Props = { ...c };
     for (const [k, v] of Object.entries(CONNECTION_DEFAULTS)) if (out[k] === undefined || out[k] === null) out[k] = v;
-    if (allowProxy && out.proxy !== undefined && out.proxy !== null && typeof out.proxy === "object" && !containsUnknown(out.proxy)) {
+    if (
+        allowProxy &&
+        out.proxy !== undefined &&
+        out.proxy !== null &&
+        typeof out.proxy === "object" &&
+        !containsUnknown(out.proxy)
+    ) {
         out.proxy = withConnectionDefaults(out.proxy as Props, false);
     }
     return out;
@@ -156,7 +217,8 @@ export function checkInputs(type: string, news: Props): provider.CheckResult {
     }
     checkCommon(plain, failures);
     const inputs: Props = { ...news };
-    if (inputs.addPreviousOutputInEnv === undefined || inputs.addPreviousOutputInEnv === null) inputs.addPreviousOutputInEnv = true;
+    if (inputs.addPreviousOutputInEnv === undefined || inputs.addPreviousOutputInEnv === null)
+        inputs.addPreviousOutputInEnv = true;
     if (type === LOCAL_COMMAND) checkLocalOnly(plain, failures);
     if (type === REMOTE_COMMAND) {
         checkConnection(plain.connection, "connection", failures, true);
@@ -195,7 +257,12 @@ export function diffInputs(type: string, olds: Props, news: Props): provider.Dif
 }
 
 export interface Runner {
-    local(command: string, inputs: LocalInputs, prev: Partial<RunResult> | undefined, logLine: (l: string) => void): Promise<RunResult>;
+    local(
+        command: string,
+        inputs: LocalInputs,
+        prev: Partial<RunResult> | undefined,
+        logLine: (l: string) => void,
+    ): Promise<RunResult>;
     remote(
         command: string,
         inputs: RemoteInputs,
@@ -214,7 +281,13 @@ export function makeProvider(runner: Runner = defaultRunner, logger: EngineLogge
         if (type === LOCAL_COMMAND) return runner.local(command, plain as LocalInputs, prev, logLine);
         if (type === REMOTE_COMMAND) {
             const status = (m: string) => logger.log("info", urn, m, true);
-            return runner.remote(command, { ...(plain as unknown as RemoteInputs), connection: plain.connection as Connection }, prev, logLine, status);
+            return runner.remote(
+                command,
+                { ...(plain as unknown as RemoteInputs), connection: plain.connection as Connection },
+                prev,
+                logLine,
+                status,
+            );
         }
         throw unsupportedType(type);
     };
@@ -270,13 +343,17 @@ export function makeProvider(runner: Runner = defaultRunner, logger: EngineLogge
 
         async invoke(token, args) {
             if (token !== LOCAL_RUN) {
-                throw new Error(`function ${token} is not supported by this TypeScript command provider (only ${LOCAL_RUN})`);
+                throw new Error(
+                    `function ${token} is not supported by this TypeScript command provider (only ${LOCAL_RUN})`,
+                );
             }
             const a = (args ?? {}) as Props;
             const plain = reveal(a) as Props;
             const failures: Failure[] = [];
-            if (typeof plain.command !== "string") failures.push({ property: "command", reason: "command is required and must be a string" });
-            for (const k of Object.keys(plain)) if (!RUN_INPUT_KEYS.includes(k)) failures.push({ property: k, reason: `unknown property ${k}` });
+            if (typeof plain.command !== "string")
+                failures.push({ property: "command", reason: "command is required and must be a string" });
+            for (const k of Object.keys(plain))
+                if (!RUN_INPUT_KEYS.includes(k)) failures.push({ property: k, reason: `unknown property ${k}` });
             checkCommon(plain, failures);
             checkLocalOnly(plain, failures);
             if (failures.length > 0) return { failures };
@@ -320,7 +397,11 @@ export function minimalSchema(): object {
         hostKey: str,
     };
     const local = { ...common, interpreter: strList, dir: str, logging };
-    const remote = { ...common, logging: { $ref: "#/types/command:remote:Logging" }, connection: { $ref: "#/types/command:remote:Connection", secret: true } };
+    const remote = {
+        ...common,
+        logging: { $ref: "#/types/command:remote:Logging" },
+        connection: { $ref: "#/types/command:remote:Connection", secret: true },
+    };
     const outs = { stdout: str, stderr: str };
     const loggingEnum = {
         type: "string",
@@ -330,7 +411,11 @@ export function minimalSchema(): object {
         name: "command",
         version: PROVIDER_VERSION,
         resources: {
-            [LOCAL_COMMAND]: { inputProperties: local, properties: { ...local, ...outs }, required: ["stdout", "stderr"] },
+            [LOCAL_COMMAND]: {
+                inputProperties: local,
+                properties: { ...local, ...outs },
+                required: ["stdout", "stderr"],
+            },
             [REMOTE_COMMAND]: {
                 inputProperties: remote,
                 requiredInputs: ["connection"],
@@ -350,7 +435,17 @@ export function minimalSchema(): object {
         },
         functions: {
             [LOCAL_RUN]: {
-                inputs: { properties: { command: str, interpreter: strList, dir: str, environment: strMap, stdin: str, logging }, required: ["command"] },
+                inputs: {
+                    properties: {
+                        command: str,
+                        interpreter: strList,
+                        dir: str,
+                        environment: strMap,
+                        stdin: str,
+                        logging,
+                    },
+                    required: ["command"],
+                },
                 outputs: { properties: { command: str, ...outs }, required: ["command", "stdout", "stderr"] },
             },
         },

@@ -178,7 +178,10 @@ function connectOnce(c: ConnectionBase, sock?: Duplex): Promise<Client> {
     });
 }
 
-export async function dial(conn: Connection, status: (msg: string) => void): Promise<{ client: Client; close(): void }> {
+export async function dial(
+    conn: Connection,
+    status: (msg: string) => void,
+): Promise<{ client: Client; close(): void }> {
     const limit = conn.dialErrorLimit ?? CONNECTION_DEFAULTS.dialErrorLimit;
     if (!conn.proxy) {
         const client = await dialWithRetry("Dial", limit, () => connectOnce(conn), status);
@@ -199,7 +202,9 @@ export async function dial(conn: Connection, status: (msg: string) => void): Pro
             limit,
             async () => {
                 const stream = await new Promise<ClientChannel>((resolve, reject) =>
-                    proxyClient.forwardOut("127.0.0.1", 0, conn.host, port, (err, ch) => (err ? reject(err) : resolve(ch))),
+                    proxyClient.forwardOut("127.0.0.1", 0, conn.host, port, (err, ch) =>
+                        err ? reject(err) : resolve(ch),
+                    ),
                 );
                 return connectOnce(conn, stream);
             },

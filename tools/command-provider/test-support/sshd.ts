@@ -62,11 +62,13 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
         client.on("authentication", (ctx: AuthContext) => {
             if (ctx.username !== user) return ctx.reject();
             if (ctx.method === "publickey" && clientPub) {
-                if (ctx.key.algo !== clientPub.type || !ctx.key.data.equals(clientPub.getPublicSSH())) return ctx.reject();
+                if (ctx.key.algo !== clientPub.type || !ctx.key.data.equals(clientPub.getPublicSSH()))
+                    return ctx.reject();
                 if (!ctx.signature) return ctx.accept();
                 return clientPub.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) === true ? ctx.accept() : ctx.reject();
             }
-            if (ctx.method === "password" && opts.password !== undefined && ctx.password === opts.password) return ctx.accept();
+            if (ctx.method === "password" && opts.password !== undefined && ctx.password === opts.password)
+                return ctx.accept();
             return ctx.reject(["publickey", "password"]);
         });
         client.on("ready", () => {
