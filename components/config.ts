@@ -1,0 +1,266 @@
+/**
+ * The stack configuration (`Pulumi.<stack>.yaml`), validated with zod BEFORE any resource exists.
+ * A wrong value fails with a message naming the exact key, e.g.
+ * `dcn-storage:sites[2].cephCluster: Ceph cluster names are [a-zA-Z0-9]+ (got "dcn-2")`.
+ *
+ * Keys (project namespace `dcn-storage`):
+ * - `undercloud`: {connectionFile?, host?, port?, user?, hostKey?, knownHostsFile?, privateKeyFile?}
+ * - `undercloudPrivateKey` (secret, optional): the private key text; wins over privateKeyFile
+ * - `settings` (optional): undercloud file locations and deploy options, see SettingsConfig
+ * - `sites`: the topology, see SiteConfig
+ *
+ * Everything a site needs is derived here from its own entry (roles, networks, AZ, store id);
+ * nothing is copied from another site.
+ */
+import { z } from "zod";
+import { AZ_NAME, CEPH_CLUSTER_NAME, GLANCE_STORE_ID, HOST_NAME, ROLE_NAME, SAFE_ARG, STACK_NAME, isRemotePath } from "../providers/remote/shell";
+import type { RoleSpec, VipSpec } from "../providers/baremetalNodes";
+import type { OverrideValue, SiteKind } from "../providers/overcloudStack";
+
+export const PROJECT = "dcn-storage";
+
+const remotePath = z.string().refine(isRemotePath, { message: "must be an absolute or ~/ path of [A-Za-z0-9_.+@=,/-] without .." });
+
+export function undercloudSchema() {
+    return z
+        .object({
+            connectionFile: z.string().min(1).optional(),
+            host: z.string().regex(HOST_NAME, "host must be a hostname or IPv4 address").optional(),
+            port: z.number().int().min(1).max(65535).optional(),
+            user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).optional(),
+            hostKey: z.string().regex(/^(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/]+=*( .*)?$/, "must be an OpenSSH public key line").optional(),
+            knownHostsFile: z.string().min(1).optional(),
+            privateKeyFile: z.string().min(1).optional(),
+        })
+        .strict();
+}
+
+const instanceSchema = z.union([
+    z.string().regex(HOST_NAME),
+    z.object({ hostname: z.string().regex(HOST_NAME), node: z.string().regex(HOST_NAME).optional() }).strict(),
+]);
+
+const networkSchema = z.union([
+    z.string().regex(HOST_NAME),
+    z.object({ network: z.string().regex(HOST_NAME), subnet: z.string().regex(HOST_NAME).optional(), vif: z.boolean().optional() }).strict(),
+]);
+
+const roleSchema = z
+    .object({
+        name: z.string().regex(ROLE_NAME, "role names look like Controller or DistributedComputeHCI"),
+        instances: z.array(instanceSchema).min(1),
+        networks: z.array(networkSchema).optional(),
+        networkConfigTemplate: z.string().optional(),
+        defaultRouteNetwork: z.array(z.string().regex(HOST_NAME)).optional(),
+        cephDisks: z.boolean().optional(),
+    })
+    .strict();
+
+const overrideValue = z.union([z.string(), z.number(), z.boolean()]);
+
+export function siteSchema() {
+    return z
+        .object({
+            name: z.string().regex(STACK_NAME, "stack names are lower-case letters, digits and -"),
+            kind: z.enum(["central", "dcn"]),
+            cephCluster: z.string().regex(CEPH_CLUSTER_NAME, "Ceph cluster names are [a-zA-Z0-9]+ (no - or _)"),
+            az: z.string().regex(AZ_NAME).optional(),
+            glanceStore: z.string().regex(GLANCE_STORE_ID).optional(),
+            glanceDescription: z.string().max(200).optional(),
+            roles: z.array(roleSchema).min(1),
+            vips: z.array(z.object({ network: z.string().regex(HOST_NAME), dnsName: z.string().regex(AZ_NAME).optional() }).strict()).optional(),
+            overrides: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), overrideValue).optional(),
+        })
+        .strict();
+}
+
+export function settingsSchema() {
+    return z
+        .object({
+            networkDataFile: remotePath.default("~/oc0-network-data.yaml"),
+            containerPrepareFile: remotePath.default("~/containers-prepare-parameter.yaml"),
+            templatesDir: remotePath.default("~/templates"),
+            workRoot: remotePath.default("~/dcn"),
+            commonEnvFiles: z.array(remotePath).default([]),
+            deployArgs: z.array(z.string().regex(SAFE_ARG)).default([]),
+            singleHostCeph: z.boolean().default(false),
+            networkConfigTemplate: z.string().default("templates/single_nic_vlans/single_nic_vlans.j2"),
+            roleNetworks: z.record(z.string().regex(ROLE_NAME), z.array(networkSchema)).default({}),
+            metalConcurrency: z.number().int().min(1).max(64).default(2),
+            sanityChecks: z.boolean().default(true),
+            timeoutMinutes: z
+                .object({ metal: z.number().positive().default(120), ceph: z.number().positive().default(120), deploy: z.number().positive().default(240) })
+                .strict()
+                .default({ metal: 120, ceph: 120, deploy: 240 }),
+        })
+        .strict();
+}
+
+export type UndercloudConfig = z.infer<ReturnType<typeof undercloudSchema>>;
+export type SettingsConfig = z.infer<ReturnType<typeof settingsSchema>>;
+export type SiteConfig = z.infer<ReturnType<typeof siteSchema>>;
+
+/** A site with every default applied: what the components consume. */
+export interface SitePlan {
+    name: string;
+    kind: SiteKind;
+    cephCluster: string;
+    az: string;
+    glanceStore: string;
+    glanceDescription: string;
+    roles: RoleSpec[];
+    vips: VipSpec[];
+    overrides: Record<string, OverrideValue>;
+    workDir: string;
+}
+
+export interface TopologyPlan {
+    settings: SettingsConfig;
+    central: SitePlan;
+    dcns: SitePlan[];
+}
+
+/** Networks of the roles used by the DCN topology (lab network names; override with settings.roleNetworks). */
+export const DEFAULT_ROLE_NETWORKS: Record<string, string[]> = {
+    Controller: ["ctlplane", "external_cloud_0", "internal_api_cloud_0", "storage_cloud_0", "storage_mgmt_cloud_0", "tenant_cloud_0"],
+    Compute: ["ctlplane", "internal_api_cloud_0", "storage_cloud_0", "tenant_cloud_0"],
+    ComputeHCI: ["ctlplane", "internal_api_cloud_0", "storage_cloud_0", "storage_mgmt_cloud_0", "tenant_cloud_0"],
+    DistributedComputeHCI: ["ctlplane", "internal_api_cloud_0", "storage_cloud_0", "storage_mgmt_cloud_0", "tenant_cloud_0"],
+    DistributedComputeHCIScaleOut: ["ctlplane", "internal_api_cloud_0", "storage_cloud_0", "storage_mgmt_cloud_0", "tenant_cloud_0"],
+    DistributedCompute: ["ctlplane", "internal_api_cloud_0", "storage_cloud_0", "tenant_cloud_0"],
+    DistributedComputeScaleOut: ["ctlplane", "internal_api_cloud_0", "storage_cloud_0", "tenant_cloud_0"],
+    CephAll: ["ctlplane", "storage_cloud_0", "storage_mgmt_cloud_0"],
+    CephStorage: ["ctlplane", "storage_cloud_0", "storage_mgmt_cloud_0"],
+};
+
+/** Roles whose nodes carry Ceph OSD disks (cleaned when the nodes are freed). */
+export const CEPH_OSD_ROLES = ["ComputeHCI", "DistributedComputeHCI", "DistributedComputeHCIScaleOut", "CephAll", "CephStorage"];
+
+/** VIPs of a central stack when the config names none (the lab's ~/vip_data.yaml). */
+export const DEFAULT_CENTRAL_VIPS: VipSpec[] = [
+    { network: "ctlplane", dnsName: "overcloud" },
+    { network: "external_cloud_0", dnsName: "overcloud" },
+    { network: "internal_api_cloud_0", dnsName: "overcloud" },
+    { network: "storage_cloud_0", dnsName: "overcloud" },
+    { network: "storage_mgmt_cloud_0", dnsName: "overcloud" },
+];
+
+/** Error whose message names the config key(s) at fault. */
+export class ConfigError extends Error {}
+
+function keyOf(root: string, path: ReadonlyArray<PropertyKey>): string {
+    let s = `${PROJECT}:${root}`;
+    for (const p of path) {
+        s += typeof p === "number" ? `[${p}]` : `.${String(p)}`;
+    }
+    return s;
+}
+
+function zodFail(root: string, err: z.ZodError): never {
+    throw new ConfigError(
+        "invalid stack config:\n" +
+            err.issues.map((i) => `  ${keyOf(root, i.path)}: ${i.message}`).join("\n"),
+    );
+}
+
+export function parseUndercloud(raw: unknown): UndercloudConfig {
+    if (raw === undefined) {
+        throw new ConfigError(`invalid stack config:\n  ${PROJECT}:undercloud: missing (host, port, user, hostKey or knownHostsFile, privateKeyFile or ${PROJECT}:undercloudPrivateKey)`);
+    }
+    const r = undercloudSchema().safeParse(raw);
+    return r.success ? r.data : zodFail("undercloud", r.error);
+}
+
+function normNetwork(n: z.infer<typeof networkSchema>) {
+    return typeof n === "string" ? { network: n } : n;
+}
+
+/** Validates settings and sites and applies every default; throws ConfigError naming the key. */
+export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyPlan {
+    const st = settingsSchema().safeParse(rawSettings ?? {});
+    if (!st.success) {
+        zodFail("settings", st.error);
+    }
+    const settings = st.data;
+    if (rawSites === undefined) {
+        throw new ConfigError(`invalid stack config:\n  ${PROJECT}:sites: missing (a list with one central site and any number of DCN sites)`);
+    }
+    const sr = z.array(siteSchema()).min(1).safeParse(rawSites);
+    if (!sr.success) {
+        zodFail("sites", sr.error);
+    }
+    const sites = sr.data;
+    const problems: string[] = [];
+    const at = (i: number, k: string) => `${PROJECT}:sites[${i}].${k}`;
+    const centrals = sites.map((s, i) => [s, i] as const).filter(([s]) => s.kind === "central");
+    if (centrals.length !== 1) {
+        problems.push(`${PROJECT}:sites: exactly one site must have kind central (found ${centrals.length})`);
+    }
+    const seen = { name: new Map<string, number>(), cluster: new Map<string, number>(), store: new Map<string, number>(), az: new Map<string, number>(), host: new Map<string, string>(), node: new Map<string, string>() };
+    const plans: SitePlan[] = sites.map((s, i) => {
+        const az = s.az ?? s.name;
+        const store = s.glanceStore ?? s.cephCluster;
+        const uniq = (m: Map<string, number>, v: string, key: string, what: string) => {
+            if (m.has(v)) {
+                problems.push(`${at(i, key)}: ${what} ${JSON.stringify(v)} is already used by ${PROJECT}:sites[${m.get(v)}]`);
+            }
+            m.set(v, i);
+        };
+        uniq(seen.name, s.name, "name", "stack name");
+        uniq(seen.cluster, s.cephCluster, "cephCluster", "Ceph cluster name");
+        uniq(seen.store, store, s.glanceStore ? "glanceStore" : "cephCluster", "Glance store id");
+        uniq(seen.az, az, s.az ? "az" : "name", "availability zone");
+        const roles: RoleSpec[] = s.roles.map((r, j) => {
+            const nets = r.networks ?? settings.roleNetworks[r.name] ?? DEFAULT_ROLE_NETWORKS[r.name];
+            if (!nets) {
+                problems.push(`${at(i, `roles[${j}].networks`)}: role ${r.name} has no default networks; list them`);
+            }
+            const instances = r.instances.map((x, k) => {
+                const inst = typeof x === "string" ? { hostname: x } : x;
+                const node = inst.node ?? inst.hostname;
+                const where = `${at(i, `roles[${j}].instances[${k}]`)}`;
+                if (seen.host.has(inst.hostname)) {
+                    problems.push(`${where}: hostname ${inst.hostname} is already used at ${seen.host.get(inst.hostname)}`);
+                }
+                seen.host.set(inst.hostname, where);
+                if (seen.node.has(node)) {
+                    problems.push(`${where}: node ${node} is already requested at ${seen.node.get(node)}`);
+                }
+                seen.node.set(node, where);
+                return inst.node ? { hostname: inst.hostname, node: inst.node } : { hostname: inst.hostname };
+            });
+            const networks = (nets ?? []).map(normNetwork);
+            return {
+                name: r.name,
+                instances,
+                networks,
+                networkConfigTemplate: r.networkConfigTemplate ?? settings.networkConfigTemplate,
+                defaultRouteNetwork: r.defaultRouteNetwork ?? (r.name === "Controller" && networks.some((n) => n.network === "external_cloud_0") ? ["external_cloud_0"] : []),
+                cephDisks: r.cephDisks ?? CEPH_OSD_ROLES.includes(r.name),
+            };
+        });
+        const roleNames = new Set<string>();
+        s.roles.forEach((r, j) => {
+            if (roleNames.has(r.name)) {
+                problems.push(`${at(i, `roles[${j}].name`)}: role ${r.name} is listed twice in the site`);
+            }
+            roleNames.add(r.name);
+        });
+        return {
+            name: s.name,
+            kind: s.kind,
+            cephCluster: s.cephCluster,
+            az,
+            glanceStore: store,
+            glanceDescription: s.glanceDescription ?? `${store} rbd glance store`,
+            roles,
+            vips: s.vips ?? (s.kind === "central" ? DEFAULT_CENTRAL_VIPS : []),
+            overrides: s.overrides ?? {},
+            workDir: `${settings.workRoot.replace(/\/+$/, "")}/${s.name}`,
+        };
+    });
+    if (problems.length > 0) {
+        throw new ConfigError("invalid stack config:\n" + problems.map((p) => `  ${p}`).join("\n"));
+    }
+    return { settings, central: plans.find((p) => p.kind === "central")!, dcns: plans.filter((p) => p.kind === "dcn") };
+}

@@ -1,0 +1,114 @@
+/**
+ * The whole DCN deployment: one central site plus N DCN sites on one undercloud, wired together.
+ *
+ * - every DCN site's Ceph cluster (one multi-stack CephExport) and Glance store → central;
+ * - central's stack export and CephExport → every DCN site.
+ *
+ * Nothing here orders steps by hand: the seed order falls out of the data dependencies alone —
+ * metal (all sites) → Ceph (all) → Ceph exports → central deploy (with every DCN export + store)
+ * → central export → every DCN deploy. DCN sites' metal and Ceph run side by side; their Heat
+ * phases are serialized by the undercloud-side lock in OvercloudStack.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { CephExport } from "../providers/cephExport";
+import { UndercloudArg } from "../providers/common";
+import { TopologyPlan } from "./config";
+import { Site } from "./site";
+
+export interface DeploymentArgs {
+    /** Validated topology (components/config.ts planTopology). */
+    plan: TopologyPlan;
+    /** Undercloud connection (host, port, user, pinned host key). */
+    undercloud: pulumi.Input<UndercloudArg>;
+    /** SSH private key (a secret Output). */
+    privateKey: pulumi.Input<string>;
+}
+
+/** Per-site summary exported by the program. */
+export interface SiteSummary {
+    stack: string;
+    kind: string;
+    status: pulumi.Output<string>;
+    cephFsid: pulumi.Output<string>;
+    az: string;
+    glanceStoreIds: pulumi.Output<string[]>;
+    nodes: pulumi.Output<Array<{ hostname: string; role: string; ctlplaneIp: string }>>;
+}
+
+export class Deployment extends pulumi.ComponentResource {
+    public readonly central: Site;
+    public readonly dcns: Site[];
+    public readonly centralCephExport: CephExport;
+    public readonly dcnCephExport?: CephExport;
+    public readonly sites: Record<string, SiteSummary>;
+    public readonly centralEndpoints: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dcn:index:Deployment", name, {}, opts);
+        const { plan } = args;
+        const common = { settings: plan.settings, undercloud: args.undercloud, privateKey: args.privateKey };
+        const centralStore = {
+            id: plan.central.glanceStore,
+            cephClusterName: plan.central.cephCluster,
+            description: plan.central.glanceDescription,
+        };
+
+        this.dcns = plan.dcns.map((p) => new Site(p.name, { ...common, plan: p, glanceStores: [centralStore] }, { parent: this }));
+        this.central = new Site(
+            plan.central.name,
+            { ...common, plan: plan.central, glanceStores: this.dcns.map((s) => s.glanceStore) },
+            { parent: this },
+        );
+
+        const conn = { undercloud: args.undercloud, privateKey: args.privateKey };
+        this.centralCephExport = new CephExport(
+            `${plan.central.name}-ceph-export`,
+            {
+                ...conn,
+                stacks: [plan.central.name],
+                outputFile: `${plan.central.workDir}/ceph-export-${plan.central.name}.yaml`,
+                sourceHashes: [this.central.ceph.cephHash],
+            },
+            { parent: this.central },
+        );
+        if (this.dcns.length > 0) {
+            this.dcnCephExport = new CephExport(
+                `${plan.central.name}-dcn-ceph-export`,
+                {
+                    ...conn,
+                    stacks: this.dcns.map((s) => s.plan.name),
+                    outputFile: `${plan.central.workDir}/ceph-export-dcn-stacks.yaml`,
+                    sourceHashes: this.dcns.map((s) => s.ceph.cephHash),
+                },
+                { parent: this.central },
+            );
+        }
+
+        const centralStack = this.central.deploy({
+            files: { dcnCephExportFile: this.dcnCephExport?.outputFile ?? "" },
+            hashes: this.dcnCephExport ? { dcnCephExport: this.dcnCephExport.exportHash } : {},
+        });
+        for (const dcn of this.dcns) {
+            dcn.deploy({
+                files: { centralExportFile: centralStack.exportFile, centralCephExportFile: this.centralCephExport.outputFile },
+                hashes: { centralExport: centralStack.exportHash, centralCephExport: this.centralCephExport.exportHash },
+                centralRcFile: centralStack.rcFile,
+            });
+        }
+
+        this.sites = {};
+        for (const s of [this.central, ...this.dcns]) {
+            this.sites[s.plan.name] = {
+                stack: s.plan.name,
+                kind: s.plan.kind,
+                status: s.overcloud!.status,
+                cephFsid: s.ceph.fsid,
+                az: s.plan.az,
+                glanceStoreIds: s.glance.storeIds,
+                nodes: s.metal.nodes.apply((ns) => ns.map((n) => ({ hostname: n.hostname, role: n.role, ctlplaneIp: n.ctlplaneIp }))),
+            };
+        }
+        this.centralEndpoints = centralStack.endpoints;
+        this.registerOutputs({ sites: this.sites, centralEndpoints: this.centralEndpoints });
+    }
+}

@@ -1,0 +1,162 @@
+/**
+ * One site (a TripleO stack): central or DCN. Owns its resources with `{parent: this}`:
+ * metal → Ceph → Glance env file, and, once the deployment wires in what the site consumes from
+ * the other sites, the overcloud stack (`deploy`).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { BaremetalNodes } from "../providers/baremetalNodes";
+import { CephCluster } from "../providers/cephCluster";
+import { UndercloudArg } from "../providers/common";
+import { GlanceMultistore, GlanceStore } from "../providers/glanceMultistore";
+import { DeployFiles, OvercloudStack, siteOverrides } from "../providers/overcloudStack";
+import { SettingsConfig, SitePlan } from "./config";
+
+export interface SiteArgs {
+    /** The site, every default applied (components/config.ts planTopology). */
+    plan: SitePlan;
+    /** Undercloud-wide settings (file locations, deploy args, timeouts). */
+    settings: SettingsConfig;
+    /** Undercloud connection (host, port, user, pinned host key). */
+    undercloud: pulumi.Input<UndercloudArg>;
+    /** SSH private key (a secret Output). */
+    privateKey: pulumi.Input<string>;
+    /** The other sites' Glance stores this site's Glance gets (central: every DCN site; DCN: central). */
+    glanceStores: pulumi.Input<GlanceStore>[];
+}
+
+/** What a site's deploy consumes from the other sites. */
+export interface SiteDeployArgs {
+    /** Files from other sites (central: DCN ceph export; DCN: central export + central ceph export). */
+    files: {
+        dcnCephExportFile?: pulumi.Input<string>;
+        centralExportFile?: pulumi.Input<string>;
+        centralCephExportFile?: pulumi.Input<string>;
+    };
+    /** Content hashes of those files (a change re-runs this site's deploy). */
+    hashes: Record<string, pulumi.Input<string>>;
+    /** DCN: central's rc file for the AZ aggregate check. */
+    centralRcFile?: pulumi.Input<string>;
+}
+
+export class Site extends pulumi.ComponentResource {
+    public readonly plan: SitePlan;
+    public readonly metal: BaremetalNodes;
+    public readonly ceph: CephCluster;
+    public readonly glance: GlanceMultistore;
+    /** This site's store, as the other sites' Glance lists it. */
+    public readonly glanceStore: GlanceStore;
+    public overcloud?: OvercloudStack;
+    private readonly args: SiteArgs;
+
+    constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dcn:index:Site", name, {}, opts);
+        this.args = args;
+        const { plan, settings } = args;
+        this.plan = plan;
+        const conn = { undercloud: args.undercloud, privateKey: args.privateKey };
+
+        this.metal = new BaremetalNodes(
+            `${name}-metal`,
+            {
+                ...conn,
+                stack: plan.name,
+                roles: plan.roles,
+                networkDataFile: settings.networkDataFile,
+                vips: plan.vips,
+                concurrency: settings.metalConcurrency,
+                workDir: plan.workDir,
+                timeoutMinutes: settings.timeoutMinutes.metal,
+            },
+            { parent: this },
+        );
+
+        this.ceph = new CephCluster(
+            `${name}-ceph`,
+            {
+                ...conn,
+                stack: plan.name,
+                clusterName: plan.cephCluster,
+                metalFile: this.metal.metalFile,
+                metalHash: this.metal.metalHash,
+                rolesFile: this.metal.rolesFile,
+                networkDataFile: settings.networkDataFile,
+                containerPrepareFile: settings.containerPrepareFile,
+                workDir: plan.workDir,
+                singleHostDefaults: settings.singleHostCeph,
+                timeoutMinutes: settings.timeoutMinutes.ceph,
+            },
+            { parent: this },
+        );
+
+        this.glanceStore = { id: plan.glanceStore, cephClusterName: plan.cephCluster, description: plan.glanceDescription };
+        this.glance = new GlanceMultistore(
+            `${name}-glance`,
+            {
+                ...conn,
+                stack: plan.name,
+                file: `${plan.workDir}/glance-${plan.name}.yaml`,
+                backendId: plan.glanceStore,
+                description: plan.glanceDescription,
+                stores: args.glanceStores,
+                showMultipleLocations: plan.kind === "central",
+            },
+            { parent: this },
+        );
+    }
+
+    /** Creates the site's overcloud stack from its own files plus what other sites export to it. */
+    deploy(d: SiteDeployArgs): OvercloudStack {
+        if (this.overcloud) {
+            throw new pulumi.ResourceError(`site ${this.plan.name} is already deployed`, this);
+        }
+        const { plan, settings } = this.args;
+        const files: pulumi.Input<DeployFiles> = pulumi
+            .all({
+                vipsFile: this.metal.vipsFile,
+                networkFile: this.metal.networkFile,
+                metalFile: this.metal.metalFile,
+                cephFile: this.ceph.cephFile,
+                glanceFile: this.glance.file,
+                dcnCephExportFile: d.files.dcnCephExportFile ?? "",
+                centralExportFile: d.files.centralExportFile ?? "",
+                centralCephExportFile: d.files.centralCephExportFile ?? "",
+            })
+            .apply(
+                (f): DeployFiles => ({
+                    ...(f as Omit<DeployFiles, "commonEnvFiles" | "containerPrepareFile">),
+                    commonEnvFiles: settings.commonEnvFiles,
+                    containerPrepareFile: settings.containerPrepareFile,
+                }),
+            );
+        this.overcloud = new OvercloudStack(
+            `${this.plan.name}-overcloud`,
+            {
+                undercloud: this.args.undercloud,
+                privateKey: this.args.privateKey,
+                stack: plan.name,
+                kind: plan.kind,
+                templatesDir: settings.templatesDir,
+                rolesFile: this.metal.rolesFile,
+                networkDataFile: settings.networkDataFile,
+                files,
+                overrides: siteOverrides(plan.kind, plan.cephCluster, plan.az, plan.overrides),
+                consumedHashes: { metal: this.metal.metalHash, ceph: this.ceph.cephHash, glance: this.glance.contentHash, ...d.hashes },
+                deployArgs: settings.deployArgs,
+                az: plan.az,
+                centralRcFile: d.centralRcFile ?? "",
+                workDir: plan.workDir,
+                timeoutMinutes: settings.timeoutMinutes.deploy,
+                sanityChecks: settings.sanityChecks,
+            },
+            { parent: this },
+        );
+        this.registerOutputs({
+            stack: plan.name,
+            status: this.overcloud.status,
+            cephFsid: this.ceph.fsid,
+            az: plan.az,
+            glanceStoreIds: this.glance.storeIds,
+        });
+        return this.overcloud;
+    }
+}

@@ -1,0 +1,39 @@
+/**
+ * The program: reads and validates the stack config (before any resource exists), then builds the
+ * whole DCN deployment. See components/config.ts for the keys.
+ */
+import * as fs from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, parseUndercloud, planTopology } from "./components/config";
+import { resolveUndercloud } from "./components/connection";
+import { Deployment } from "./components/deployment";
+
+const config = new pulumi.Config();
+
+function load() {
+    try {
+        const undercloudCfg = parseUndercloud(config.getObject<unknown>("undercloud"));
+        const plan = planTopology(config.getObject<unknown>("sites"), config.getObject<unknown>("settings"));
+        const secretKey = config.getSecret("undercloudPrivateKey");
+        const resolved = resolveUndercloud(undercloudCfg, process.cwd(), secretKey !== undefined);
+        const privateKey = secretKey ?? pulumi.secret(fs.readFileSync(resolved.privateKeyFile!, "utf8"));
+        return { plan, connection: resolved.connection, privateKey };
+    } catch (e) {
+        if (e instanceof ConfigError) {
+            // A plain Error without stack: the CLI shows the message naming the key.
+            throw new pulumi.RunError(e.message);
+        }
+        throw e;
+    }
+}
+
+const { plan, connection, privateKey } = load();
+
+const deployment = new Deployment("dcn", { plan, undercloud: connection, privateKey });
+
+/** Per site: stack status, Ceph fsid, AZ, Glance store ids, nodes. */
+export const sites = deployment.sites;
+/** Central endpoints (from the central stack export's EndpointMapOverride). */
+export const centralEndpoints = deployment.centralEndpoints;
+/** The undercloud this stack deploys through (no credentials). */
+export const undercloud = `${connection.user}@${connection.host}:${connection.port}`;
