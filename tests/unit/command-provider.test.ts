@@ -289,6 +289,14 @@ describe("command provider: local CRUD with the real runner", () => {
         );
     });
 
+    it("does not print a secret command in the error", async () => {
+        const p = makeProvider(undefined, recordingLogger());
+        await assert.rejects(p.create!(LOCAL_URN, { create: s("echo token-123 >/dev/null; exit 2") }), (e: Error) => {
+            assert.equal(e.message, 'exit status 2: running "[secret]":\n');
+            return true;
+        });
+    });
+
     it("honours interpreter and logging", async () => {
         const logger = recordingLogger();
         const p = makeProvider(undefined, logger);

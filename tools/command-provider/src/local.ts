@@ -1,5 +1,5 @@
 // command:local:Command / command:local:run: runs `interpreter... command` on this machine.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import { goQuote, trimNewline } from "./values";
 import { LineSplitter } from "./engineLog";
@@ -32,6 +32,14 @@ export function buildLocalEnv(
 
 export class CommandError extends Error {}
 
+const running = new Set<ChildProcess>();
+
+/** Stops the commands still running (the provider is shutting down; Go's exec.CommandContext does the same on cancel). */
+export function killRunning(signal: NodeJS.Signals = "SIGTERM"): number {
+    for (const child of running) child.kill(signal);
+    return running.size;
+}
+
 export function runLocal(
     command: string,
     inputs: LocalInputs,
@@ -58,6 +66,7 @@ export function runLocal(
             env: buildLocalEnv(process.env, inputs, prev),
             stdio: [hasStdin ? "pipe" : "ignore", "pipe", "pipe"],
         });
+        running.add(child);
         let stdout = "";
         let stderr = "";
         let combined = "";
@@ -81,10 +90,12 @@ export function runLocal(
             child.stdin!.end(inputs.stdin);
         }
         child.on("error", (e) => {
+            running.delete(child);
             lines.end();
             reject(new CommandError(`${e.message}: running ${goQuote(command)}:\n${combined}`));
         });
         child.on("close", (code, signal) => {
+            running.delete(child);
             lines.end();
             if (code !== 0) {
                 const status = signal ? `signal: ${signal}` : `exit status ${code}`;

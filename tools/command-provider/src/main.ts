@@ -2,6 +2,7 @@
 // stdout carries only the port the engine connects to (printed by the provider host).
 import { main } from "@pulumi/pulumi/provider";
 import { setEngineAddress } from "./engineLog";
+import { killRunning } from "./local";
 import { makeProvider } from "./provider";
 
 const args = process.argv.slice(2);
@@ -17,6 +18,15 @@ for (let i = 0; i < args.length; i++) {
     clean.push(a);
 }
 setEngineAddress(clean[0]);
+
+// Local commands die with the plugin instead of outliving it.
+process.on("exit", () => killRunning("SIGKILL"));
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.on(sig, () => {
+        killRunning("SIGTERM");
+        process.exit(sig === "SIGINT" ? 130 : 143);
+    });
+}
 
 main(makeProvider(), args).catch((err: unknown) => {
     process.stderr.write(`pulumi-resource-command: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -11,6 +11,7 @@ import {
     containsSecret,
     containsUnknown,
     deepEqual,
+    goQuote,
     isSecret,
     parseUrn,
     reveal,
@@ -256,6 +257,23 @@ export function diffInputs(type: string, olds: Props, news: Props): provider.Dif
     };
 }
 
+/**
+ * A failed command's error names the command (as the Go provider does); when the command itself is a
+ * secret, it is named "[secret]" instead so the error does not print it.
+ */
+export async function redactSecretCommand<T>(p: Promise<T>, command: string, props: Props): Promise<T> {
+    const secretCommand = ["create", "update", "delete", "command"].some(
+        (k) => isSecret(props[k]) && reveal(props[k]) === command,
+    );
+    try {
+        return await p;
+    } catch (e) {
+        if (secretCommand && e instanceof Error)
+            e.message = e.message.split(`running ${goQuote(command)}`).join('running "[secret]"');
+        throw e;
+    }
+}
+
 export interface Runner {
     local(
         command: string,
@@ -275,7 +293,9 @@ export interface Runner {
 const defaultRunner: Runner = { local: runLocal, remote: runRemote };
 
 export function makeProvider(runner: Runner = defaultRunner, logger: EngineLogger = engineLogger): provider.Provider {
-    const run = (type: string, urn: string, command: string, props: Props, prev?: Partial<RunResult>) => {
+    const run = (type: string, urn: string, command: string, props: Props, prev?: Partial<RunResult>) =>
+        redactSecretCommand(runUnredacted(type, urn, command, props, prev), command, props);
+    const runUnredacted = (type: string, urn: string, command: string, props: Props, prev?: Partial<RunResult>) => {
         const plain = reveal(props) as Props;
         const logLine = (line: string) => logger.log("info", urn, line, true);
         if (type === LOCAL_COMMAND) return runner.local(command, plain as LocalInputs, prev, logLine);
@@ -358,7 +378,11 @@ export function makeProvider(runner: Runner = defaultRunner, logger: EngineLogge
             checkLocalOnly(plain, failures);
             if (failures.length > 0) return { failures };
             const logLine = (line: string) => logger.log("info", "", line, true);
-            const result = await runner.local(plain.command as string, plain as LocalInputs, undefined, logLine);
+            const result = await redactSecretCommand(
+                runner.local(plain.command as string, plain as LocalInputs, undefined, logLine),
+                plain.command as string,
+                { command: a.command },
+            );
             const outs: Props = {};
             for (const k of RUN_INPUT_KEYS) if (a[k] !== undefined && a[k] !== null) outs[k] = a[k];
             const anySecret = containsSecret(a);
