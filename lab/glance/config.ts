@@ -152,6 +152,8 @@ export function glancePaths(dir: string) {
 export interface GlanceBind {
     bindHost: string;
     bindPort: number;
+    /** sqlite file of the database; default `<dir>/glance.sqlite`. An edge Glance uses the central one. */
+    database?: string;
 }
 
 /** Result of rendering a site's Glance: config text, the /etc/ceph files, and what will not work. */
@@ -297,7 +299,7 @@ show_multiple_locations = true
 enforce_secure_rbac = false
 
 [database]
-connection = sqlite:///${p.db}
+connection = sqlite:///${paths.database ?? p.db}
 
 [paste_deploy]
 flavor = labauth

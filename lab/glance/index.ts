@@ -18,5 +18,5 @@ export {
     renderTokensFile,
     validateGlanceSiteParams,
 } from "./config";
-export { type StartGlanceOptions, glanceApiMemoryKiB, glanceApiStatus, glanceTokens, startGlanceApi, stopGlanceApi } from "./process";
+export { type StartGlanceOptions, glanceApiMemoryKiB, glanceApiStatus, glanceTokens, startGlanceApi, stopGlanceApi, wipeGlanceApi } from "./process";
 export { ImageNotOnRbdError, cowBootFromStore } from "./nova";

@@ -40,6 +40,12 @@ export interface StartGlanceOptions {
     addr: string;
     port: number;
     tokens?: Record<string, LabToken>;
+    /**
+     * Directory of the central site's Glance whose database this one shares: an edge Glance
+     * (GlanceApiEdge) uses the central database, so image ids and `stores` are the same everywhere.
+     * The central Glance must have been started first. Default: a database of its own.
+     */
+    sharedDatabaseOf?: string;
 }
 
 function procStartTime(pid: number): { state: string; startTime: string } | undefined {
@@ -119,7 +125,8 @@ export async function startGlanceApi(
     const p = glancePaths(dir);
     await stopGlanceApi(dir);
 
-    const rendered = renderGlanceApiConf(params, { dir, bindHost: opts.addr, bindPort: opts.port });
+    const database = opts.sharedDatabaseOf ? glancePaths(opts.sharedDatabaseOf).db : p.db;
+    const rendered = renderGlanceApiConf(params, { dir, bindHost: opts.addr, bindPort: opts.port, database });
     for (const sub of [dir, p.confDir, p.staging, p.tasks, p.lock, p.log, p.pylib]) {
         await fs.mkdir(sub, { recursive: true, mode: 0o700 });
     }
@@ -139,10 +146,13 @@ export async function startGlanceApi(
     await writeAtomic(p.problems, JSON.stringify({ stack: params.stack, problems: rendered.problems }, null, 2) + "\n");
 
     const configArgs = ["--config-file", p.conf, "--config-dir", p.confDir];
-    const dbExists = await fs.access(p.db).then(
+    const dbExists = await fs.access(database).then(
         () => true,
         () => false,
     );
+    if (opts.sharedDatabaseOf && !dbExists) {
+        throw new Error(`Glance of ${params.stack} shares the database of ${opts.sharedDatabaseOf}, which has none yet (central Glance not started)`);
+    }
     if (!dbExists) {
         await runCommand(PYTHON, [GLANCE_MANAGE, ...configArgs, "db_sync"], { env: glanceEnv(dir), timeoutMs: 120_000 });
     }
@@ -224,4 +234,10 @@ export async function glanceApiMemoryKiB(dir: string): Promise<{ rssKiB: number;
     } catch {
         return undefined;
     }
+}
+
+/** Stops the site's glance-api and deletes its directory (what `overcloud delete` leaves behind of it: nothing). */
+export async function wipeGlanceApi(dir: string): Promise<void> {
+    await stopGlanceApi(dir);
+    await fs.rm(dir, { recursive: true, force: true });
 }
