@@ -84,13 +84,27 @@ export function checkWith(schema: z.ZodTypeAny, news: Record<string, unknown>) {
     if (r.success) {
         return { inputs: news, failures: [] as { property: string; reason: string }[] };
     }
-    return {
-        inputs: news,
-        failures: r.error.issues.map((i) => ({
-            property: i.path.map(String).join(".") || "(root)",
-            reason: i.message,
-        })),
-    };
+    return { inputs: news, failures: flattenIssues(r.error.issues, []) };
+}
+
+type Issue = { code?: string; path: PropertyKey[]; message: string; errors?: Issue[][] };
+
+/**
+ * zod issues → CheckFailures. Our `unk(x)` unions report "Invalid input" at the union; the real
+ * reason is in the last branch (the schema itself, the first branch being the unknown sentinel).
+ */
+export function flattenIssues(issues: readonly unknown[], prefix: PropertyKey[]): { property: string; reason: string }[] {
+    const out: { property: string; reason: string }[] = [];
+    for (const raw of issues) {
+        const i = raw as Issue;
+        const path = [...prefix, ...i.path];
+        if (i.code === "invalid_union" && i.errors && i.errors.length > 0) {
+            out.push(...flattenIssues(i.errors[i.errors.length - 1], path));
+            continue;
+        }
+        out.push({ property: path.map(String).join(".") || "(root)", reason: i.message });
+    }
+    return out;
 }
 
 /** SSH target from resource inputs. */
