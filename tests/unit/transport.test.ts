@@ -1,0 +1,202 @@
+// SSH transport and remote-job runner against an in-process ssh2 server (real `sh -c` behind it).
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { utils } from "ssh2";
+import { closeAll, exec, fingerprint, openConnections, parsePublicKeyLine, SshTarget } from "../../providers/remote/ssh";
+import { jobId, readFile, remoteHome, renderJobScript, run, runJob, writeFile } from "../../providers/remote/jobs";
+import { shJoin } from "../../providers/remote/shell";
+import { TestServer, keyLine, startServer } from "./support/sshServer";
+
+let srv: TestServer;
+let target: SshTarget;
+
+before(async () => {
+    srv = await startServer();
+    target = { host: "127.0.0.1", port: srv.port, user: "stack", hostKey: srv.hostKeyLine, privateKey: srv.clientPrivateKey };
+});
+
+after(async () => {
+    closeAll();
+    await srv.close();
+});
+
+describe("ssh transport", () => {
+    it("connects with the pinned host key and runs a command", async () => {
+        const r = await exec(target, "echo hello; echo err >&2; exit 3");
+        assert.equal(r.code, 3);
+        assert.equal(r.stdout, "hello\n");
+        assert.equal(r.stderr, "err\n");
+    });
+
+    it("reuses one connection per undercloud for many (concurrent) commands", async () => {
+        closeAll();
+        const before = srv.connections();
+        const results = await Promise.all(Array.from({ length: 15 }, (_, i) => exec(target, `echo ${i}`)));
+        assert.deepEqual(
+            results.map((r) => r.stdout.trim()),
+            Array.from({ length: 15 }, (_, i) => String(i)),
+        );
+        assert.equal(srv.connections() - before, 1);
+        assert.equal(openConnections(), 1);
+    });
+
+    it("refuses a server whose host key differs, naming host:port and both fingerprints", async () => {
+        const other = utils.generateKeyPairSync("ed25519");
+        const wrong = { ...target, user: "other", hostKey: keyLine(other.public) };
+        const presented = fingerprint(parsePublicKeyLine(srv.hostKeyLine).blob);
+        const pinned = fingerprint(parsePublicKeyLine(wrong.hostKey).blob);
+        await assert.rejects(exec(wrong, "true"), (e: Error) => {
+            assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${srv.port}`));
+            assert.ok(e.message.includes(presented), e.message);
+            assert.ok(e.message.includes(pinned), e.message);
+            return true;
+        });
+    });
+
+    it("reconnects after the connection drops", async () => {
+        await exec(target, "true");
+        const n = srv.connections();
+        srv.dropAll();
+        await new Promise((r) => setTimeout(r, 100));
+        const r = await exec(target, "echo back");
+        assert.equal(r.stdout, "back\n");
+        assert.equal(srv.connections(), n + 1);
+    });
+});
+
+describe("quoting through a real remote shell", () => {
+    const nasty = ["plain", "with space", "it's", 'dq"x', "$HOME", "`id`", "a;b", "a\nb", "*", "", "-e", "back\\slash", "ünï"];
+    it("every argv element arrives byte for byte", async () => {
+        const r = await run(target, ["sh", "-c", 'for a in "$@"; do printf "%s\\0" "$a"; done', "sh", ...nasty]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.stdout.split("\0").slice(0, -1), nasty);
+    });
+
+    it("writeFile/readFile round-trip content and expand ~/", async () => {
+        const content = "parameter_defaults:\n  X: 'it''s $HOME'\n";
+        await writeFile(target, "~/dir with space/f.yaml", content);
+        assert.equal(fs.readFileSync(path.join(srv.home, "dir with space", "f.yaml"), "utf8"), content);
+        assert.equal(await readFile(target, "~/dir with space/f.yaml"), content);
+        assert.equal(await readFile(target, "~/missing.yaml"), undefined);
+        assert.equal(await remoteHome(target), srv.home);
+    });
+});
+
+describe("remote jobs", () => {
+    it("job ids are deterministic and depend on the script", () => {
+        const a = renderJobScript([{ argv: ["echo", "a"] }]);
+        const b = renderJobScript([{ argv: ["echo", "b"] }]);
+        assert.equal(jobId("dcn0", "metal", a), jobId("dcn0", "metal", a));
+        assert.notEqual(jobId("dcn0", "metal", a), jobId("dcn0", "metal", b));
+        assert.notEqual(jobId("dcn0", "metal", a), jobId("dcn1", "metal", a));
+        assert.match(jobId("control-plane", "deploy-heat", a), /^control-plane-deploy-heat-[0-9a-f]{16}$/);
+    });
+
+    it("runs a detached job, streams its lines and archives it", async () => {
+        const lines: string[] = [];
+        const r = await runJob(target, {
+            stack: "s1",
+            step: "demo",
+            pollMs: 50,
+            onLine: (l) => lines.push(l),
+            commands: [{ argv: ["sh", "-c", "echo one; sleep 0.3; echo two"] }, { argv: ["echo", "three"] }],
+        });
+        assert.equal(r.code, 0);
+        assert.equal(r.attached, false);
+        for (const l of ["one", "two", "three"]) {
+            assert.ok(lines.includes(l), `missing ${l} in ${JSON.stringify(lines)}`);
+        }
+        assert.ok(!fs.existsSync(path.join(srv.home, ".dcn-jobs", r.jobId)), "job dir archived");
+        assert.ok(fs.readdirSync(path.join(srv.home, ".dcn-jobs", "done")).some((d) => d.startsWith(r.jobId)));
+    });
+
+    it("a second runner re-attaches to the running job instead of starting another", async () => {
+        const marker = path.join(srv.home, "runs.txt");
+        const spec = {
+            stack: "s2",
+            step: "long",
+            pollMs: 50,
+            commands: [{ argv: ["sh", "-c", 'echo run >> "$HOME/runs.txt"; sleep 1; echo done'] }],
+        };
+        const first = runJob(target, spec);
+        await new Promise((r) => setTimeout(r, 300));
+        const second = await runJob(target, spec);
+        const firstResult = await first.catch((e: Error) => e);
+        assert.equal(second.attached, true);
+        assert.equal(fs.readFileSync(marker, "utf8"), "run\n", "the command ran exactly once");
+        assert.ok(!(firstResult instanceof Error) || /job/.test(firstResult.message));
+    });
+
+    it("re-attaches after the SSH connection drops mid-job (the job keeps running)", async () => {
+        const spec = {
+            stack: "s3",
+            step: "drop",
+            pollMs: 50,
+            commands: [{ argv: ["sh", "-c", 'echo x >> "$HOME/drop.txt"; sleep 0.8; echo finished'] }],
+        };
+        const p = runJob(target, spec);
+        await new Promise((r) => setTimeout(r, 250));
+        srv.dropAll();
+        const r = await p;
+        assert.equal(r.code, 0);
+        assert.ok(r.output.includes("finished"));
+        assert.equal(fs.readFileSync(path.join(srv.home, "drop.txt"), "utf8"), "x\n");
+    });
+
+    it("collects a job that finished while nobody was watching", async () => {
+        const commands = [{ argv: ["sh", "-c", 'echo y >> "$HOME/orphan.txt"; echo orphan-done'] }];
+        const script = renderJobScript(commands);
+        const id = jobId("s4", "orphan", script);
+        // Start it by hand the way runJob does, then "crash" (never poll).
+        const dir = path.join(srv.home, ".dcn-jobs", id);
+        const start = await run(target, ["sh", "-c", 'mkdir -p "$1" && cat > "$1/script.sh" && (sh "$1/script.sh" > "$1/out.log" 2>&1; echo $? > "$1/rc")', "sh", dir], script);
+        assert.equal(start.code, 0, start.stderr);
+        const r = await runJob(target, { stack: "s4", step: "orphan", pollMs: 50, commands });
+        assert.equal(r.attached, true);
+        assert.ok(r.output.includes("orphan-done"));
+        assert.equal(fs.readFileSync(path.join(srv.home, "orphan.txt"), "utf8"), "y\n", "not run twice");
+    });
+
+    it("fails with the remote message and starts afresh on the next attempt", async () => {
+        const flag = path.join(srv.home, "fail-once");
+        fs.writeFileSync(flag, "");
+        const spec = {
+            stack: "s5",
+            step: "flaky",
+            pollMs: 50,
+            commands: [{ argv: ["sh", "-c", 'if [ -f "$HOME/fail-once" ]; then rm "$HOME/fail-once"; echo "ERROR: Network foo not found" >&2; exit 2; fi; echo ok'] }],
+        };
+        await assert.rejects(runJob(target, spec), /exit 2[\s\S]*ERROR: Network foo not found/);
+        const r = await runJob(target, spec);
+        assert.equal(r.code, 0);
+        assert.equal(r.attached, false);
+    });
+
+    it("holds the lock around a command: two locked jobs never overlap", async () => {
+        const lock = path.join(srv.home, ".dcn-jobs", "heat.lock");
+        const cmd = (name: string) => ({
+            argv: ["sh", "-c", `echo "start ${name} $(date +%s%N)" >> "$HOME/heat.txt"; sleep 0.4; echo "end ${name} $(date +%s%N)" >> "$HOME/heat.txt"`],
+            lock,
+        });
+        await Promise.all([
+            runJob(target, { stack: "a", step: "heat", pollMs: 50, commands: [cmd("a")] }),
+            runJob(target, { stack: "b", step: "heat", pollMs: 50, commands: [cmd("b")] }),
+        ]);
+        const events = fs.readFileSync(path.join(srv.home, "heat.txt"), "utf8").trim().split("\n").map((l) => l.split(" ")[0]);
+        assert.deepEqual(events, ["start", "end", "start", "end"]);
+    });
+
+    it("times out on its own deadline and leaves the job to re-attach to", async () => {
+        const spec = { stack: "s6", step: "slow", pollMs: 50, timeoutMs: 200, commands: [{ argv: ["sleep", "1"] }] };
+        await assert.rejects(runJob(target, spec), /still running[\s\S]*re-attach/);
+        const r = await runJob(target, { ...spec, timeoutMs: 5000 });
+        assert.equal(r.attached, true);
+        assert.equal(r.code, 0);
+    });
+
+    it("shJoin never lets an argument escape its word", () => {
+        assert.equal(shJoin(["echo", "a b", "it's"]), "echo 'a b' 'it'\\''s'");
+    });
+});
