@@ -1,0 +1,327 @@
+// Pure helpers of the providers: rendered files, parsed outputs, the ordered -e list.
+import { describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { parse } from "yaml";
+import {
+    RoleSpec,
+    filesOf,
+    metalCommands,
+    parseDeployedMetal,
+    removedInstances,
+    renderBaremetalFile,
+    renderVipData,
+    roleNames,
+    validateRoles,
+    cleanDisksCommand,
+    unprovisionCommand,
+    BaremetalNodesInputs,
+} from "../../providers/baremetalNodes";
+import { DEFAULT_POOLS, cephCommands, cephFilesOf, parseDeployedCeph, renderPoolsFile, CephClusterInputs } from "../../providers/cephCluster";
+import { exportCommand, parseCephExport, CephExportInputs } from "../../providers/cephExport";
+import { renderGlanceEnv, storeProblems } from "../../providers/glanceMultistore";
+import {
+    DeployFiles,
+    deployCommand,
+    isAlreadyGone,
+    orderedEnvFiles,
+    parseDeploymentStatus,
+    parseEndpoints,
+    renderOverridesFile,
+    sanityCommands,
+    siteOverrides,
+    OvercloudStackInputs,
+} from "../../providers/overcloudStack";
+
+const dcn0Roles: RoleSpec[] = [
+    {
+        name: "DistributedComputeHCI",
+        instances: [{ hostname: "oc0-ceph-1" }],
+        networks: [{ network: "ctlplane", vif: true }, { network: "storage_cloud_0" }],
+        networkConfigTemplate: "templates/single_nic_vlans/single_nic_vlans.j2",
+        cephDisks: true,
+    },
+    {
+        name: "DistributedComputeHCIScaleOut",
+        instances: [{ hostname: "oc0-ceph-2", node: "node-2" }],
+        networks: [{ network: "ctlplane" }, { network: "internal_api_cloud_0", subnet: "internal_api_cloud_0_subnet" }],
+        cephDisks: true,
+    },
+];
+
+const conn = { undercloud: { host: "127.0.0.1", port: 2222, user: "stack", hostKey: "ssh-ed25519 AAAA" }, privateKey: "k", providerVersion: "1" };
+
+describe("baremetal file", () => {
+    it("renders roles, counts, instances and networks (ctlplane as vif, <net>_subnet default)", () => {
+        const doc = parse(renderBaremetalFile(dcn0Roles));
+        assert.deepEqual(doc[0], {
+            name: "DistributedComputeHCI",
+            count: 1,
+            instances: [{ hostname: "oc0-ceph-1", name: "oc0-ceph-1" }],
+            defaults: {
+                networks: [
+                    { network: "ctlplane", vif: true },
+                    { network: "storage_cloud_0", subnet: "storage_cloud_0_subnet" },
+                ],
+                network_config: { template: "templates/single_nic_vlans/single_nic_vlans.j2" },
+            },
+        });
+        assert.deepEqual(doc[1].instances, [{ hostname: "oc0-ceph-2", name: "node-2" }]);
+        assert.equal(doc[1].defaults.network_config, undefined);
+    });
+
+    it("marks removed instances provisioned: false for a scale-in", () => {
+        const news: RoleSpec[] = [dcn0Roles[0], { ...dcn0Roles[1], instances: [] }];
+        const removed = removedInstances(dcn0Roles, news);
+        assert.deepEqual(removed.map((r) => r.instance.hostname), ["oc0-ceph-2"]);
+        const doc = parse(renderBaremetalFile(news, removed));
+        assert.equal(doc[1].count, 0);
+        assert.deepEqual(doc[1].instances, [{ hostname: "oc0-ceph-2", name: "node-2", provisioned: false }]);
+    });
+
+    it("validates duplicates like node provision does", () => {
+        assert.deepEqual(validateRoles(dcn0Roles), []);
+        const dup: RoleSpec[] = [...dcn0Roles, { ...dcn0Roles[0], name: "CephAll" }];
+        assert.deepEqual(validateRoles(dup), ["duplicate hostname oc0-ceph-1", "node oc0-ceph-1 requested twice"]);
+    });
+
+    it("renders VIP data and role names in roles-file order", () => {
+        assert.deepEqual(parse(renderVipData([{ network: "ctlplane", dnsName: "overcloud" }, { network: "x" }])), [
+            { network: "ctlplane", dns_name: "overcloud" },
+            { network: "x" },
+        ]);
+        assert.deepEqual(roleNames(dcn0Roles), ["DistributedComputeHCI", "DistributedComputeHCIScaleOut"]);
+    });
+
+    it("metal job: roles generate, locked network provision, VIPs only when asked, node provision last", () => {
+        const inputs: BaremetalNodesInputs = { ...conn, stack: "dcn0", roles: dcn0Roles, networkDataFile: "~/oc0-network-data.yaml", vips: [], concurrency: 2, workDir: "~/dcn/dcn0", timeoutMinutes: 10 };
+        const f = filesOf("dcn0", "/home/stack/dcn/dcn0");
+        const cmds = metalCommands(inputs, f, "/home/stack/oc0-network-data.yaml", "/home/stack");
+        assert.deepEqual(cmds[0].argv, ["openstack", "overcloud", "roles", "generate", "-o", f.rolesFile, "DistributedComputeHCI", "DistributedComputeHCIScaleOut"]);
+        const net = cmds.find((c) => c.argv.includes("network"))!;
+        assert.equal(net.lock, "/home/stack/.dcn-jobs/network.lock");
+        assert.ok(!cmds.some((c) => c.argv.includes("vip")));
+        assert.deepEqual(cmds[cmds.length - 1].argv, [
+            "openstack", "overcloud", "node", "provision", "--network-config", "--stack", "dcn0", "--concurrency", "2",
+            "--output", "/home/stack/dcn/dcn0/deployed-metal-dcn0.yaml", "/home/stack/dcn/dcn0/baremetal-dcn0.yaml",
+        ]);
+        const withVips = metalCommands({ ...inputs, vips: [{ network: "ctlplane" }] }, f, "/n.yaml", "/home/stack");
+        assert.ok(withVips.some((c) => c.argv.join(" ").startsWith("openstack overcloud network vip provision --stack dcn0")));
+    });
+
+    it("unprovision and disk cleaning commands", () => {
+        assert.deepEqual(unprovisionCommand("dcn0", "/f.yaml", true).argv, ["openstack", "overcloud", "node", "unprovision", "--all", "-y", "--stack", "dcn0", "/f.yaml"]);
+        assert.ok(!unprovisionCommand("dcn0", "/f.yaml", false).argv.includes("--all"));
+        const c = cleanDisksCommand("oc0-ceph-1");
+        assert.equal(c.argv[0], "sh");
+        assert.equal(c.argv[c.argv.length - 1], "oc0-ceph-1");
+        assert.match(c.argv[2], /erase_devices_metadata/);
+    });
+
+    it("parses the deployed-metal file (§4.1)", () => {
+        const text = `resource_registry: {}
+parameter_defaults:
+  DistributedComputeHCICount: 1
+  HostnameMap:
+    dcn0-distributedcomputehci-0: oc0-ceph-1
+    dcn0-distributedcomputehciscaleout-0: oc0-ceph-2
+  DeployedServerPortMap:
+    oc0-ceph-1-ctlplane: {fixed_ips: [{ip_address: 192.168.24.24}]}
+    oc0-ceph-2-ctlplane: {fixed_ips: [{ip_address: 192.168.24.17}]}
+`;
+        assert.deepEqual(parseDeployedMetal(text, dcn0Roles), [
+            { hostname: "oc0-ceph-1", role: "DistributedComputeHCI", node: "oc0-ceph-1", ctlplaneIp: "192.168.24.24" },
+            { hostname: "oc0-ceph-2", role: "DistributedComputeHCIScaleOut", node: "node-2", ctlplaneIp: "192.168.24.17" },
+        ]);
+        assert.deepEqual(parseDeployedMetal("", dcn0Roles), []);
+    });
+});
+
+describe("ceph", () => {
+    it("renders pools.yml with the client vars path", () => {
+        const doc = parse(renderPoolsFile(DEFAULT_POOLS, "/home/stack/overcloud-deploy/dcn0/cephadm/ceph_client.yml"));
+        assert.deepEqual(doc.tripleo_cephadm_pools.map((p: { name: string }) => p.name), ["vms", "volumes", "images"]);
+        assert.equal(doc.tripleo_cephadm_pools[2].target_size_ratio, 0.2);
+        assert.equal(doc.tripleo_cephadm_pools[0].application, "rbd");
+        assert.equal(doc.tripleo_ceph_client_vars, "/home/stack/overcloud-deploy/dcn0/cephadm/ceph_client.yml");
+    });
+
+    it("ceph deploy command: --force with the pools file, cluster and stack", () => {
+        const inputs: CephClusterInputs = {
+            ...conn, stack: "dcn0", clusterName: "dcn0", metalFile: "/h/dcn/dcn0/deployed-metal-dcn0.yaml", metalHash: "x",
+            rolesFile: "/h/dcn/dcn0/roles-dcn0.yaml", networkDataFile: "~/oc0-network-data.yaml",
+            containerPrepareFile: "~/containers-prepare-parameter.yaml", workDir: "~/dcn/dcn0", singleHostDefaults: true, pools: DEFAULT_POOLS, timeoutMinutes: 10,
+        };
+        const f = cephFilesOf("dcn0", "/h/dcn/dcn0");
+        const cmds = cephCommands(inputs, f, "/h");
+        assert.ok(cmds[0].lock?.endsWith("/.dcn-jobs/ceph-admin-key.lock"));
+        assert.deepEqual(cmds[2].argv, [
+            "openstack", "overcloud", "ceph", "deploy", "/h/dcn/dcn0/deployed-metal-dcn0.yaml", "-y", "-o", "/h/dcn/dcn0/deployed-ceph-dcn0.yaml",
+            "--single-host-defaults", "--container-image-prepare", "/h/containers-prepare-parameter.yaml", "--network-data", "/h/oc0-network-data.yaml",
+            "--roles-data", "/h/dcn/dcn0/roles-dcn0.yaml", "--cluster", "dcn0", "--stack", "dcn0", "--force", "--ansible-extra-vars", "/h/dcn/dcn0/pools-dcn0.yml",
+        ]);
+    });
+
+    it("parses the deployed-ceph file (§4.2)", () => {
+        const p = parseDeployedCeph(`parameter_defaults:
+  CephClusterFSID: 539e2b96-316e-4c23-b7df-035a3037ddd1
+  CephClusterName: dcn0
+  CephClientUserName: openstack
+  CephClientKey: AQBO/mteAAAAABAAc4mVMTpq7OFtrPlRFqN+FQ==
+`);
+        assert.deepEqual(p, { fsid: "539e2b96-316e-4c23-b7df-035a3037ddd1", clusterName: "dcn0", clientUserName: "openstack", clientKey: "AQBO/mteAAAAABAAc4mVMTpq7OFtrPlRFqN+FQ==" });
+    });
+
+    it("export command and CephExternalMultiConfig parsing (§4.3)", () => {
+        const inputs: CephExportInputs = { ...conn, stacks: ["dcn0", "dcn1"], outputFile: "~/dcn/cp/x.yaml", sourceHashes: [], keyClientName: "openstack", configDownloadDir: "~/overcloud-deploy/" };
+        assert.deepEqual(exportCommand(inputs, "/h"), [
+            "openstack", "overcloud", "export", "ceph", "-f", "--stack", "dcn0,dcn1", "--cephx-key-client-name", "openstack",
+            "--config-download-dir", "/h/overcloud-deploy/", "--output-file", "/h/dcn/cp/x.yaml",
+        ]);
+        const clusters = parseCephExport(`parameter_defaults:
+  CephExternalMultiConfig:
+    - cluster: dcn0
+      fsid: f0
+      external_cluster_mon_ips: "[v2:172.16.11.61:3300/0,v1:172.16.11.61:6789/0]"
+      keys:
+        - {name: client.openstack, key: K0==, caps: {mon: "profile rbd"}}
+      dashboard_enabled: false
+    - cluster: dcn1
+      fsid: f1
+      external_cluster_mon_ips: "[v2:172.16.11.62:3300/0]"
+      keys: [{name: client.openstack, key: K1==}]
+`);
+        assert.deepEqual(clusters, [
+            { cluster: "dcn0", fsid: "f0", monIps: "[v2:172.16.11.61:3300/0,v1:172.16.11.61:6789/0]", keys: [{ name: "client.openstack", key: "K0==" }] },
+            { cluster: "dcn1", fsid: "f1", monIps: "[v2:172.16.11.62:3300/0]", keys: [{ name: "client.openstack", key: "K1==" }] },
+        ]);
+    });
+});
+
+describe("glance multistore env", () => {
+    it("central: default store plus one rbd store per DCN site", () => {
+        const doc = parse(
+            renderGlanceEnv({
+                backendId: "central",
+                description: "central rbd glance store",
+                importMethods: "web-download,copy-image",
+                showMultipleLocations: true,
+                stores: [
+                    { id: "dcn0", cephClusterName: "dcn0", description: "dcn0 rbd glance store" },
+                    { id: "dcn1", cephClusterName: "dcn1", description: "dcn1 rbd glance store" },
+                ],
+            }),
+        );
+        assert.deepEqual(doc.parameter_defaults, {
+            GlanceBackend: "rbd",
+            GlanceBackendID: "central",
+            GlanceStoreDescription: "central rbd glance store",
+            GlanceEnabledImportMethods: "web-download,copy-image",
+            GlanceShowMultipleLocations: true,
+            GlanceMultistoreConfig: {
+                dcn0: { GlanceBackend: "rbd", GlanceStoreDescription: "dcn0 rbd glance store", CephClientUserName: "openstack", CephClusterName: "dcn0" },
+                dcn1: { GlanceBackend: "rbd", GlanceStoreDescription: "dcn1 rbd glance store", CephClientUserName: "openstack", CephClusterName: "dcn1" },
+            },
+        });
+    });
+
+    it("DCN: own store plus central", () => {
+        const doc = parse(renderGlanceEnv({ backendId: "dcn0", description: "d", importMethods: "web-download,copy-image", showMultipleLocations: false, stores: [{ id: "central", cephClusterName: "central", description: "c" }] }));
+        assert.equal(doc.parameter_defaults.GlanceBackendID, "dcn0");
+        assert.deepEqual(Object.keys(doc.parameter_defaults.GlanceMultistoreConfig), ["central"]);
+        assert.equal(doc.parameter_defaults.GlanceShowMultipleLocations, undefined);
+    });
+
+    it("store id collisions", () => {
+        assert.deepEqual(storeProblems("central", [{ id: "dcn0", cephClusterName: "dcn0", description: "" }]), []);
+        assert.equal(storeProblems("central", [{ id: "central", cephClusterName: "x", description: "" }]).length, 1);
+    });
+});
+
+describe("overcloud deploy", () => {
+    const files: DeployFiles = {
+        commonEnvFiles: ["~/templates/environments/podman.yaml"],
+        containerPrepareFile: "~/containers-prepare-parameter.yaml",
+        vipsFile: "/w/deployed-vips.yaml",
+        networkFile: "/w/deployed-network.yaml",
+        metalFile: "/w/deployed-metal.yaml",
+        cephFile: "/w/deployed-ceph.yaml",
+        glanceFile: "/w/glance.yaml",
+        dcnCephExportFile: "/w/ceph-export-dcn-stacks.yaml",
+        centralExportFile: "",
+        centralCephExportFile: "",
+    };
+
+    it("central -e order (control-plane/deploy.sh)", () => {
+        assert.deepEqual(orderedEnvFiles("central", "~/templates/", files, "/w/overrides.yaml"), [
+            "~/templates/environments/podman.yaml",
+            "~/templates/environments/cephadm/cephadm.yaml",
+            "~/containers-prepare-parameter.yaml",
+            "/w/deployed-vips.yaml",
+            "/w/deployed-network.yaml",
+            "/w/deployed-metal.yaml",
+            "/w/deployed-ceph.yaml",
+            "/w/overrides.yaml",
+            "/w/glance.yaml",
+            "/w/ceph-export-dcn-stacks.yaml",
+        ]);
+    });
+
+    it("DCN -e order (dcn0/deploy.sh): rbd-only + dcn-storage, central exports, glance, overrides last", () => {
+        const dcn = { ...files, vipsFile: "", dcnCephExportFile: "", centralExportFile: "/c/control-plane-export.yaml", centralCephExportFile: "/c/ceph-export-control-plane.yaml" };
+        assert.deepEqual(orderedEnvFiles("dcn", "~/templates", dcn, "/w/overrides.yaml"), [
+            "~/templates/environments/podman.yaml",
+            "~/templates/environments/cephadm/cephadm-rbd-only.yaml",
+            "~/templates/environments/dcn-storage.yaml",
+            "~/containers-prepare-parameter.yaml",
+            "/w/deployed-network.yaml",
+            "/w/deployed-metal.yaml",
+            "/w/deployed-ceph.yaml",
+            "/c/control-plane-export.yaml",
+            "/c/ceph-export-control-plane.yaml",
+            "/w/glance.yaml",
+            "/w/overrides.yaml",
+        ]);
+    });
+
+    it("per-site overrides: DCN gets its own cluster, AZ and Cinder cluster; config extras win", () => {
+        assert.deepEqual(siteOverrides("dcn", "dcn1", "dcn1"), {
+            CephClusterName: "dcn1",
+            NovaComputeAvailabilityZone: "dcn1",
+            CinderStorageAvailabilityZone: "dcn1",
+            CinderVolumeCluster: "dcn1",
+            NovaCrossAZAttach: false,
+        });
+        assert.equal(siteOverrides("central", "central", "central", { NovaComputeAvailabilityZone: "nova" }).NovaComputeAvailabilityZone, "nova");
+        assert.deepEqual(parse(renderOverridesFile({ B: 1, A: "x" })), { parameter_defaults: { A: "x", B: 1 } });
+    });
+
+    it("deploy command: templates, stack, roles, network data, args, then -e pairs", () => {
+        const inputs = { templatesDir: "~/templates", stack: "dcn0", rolesFile: "/w/roles.yaml", networkDataFile: "~/n.yaml", deployArgs: ["--timeout", "90"] } as OvercloudStackInputs;
+        assert.deepEqual(deployCommand(inputs, ["/a.yaml", "/b.yaml"], "/h"), [
+            "openstack", "overcloud", "deploy", "--templates", "/h/templates", "--stack", "dcn0", "-r", "/w/roles.yaml", "-n", "/h/n.yaml",
+            "--timeout", "90", "-e", "/a.yaml", "-e", "/b.yaml",
+        ]);
+    });
+
+    it("sanity checks: token issue for central, aggregate show <az> with central's rc for DCN", () => {
+        assert.match(sanityCommands({ kind: "central", az: "central", centralRcFile: "" }, "/rc")[0].argv[2], /openstack token issue/);
+        const dcn = sanityCommands({ kind: "dcn", az: "dcn0", centralRcFile: "/c/control-planerc" }, "/rc")[0];
+        assert.deepEqual(dcn.argv.slice(-2), ["/c/control-planerc", "dcn0"]);
+        assert.match(dcn.argv[2], /openstack aggregate show "\$2"/);
+    });
+
+    it("parses endpoints and deployment status; recognises already-gone errors", () => {
+        const eps = parseEndpoints(`parameter_defaults:
+  AdminPassword: secret
+  EndpointMapOverride:
+    KeystonePublic: {host: 10.0.0.5, port: '5000', protocol: http, uri: 'http://10.0.0.5:5000'}
+    GlanceInternal: {uri: 'http://172.16.2.110:9292'}
+    MysqlInternal: {host: x}
+`);
+        assert.deepEqual(eps, { GlanceInternal: "http://172.16.2.110:9292", KeystonePublic: "http://10.0.0.5:5000" });
+        assert.ok(!JSON.stringify(eps).includes("secret"));
+        assert.equal(parseDeploymentStatus("deployment_status: DEPLOY_SUCCESS\n"), "DEPLOY_SUCCESS");
+        assert.ok(isAlreadyGone("Stack dcn0 not found"));
+        assert.ok(!isAlreadyGone("ERROR: Heat failed"));
+    });
+});
