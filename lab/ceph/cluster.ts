@@ -155,66 +155,87 @@ async function writeSecretFile(file: string, text: string): Promise<void> {
     await fs.writeFile(file, text, { mode: 0o600 });
 }
 
-function tcpAccepts(host: string, port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const socket = net.connect({ host, port });
-        const done = (ok: boolean) => {
-            socket.destroy();
-            resolve(ok);
-        };
-        socket.setTimeout(1000, () => done(false));
-        socket.once("connect", () => done(true));
-        socket.once("error", () => done(false));
+/** A port some other process listens on; raised before a mon is started, so the cluster is not marked lost. */
+export class CephPortInUseError extends Error {
+    constructor(addr: string, port: number) {
+        super(`${addr}:${port} is already in use by another process; the Ceph mon needs it`);
+        this.name = "CephPortInUseError";
+    }
+}
+
+function canListen(host: string, port: number): Promise<boolean> {
+    const server = net.createServer();
+    return new Promise<boolean>((resolve) => {
+        server.once("error", () => resolve(false));
+        server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
     });
 }
 
-async function logTail(logPath: string, lines = 5): Promise<string> {
-    try {
-        // eslint-disable-next-line no-control-regex -- strips the ANSI colours ceph puts on error lines
-        const text = (await fs.readFile(logPath, "utf8")).replace(/\x1b\[[0-9;]*m/g, "");
-        return text
-            .split("\n")
-            .filter((line) => line.trim() !== "")
-            .slice(-lines)
-            .join(" | ");
-    } catch {
-        return "(no log)";
+/**
+ * Throws CephPortInUseError unless both mon ports can be bound within `graceMs` (a mon killed a
+ * moment ago may still be releasing them). Checked first because a mon that cannot bind retries
+ * and then exits with a less direct message.
+ */
+async function assertMonPortsFree(record: CephClusterRecord, graceMs = 0): Promise<void> {
+    for (const port of [record.v2Port, record.v1Port]) {
+        if (!(await waitFor(() => canListen(record.addr, port), graceMs, 100))) {
+            throw new CephPortInUseError(record.addr, port);
+        }
     }
 }
 
-/** Throws unless the daemon process lives; the message carries the tail of its log. */
-async function assertAlive(daemon: DaemonRecord, logPath: string, fail: (reason: string) => Error): Promise<void> {
+/** The last error lines (level -1) of a daemon's own log, else the tail of its stdout/stderr file. */
+async function logTail(logDir: string, daemon: DaemonRecord, lines = 3): Promise<string> {
+    const read = async (file: string) => {
+        try {
+            // eslint-disable-next-line no-control-regex -- strips the ANSI colours ceph puts on error lines
+            const text = (await fs.readFile(path.join(logDir, file), "utf8")).replace(/\x1b\[[0-9;]*m/g, "");
+            return text.split("\n").filter((line) => line.trim() !== "");
+        } catch {
+            return [];
+        }
+    };
+    const errors = (await read(`${daemon.role}.${daemon.id}.log`)).filter((line) => / -1 /.test(line));
+    const tail = errors.length > 0 ? errors : await read(`${daemon.role}.out`);
+    return tail.slice(-lines).join(" | ") || "no log";
+}
+
+/** Throws unless the daemon process lives; the message carries its last error lines. */
+async function assertAlive(daemon: DaemonRecord, logDir: string, fail: (reason: string) => Error): Promise<void> {
     if (!isDaemonAlive(daemon)) {
-        throw fail(`${daemon.role}.${daemon.id} exited (${await logTail(logPath)})`);
+        throw fail(`${daemon.role}.${daemon.id} exited (${await logTail(logDir, daemon)})`);
     }
 }
 
-/** Waits for the mon to listen on its msgr2 port, or throws `fail(...)`. */
-async function waitForMon(
-    record: CephClusterRecord,
-    mon: DaemonRecord,
-    logPath: string,
-    fail: (reason: string) => Error,
-): Promise<void> {
+/** Waits until the mon says it leads its (one-member) quorum, or throws `fail(...)`. */
+async function waitForMon(dir: string, mon: DaemonRecord, fail: (reason: string) => Error): Promise<void> {
+    const p = clusterPaths(dir, "");
+    const asok = path.join(p.runDir, `mon.${mon.id}.asok`);
     const ok = await waitFor(
-        async () => !isDaemonAlive(mon) || (await tcpAccepts(record.addr, record.v2Port)),
+        async () => {
+            if (!isDaemonAlive(mon)) return true;
+            try {
+                const status = JSON.parse(
+                    await runCommand("ceph", ["--admin-daemon", asok, "mon_status"], { timeoutMs: 10_000 }),
+                ) as { state?: string };
+                return status.state === "leader";
+            } catch {
+                return false;
+            }
+        },
         MON_READY_MS,
         100,
     );
-    await assertAlive(mon, logPath, fail);
-    if (!ok) throw fail(`mon.a did not listen on ${record.addr}:${record.v2Port} within ${MON_READY_MS} ms`);
+    await assertAlive(mon, p.logDir, fail);
+    if (!ok)
+        throw fail(`mon.${mon.id} did not form a quorum within ${MON_READY_MS} ms (${await logTail(p.logDir, mon)})`);
 }
 
 /**
  * Waits until the OSD says it is "active" (booted and up in the osdmap it holds). The osdmap as
  * the mon sees it is not enough: after a kill -9 it still shows the dead OSD instance as up.
  */
-async function waitForOsd(
-    dir: string,
-    osd: DaemonRecord,
-    logPath: string,
-    fail: (reason: string) => Error,
-): Promise<void> {
+async function waitForOsd(dir: string, osd: DaemonRecord, fail: (reason: string) => Error): Promise<void> {
     const asok = path.join(clusterPaths(dir, "").runDir, `osd.${osd.id}.asok`);
     const ok = await waitFor(
         async () => {
@@ -231,7 +252,7 @@ async function waitForOsd(
         OSD_READY_MS,
         200,
     );
-    await assertAlive(osd, logPath, fail);
+    await assertAlive(osd, clusterPaths(dir, "").logDir, fail);
     if (!ok) throw fail(`osd.${osd.id} did not become active within ${OSD_READY_MS} ms`);
 }
 
@@ -330,6 +351,7 @@ async function bootstrap(spec: CephClusterSpec): Promise<CephClusterInfo> {
         objectStore: "bluestore",
         createdAt: new Date().toISOString(),
     };
+    await assertMonPortsFree(record);
     await fs.writeFile(p.record, JSON.stringify(record, null, 2) + "\n");
     await fs.writeFile(p.conf, renderClusterConf(record, dir));
 
@@ -364,7 +386,7 @@ async function bootstrap(spec: CephClusterSpec): Promise<CephClusterInfo> {
         const monLog = path.join(p.logDir, "mon.out");
         const mon = await spawnDetachedDaemon("mon", "a", "ceph-mon", ["-c", p.conf, "-i", "a", "-f"], monLog);
         await writeDaemonRecords(p.pids, [mon]);
-        await waitForMon(record, mon, monLog, (reason) => new Error(`Ceph cluster ${spec.name}: ${reason}`));
+        await waitForMon(dir, mon, (reason) => new Error(`Ceph cluster ${spec.name}: ${reason}`));
         // `osd new` with the secret in a 0600 file registers osd.0 and its cephx key in one mon write.
         const secretFile = path.join(p.tmpDir, "osd-secret.json");
         await writeSecretFile(secretFile, JSON.stringify({ cephx_secret: osdKey }));
@@ -380,7 +402,7 @@ async function bootstrap(spec: CephClusterSpec): Promise<CephClusterInfo> {
     const osdLog = path.join(p.logDir, "osd.out");
     const osd = await spawnDetachedDaemon("osd", "0", "ceph-osd", ["-c", p.conf, "-i", "0", "-f"], osdLog);
     await writeDaemonRecords(p.pids, [mon, osd]);
-    await waitForOsd(dir, osd, osdLog, (reason) => new Error(`Ceph cluster ${spec.name}: ${reason}`));
+    await waitForOsd(dir, osd, (reason) => new Error(`Ceph cluster ${spec.name}: ${reason}`));
     return infoFrom(dir, record, [mon, osd]);
 }
 
@@ -407,6 +429,8 @@ export async function startCephCluster(dir: string): Promise<CephClusterInfo> {
     const alive = recorded.filter(isDaemonAlive);
     const started: DaemonRecord[] = [];
     const current = (): DaemonRecord[] => [...alive, ...started];
+    // A port held by someone else is not lost data: say so, and let the lab retry later.
+    if (!alive.some((d) => d.role === "mon")) await assertMonPortsFree(record, 3_000);
     try {
         let mon = alive.find((d) => d.role === "mon");
         const monLog = path.join(p.logDir, "mon.out");
@@ -415,7 +439,7 @@ export async function startCephCluster(dir: string): Promise<CephClusterInfo> {
             started.push(mon);
             await writeDaemonRecords(p.pids, current());
         }
-        await waitForMon(record, mon, monLog, lost);
+        await waitForMon(dir, mon, lost);
         let osd = alive.find((d) => d.role === "osd");
         const osdLog = path.join(p.logDir, "osd.out");
         if (!osd) {
@@ -423,7 +447,7 @@ export async function startCephCluster(dir: string): Promise<CephClusterInfo> {
             started.push(osd);
             await writeDaemonRecords(p.pids, current());
         }
-        await waitForOsd(dir, osd, osdLog, lost);
+        await waitForOsd(dir, osd, lost);
         const pools = JSON.parse(await runCeph(p.conf, ["osd", "pool", "ls", "--format", "json"])) as string[];
         await waitForPoolIo(p.conf, pools).catch((err: Error) => {
             throw lost(err.message);

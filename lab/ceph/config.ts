@@ -126,6 +126,9 @@ mon initial members = a
 public addr = ${record.addr}
 cluster addr = ${record.addr}
 ms bind ipv6 = false
+# A daemon that cannot bind retries (default 3 x 5 s) before it exits; fail fast instead.
+ms bind retry count = 2
+ms bind retry delay = 1
 auth cluster required = cephx
 auth service required = cephx
 auth client required = cephx

@@ -16,6 +16,7 @@ export {
     CephClusterExistsError,
     CephClusterLostError,
     CephClusterNotRunningError,
+    CephPortInUseError,
     cephClusterInfo,
     cephClusterMemory,
     cephCommandEnv,

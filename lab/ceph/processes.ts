@@ -2,7 +2,7 @@
 // starts them), recorded by PID plus kernel start time, and stopped by exactly those records.
 // A PID alone could be reused by an unrelated process after a reboot; the start time cannot.
 import { spawn } from "node:child_process";
-import { promises as fs, openSync, closeSync, readFileSync } from "node:fs";
+import { promises as fs, openSync, closeSync, readdirSync, readFileSync } from "node:fs";
 
 /** One daemon this module started. */
 export interface DaemonRecord {
@@ -31,10 +31,20 @@ function readProcStat(pid: number): { state: string; startTime: string } | undef
     }
 }
 
-/** True when the recorded process still runs: same PID, same start time, not a zombie. */
+/**
+ * True when the recorded process still runs: same PID, same start time, and not a zombie whose
+ * threads are all gone. A zombie main thread alone is not enough: the other threads (and the
+ * sockets they share) may still be exiting, and the mon ports would still look taken.
+ */
 export function isDaemonAlive(record: DaemonRecord): boolean {
     const stat = readProcStat(record.pid);
-    return stat !== undefined && stat.startTime === record.startTime && stat.state !== "Z" && stat.state !== "X";
+    if (stat === undefined || stat.startTime !== record.startTime) return false;
+    if (stat.state !== "Z" && stat.state !== "X") return true;
+    try {
+        return readdirSync(`/proc/${record.pid}/task`).some((tid) => tid !== String(record.pid));
+    } catch {
+        return false;
+    }
 }
 
 /** Reads the PID records; an absent file means none. */

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, promises as fs, readFileSync } from "node:fs";
+import { existsSync, promises as fs, readdirSync, readFileSync } from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import {
     CephClusterExistsError,
     CephClusterLostError,
+    CephPortInUseError,
     type CephClusterInfo,
     OPENSTACK_CLIENT_CAPS,
     cephClusterInfo,
@@ -53,6 +54,11 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
     });
 }
 
+/** Compares keys without handing them to assert, whose failure message would print them. */
+function sameKey(actual: string | undefined, expected: string): boolean {
+    return actual === expected;
+}
+
 function pidIsGone(pid: number): boolean {
     try {
         const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -60,6 +66,20 @@ function pidIsGone(pid: number): boolean {
     } catch {
         return true;
     }
+}
+
+/** PIDs whose command line mentions `text` (read-only: this suite never kills by name). */
+function processesMentioning(text: string): number[] {
+    return readdirSync("/proc")
+        .filter((entry) => /^\d+$/.test(entry))
+        .filter((pid) => {
+            try {
+                return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(text);
+            } catch {
+                return false;
+            }
+        })
+        .map(Number);
 }
 
 function tcpAccepts(host: string, port: number): Promise<boolean> {
@@ -243,6 +263,40 @@ describe("lab/ceph real clusters", { timeout: 300_000 }, () => {
         assert.equal((await cephClusterInfo(specs()[1].dir))?.running, true);
     });
 
+    it("refuses to create on a mon port someone else holds, leaving nothing behind", async () => {
+        const spec = {
+            name: "testbusy",
+            dir: path.join(base, "busy"),
+            addr: `127.0.0.${octet + 2}`,
+            v2Port: 23300,
+            v1Port: 26789,
+        };
+        const squatter = net.createServer();
+        await new Promise<void>((resolve) => squatter.listen(spec.v1Port, spec.addr, resolve));
+        try {
+            await assert.rejects(createCephCluster(spec), CephPortInUseError);
+        } finally {
+            squatter.close();
+        }
+        assert.equal(await cephClusterInfo(spec.dir), undefined);
+        assert.deepEqual(await fs.readdir(spec.dir), [], "everything it wrote is removed, marker included");
+    });
+
+    it("stops the mon it started when a later create step fails, so the same spec can be retried", async () => {
+        const spec = {
+            name: "testbroken",
+            dir: path.join(base, "broken"),
+            addr: `127.0.0.${octet + 2}`,
+            v2Port: 23300,
+            v1Port: 26789,
+        };
+        // A directory where bluestore wants its block file: OSD mkfs fails after the mon is up.
+        await fs.mkdir(path.join(spec.dir, "osd/0/block"), { recursive: true });
+        await assert.rejects(createCephCluster(spec), /ceph-osd/);
+        assert.deepEqual(processesMentioning(spec.dir), [], "no daemon of the failed create is left");
+        assert.deepEqual(await fs.readdir(spec.dir), [], "everything it wrote is removed, marker included");
+    });
+
     it("creates pools and the client.openstack key, idempotently", async () => {
         await createPools(central.dir, ["vms", "volumes", "images"]);
         await createPools(central.dir, ["vms", "volumes", "images"]);
@@ -259,11 +313,14 @@ describe("lab/ceph real clusters", { timeout: 300_000 }, () => {
             assert.ok(pool.application_metadata.rbd, `${pool.pool_name} has application rbd`);
         }
 
-        assert.equal(await getClientKey(central.dir, "openstack"), undefined);
+        assert.ok(
+            (await getClientKey(central.dir, "openstack")) === undefined,
+            "no client.openstack before ensureClientKey",
+        );
         const generated = await ensureClientKey(central.dir, "openstack");
         assert.ok(isCephxKeyShape(generated));
-        assert.equal(await ensureClientKey(central.dir, "openstack"), generated, "an existing key is kept");
-        assert.equal(await getClientKey(central.dir, "openstack"), generated);
+        assert.ok(sameKey(await ensureClientKey(central.dir, "openstack"), generated), "an existing key is kept");
+        assert.ok(sameKey(await getClientKey(central.dir, "openstack"), generated), "getClientKey returns the key");
         centralClientKey = generated;
         const auth = JSON.parse(
             await run("ceph", ["auth", "get", "client.openstack", "--format", "json"], env),
@@ -271,9 +328,9 @@ describe("lab/ceph real clusters", { timeout: 300_000 }, () => {
         assert.deepEqual(auth[0].caps, OPENSTACK_CLIENT_CAPS);
 
         const given = generateCephxKey();
-        assert.equal(await ensureClientKey(dcn0.dir, "openstack", given), given);
-        assert.equal(await ensureClientKey(dcn0.dir, "openstack", given), given);
-        assert.equal(await getClientKey(dcn0.dir, "openstack"), given);
+        assert.ok(sameKey(await ensureClientKey(dcn0.dir, "openstack", given), given), "a given key is imported");
+        assert.ok(sameKey(await ensureClientKey(dcn0.dir, "openstack", given), given), "importing it again is a no-op");
+        assert.ok(sameKey(await getClientKey(dcn0.dir, "openstack"), given), "getClientKey returns the given key");
         await assert.rejects(
             ensureClientKey(dcn0.dir, "openstack", "not-a-key"),
             (err: Error) => !err.message.includes("not-a-key"),
@@ -323,7 +380,10 @@ describe("lab/ceph real clusters", { timeout: 300_000 }, () => {
         assert.equal(restarted.fsid, central.fsid);
         const env = { ...process.env, ...cephCommandEnv(central.dir) };
         assert.match(await run("rbd", ["--id", "openstack", "ls", "vms"], env), /img1_disk/);
-        assert.equal(await getClientKey(central.dir, "openstack"), centralClientKey, "the key survives a restart");
+        assert.ok(
+            sameKey(await getClientKey(central.dir, "openstack"), centralClientKey),
+            "the key survives a restart",
+        );
         assert.deepEqual(
             (await startCephCluster(central.dir)).daemons,
             restarted.daemons,
@@ -345,6 +405,13 @@ describe("lab/ceph real clusters", { timeout: 300_000 }, () => {
 
     it("reports a cluster whose data cannot come back as lost, without re-creating it or leaving daemons", async () => {
         await stopCephCluster(dcn0.dir);
+        const squatter = net.createServer();
+        await new Promise<void>((resolve) => squatter.listen(dcn0.v2Port, dcn0.addr, resolve));
+        try {
+            await assert.rejects(startCephCluster(dcn0.dir), CephPortInUseError, "a busy port is not lost data");
+        } finally {
+            squatter.close();
+        }
         const block = path.join(dcn0.dir, "osd/0/block");
         await fs.truncate(block, 0); // a damaged OSD device: bluestore cannot mount it
         await assert.rejects(
