@@ -1,0 +1,127 @@
+// Stack config validation (components/config.ts, components/connection.ts): the seed topology and
+// errors naming the exact key.
+import { describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { utils } from "ssh2";
+import { ConfigError, parseUndercloud, planTopology } from "../../components/config";
+import { resolveUndercloud } from "../../components/connection";
+
+const devYaml = parse(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.dev.yaml"), "utf8")).config;
+const seedSites = devYaml["dcn-storage:sites"];
+const seedSettings = devYaml["dcn-storage:settings"];
+const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x));
+
+function fails(fn: () => unknown, ...patterns: RegExp[]) {
+    assert.throws(fn, (e: Error) => {
+        assert.ok(e instanceof ConfigError, `not a ConfigError: ${e}`);
+        for (const p of patterns) {
+            assert.match(e.message, p);
+        }
+        return true;
+    });
+}
+
+describe("topology", () => {
+    it("plans the seed topology from Pulumi.dev.yaml", () => {
+        const plan = planTopology(seedSites, seedSettings);
+        assert.equal(plan.central.name, "control-plane");
+        assert.equal(plan.central.cephCluster, "central");
+        assert.equal(plan.central.glanceStore, "central");
+        assert.deepEqual(plan.dcns.map((d) => [d.name, d.cephCluster, d.az, d.glanceStore]), [
+            ["dcn0", "dcn0", "dcn0", "dcn0"],
+            ["dcn1", "dcn1", "dcn1", "dcn1"],
+        ]);
+        assert.deepEqual(plan.central.roles.map((r) => [r.name, r.instances.map((i) => i.hostname), r.cephDisks]), [
+            ["Controller", ["oc0-controller-0", "oc0-controller-1", "oc0-controller-2"], false],
+            ["ComputeHCI", ["oc0-ceph-0"], true],
+        ]);
+        assert.deepEqual(plan.central.roles[0].defaultRouteNetwork, ["external_cloud_0"]);
+        assert.ok(plan.central.vips.length > 0, "central gets VIPs");
+        assert.deepEqual(plan.dcns[0].vips, []);
+        assert.equal(plan.dcns[1].workDir, "~/dcn/dcn1");
+        assert.deepEqual(plan.dcns[1].roles.map((r) => r.name), ["CephAll", "DistributedCompute"]);
+        assert.equal(plan.settings.singleHostCeph, true);
+        assert.equal(plan.settings.timeoutMinutes.deploy, 240);
+    });
+
+    it("every DCN site is generated from its own entry (dcn1 is not a copy of dcn0)", () => {
+        const plan = planTopology(seedSites, seedSettings);
+        const [d0, d1] = plan.dcns;
+        assert.notDeepEqual(d0.roles, d1.roles);
+        assert.ok(!JSON.stringify(d1).includes("dcn0"));
+    });
+
+    it("rejects a Ceph cluster name with a hyphen, naming the key", () => {
+        const s = clone(seedSites);
+        s[2].cephCluster = "dcn-1";
+        fails(() => planTopology(s, seedSettings), /dcn-storage:sites\[2\]\.cephCluster/, /\[a-zA-Z0-9\]\+/);
+    });
+
+    it("rejects duplicate cluster names, hostnames and two central sites", () => {
+        const s = clone(seedSites);
+        s[2].cephCluster = "dcn0";
+        fails(() => planTopology(s, seedSettings), /sites\[2\]\.cephCluster: Ceph cluster name "dcn0" is already used by dcn-storage:sites\[1\]/);
+        const h = clone(seedSites);
+        h[2].roles[0].instances = ["oc0-ceph-1"];
+        fails(() => planTopology(h, seedSettings), /sites\[2\]\.roles\[0\]\.instances\[0\]: hostname oc0-ceph-1/);
+        const c = clone(seedSites);
+        c[1].kind = "central";
+        fails(() => planTopology(c, seedSettings), /exactly one site must have kind central \(found 2\)/);
+    });
+
+    it("rejects unknown keys, bad roles, missing sites and bad settings", () => {
+        const s = clone(seedSites);
+        s[0].clusterName = "x";
+        fails(() => planTopology(s, seedSettings), /dcn-storage:sites\[0\]/, /clusterName/);
+        const r = clone(seedSites);
+        r[1].roles[0].name = "FancyRole";
+        fails(() => planTopology(r, seedSettings), /sites\[1\]\.roles\[0\]\.networks: role FancyRole has no default networks/);
+        fails(() => planTopology(undefined, seedSettings), /dcn-storage:sites: missing/);
+        fails(() => planTopology(seedSites, { ...seedSettings, templatesDir: "templates; rm -rf /" }), /dcn-storage:settings\.templatesDir/);
+        fails(() => planTopology(seedSites, { ...seedSettings, deployArgs: ["--x", "$(id)"] }), /dcn-storage:settings\.deployArgs\[1\]/);
+    });
+
+    it("adding a site dcn2 changes nothing in the plans of the other sites", () => {
+        const s = clone(seedSites);
+        s.push({ name: "dcn2", kind: "dcn", cephCluster: "dcn2", roles: [{ name: "DistributedComputeHCI", instances: ["oc0-ceph-4"] }] });
+        const before = planTopology(seedSites, seedSettings);
+        const after = planTopology(s, seedSettings);
+        assert.deepEqual(after.dcns.slice(0, 2), before.dcns);
+        assert.deepEqual(after.central, before.central);
+        assert.equal(after.dcns[2].az, "dcn2");
+    });
+});
+
+describe("undercloud connection", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-conn-"));
+    const host = utils.generateKeyPairSync("ed25519");
+    const hostLine = host.public.trim().split(/\s+/).slice(0, 2).join(" ");
+    fs.mkdirSync(path.join(dir, ".lab", "ssh"), { recursive: true });
+    fs.writeFileSync(path.join(dir, ".lab", "ssh", "known_hosts"), `[127.0.0.1]:2222 ${hostLine}\n`);
+    fs.writeFileSync(path.join(dir, ".lab", "ssh", "id_ed25519"), "KEY");
+    fs.writeFileSync(
+        path.join(dir, ".lab", "connection.json"),
+        JSON.stringify({ host: "127.0.0.1", port: 2222, user: "stack", privateKeyPath: path.join(dir, ".lab", "ssh", "id_ed25519"), knownHostsPath: path.join(dir, ".lab", "ssh", "known_hosts"), hostKey: hostLine }),
+    );
+
+    it("resolves the lab's connection.json with the known_hosts pin", () => {
+        const r = resolveUndercloud(parseUndercloud(devYaml["dcn-storage:undercloud"]), dir, false);
+        assert.deepEqual(r.connection, { host: "127.0.0.1", port: 2222, user: "stack", hostKey: hostLine });
+        assert.equal(r.privateKeyFile, path.join(dir, ".lab", "ssh", "id_ed25519"));
+    });
+
+    it("names the key when the pin cannot be found or a field is wrong", () => {
+        fails(() => resolveUndercloud(parseUndercloud({ host: "10.0.0.1", knownHostsFile: ".lab/ssh/known_hosts", privateKeyFile: ".lab/ssh/id_ed25519" }), dir, false), /dcn-storage:undercloud\.knownHostsFile: .* has no key for 10\.0\.0\.1/);
+        fails(() => resolveUndercloud(parseUndercloud({ host: "10.0.0.1" }), dir, false), /dcn-storage:undercloud\.hostKey: missing/);
+        fails(() => parseUndercloud({ host: "10.0.0.1", port: 99999 }), /dcn-storage:undercloud\.port/);
+        fails(() => parseUndercloud(undefined), /dcn-storage:undercloud: missing/);
+        fails(() => resolveUndercloud(parseUndercloud({ connectionFile: "nope.json" }), dir, false), /dcn-storage:undercloud\.connectionFile/);
+        const ok = resolveUndercloud(parseUndercloud({ host: "h", hostKey: hostLine + " comment" }), dir, true);
+        assert.equal(ok.connection.hostKey, hostLine);
+        assert.equal(ok.privateKeyFile, undefined);
+    });
+});
