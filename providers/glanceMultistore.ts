@@ -97,7 +97,7 @@ export const glanceMultistoreProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: GlanceMultistoreOutputs, news: GlanceMultistoreInputs) {
         const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
         // Drift: the remote file (hash recorded by create/read) is not what the inputs render.
-        const drift = !containsUnknown(news) && olds.contentHash !== sha256(renderGlanceEnv(news));
+        const drift = !containsUnknown(news) && inputSchema().safeParse(news).success && olds.contentHash !== sha256(renderGlanceEnv(news));
         return { changes: d.changes || drift, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
     },
 
