@@ -60,7 +60,9 @@ export const GLANCE_DEFAULTS = {
 } as const;
 
 /** Heat's env merge for `parameter_defaults`: later files win, key by key (no deep merge of maps). */
-export function mergeParameterDefaults(envs: Array<{ parameter_defaults?: Record<string, unknown> } | undefined>): Record<string, unknown> {
+export function mergeParameterDefaults(
+    envs: Array<{ parameter_defaults?: Record<string, unknown> } | undefined>,
+): Record<string, unknown> {
     const merged: Record<string, unknown> = {};
     for (const env of envs) Object.assign(merged, env?.parameter_defaults ?? {});
     return merged;
@@ -115,7 +117,9 @@ export function validateGlanceSiteParams(params: GlanceSiteParams): string[] {
             errors.push(`GlanceMultistoreConfig store '${id}' collides with GlanceBackendID (the default store)`);
         }
         if (entry?.CephClusterName !== undefined && !/^[a-zA-Z0-9]+$/.test(entry.CephClusterName)) {
-            errors.push(`GlanceMultistoreConfig '${id}': CephClusterName ${JSON.stringify(entry.CephClusterName)} must match [a-zA-Z0-9]+`);
+            errors.push(
+                `GlanceMultistoreConfig '${id}': CephClusterName ${JSON.stringify(entry.CephClusterName)} must match [a-zA-Z0-9]+`,
+            );
         }
     }
     return errors;
@@ -178,7 +182,13 @@ function rbdStores(params: GlanceSiteParams): { stores: RbdStore[]; others: Arra
     const globalDescription = params.storeDescription ?? GLANCE_DEFAULTS.storeDescription;
     const pool = params.rbdPoolName ?? GLANCE_DEFAULTS.rbdPoolName;
     const stores: RbdStore[] = [
-        { id: params.backendId, cluster: params.cephClusterName, user: params.clientUser, pool, description: globalDescription },
+        {
+            id: params.backendId,
+            cluster: params.cephClusterName,
+            user: params.clientUser,
+            pool,
+            description: globalDescription,
+        },
     ];
     const others: Array<{ id: string; backend: string }> = [];
     for (const [id, entry] of Object.entries(params.multistore)) {
@@ -204,10 +214,10 @@ function renderCephClientConf(fsid: string, monHost: string, keyring: string): s
 fsid = ${fsid}
 mon host = ${monHost}
 ms bind ipv6 = false
-# Lab: glance-api runs as one eventlet process; librados' 300 s default mount timeout would
-# freeze every request while one site's Ceph is down. Failures stay real, only faster.
-client mount timeout = 15
-rados mon op timeout = 15
+# Lab: glance_store connects per store operation (and to every store at start-up); with a
+# site's Ceph down, librados' 300 s default would hold each of them 5 minutes. Failures stay real.
+client mount timeout = 10
+rados mon op timeout = 10
 rados osd op timeout = 60
 
 [client]
@@ -235,19 +245,35 @@ export function renderGlanceApiConf(params: GlanceSiteParams, paths: { dir: stri
     const cephFiles: Record<string, string> = {};
 
     // /etc/ceph: the site's own cluster, then one conf+keyring per CephExternalMultiConfig item.
-    const clusterFiles = (cluster: string, fsid: string, monHost: string, keys: Array<{ name: string; key: string; caps?: Record<string, string> }>) => {
+    const clusterFiles = (
+        cluster: string,
+        fsid: string,
+        monHost: string,
+        keys: Array<{ name: string; key: string; caps?: Record<string, string> }>,
+    ) => {
         // `$name` is client.<user>: one line serves every user a store of this cluster may use.
-        cephFiles[`${cluster}.conf`] = renderCephClientConf(fsid, monHost, path.join(p.ceph, `${cluster}.$name.keyring`));
+        cephFiles[`${cluster}.conf`] = renderCephClientConf(
+            fsid,
+            monHost,
+            path.join(p.ceph, `${cluster}.$name.keyring`),
+        );
         for (const k of keys) {
             const user = k.name.replace(/^client\./, "");
             cephFiles[`${cluster}.client.${user}.keyring`] = renderKeyringText(k.name, k.key, k.caps);
         }
     };
     const own = params.ownCluster;
-    clusterFiles(own.name, own.fsid, own.monHost, own.clientKey ? [{ name: `client.${params.clientUser}`, key: own.clientKey }] : []);
+    clusterFiles(
+        own.name,
+        own.fsid,
+        own.monHost,
+        own.clientKey ? [{ name: `client.${params.clientUser}`, key: own.clientKey }] : [],
+    );
     for (const ext of params.externalClusters) {
         if (ext.cluster === own.name) {
-            problems.push(`CephExternalMultiConfig cluster ${ext.cluster} has the name of the site's own cluster; its files are ignored`);
+            problems.push(
+                `CephExternalMultiConfig cluster ${ext.cluster} has the name of the site's own cluster; its files are ignored`,
+            );
             continue;
         }
         clusterFiles(ext.cluster, ext.fsid, ext.external_cluster_mon_ips, ext.keys ?? []);
@@ -272,7 +298,9 @@ export function renderGlanceApiConf(params: GlanceSiteParams, paths: { dir: stri
         }
     }
     for (const o of others) {
-        problems.push(`store ${o.id}: GlanceBackend ${o.backend} is not available in the lab (only rbd); store not rendered`);
+        problems.push(
+            `store ${o.id}: GlanceBackend ${o.backend} is not available in the lab (only rbd); store not rendered`,
+        );
     }
     if (!params.importMethods.includes("copy-image")) {
         problems.push(`GlanceEnabledImportMethods lacks copy-image: copying images to other stores will be refused`);
@@ -388,12 +416,17 @@ export function labTokens(extra: Record<string, LabIdentity> = {}): Record<strin
         ...extra,
     };
     return Object.fromEntries(
-        Object.entries(identities).map(([name, id]) => [name, { ...id, token: `lab-${randomBytes(18).toString("hex")}` }]),
+        Object.entries(identities).map(([name, id]) => [
+            name,
+            { ...id, token: `lab-${randomBytes(18).toString("hex")}` },
+        ]),
     );
 }
 
 /** tokens.json as labauth.py reads it: token → identity. */
 export function renderTokensFile(tokens: Record<string, LabToken>): string {
-    const table = Object.fromEntries(Object.values(tokens).map((t) => [t.token, { user: t.user, project: t.project, roles: t.roles }]));
+    const table = Object.fromEntries(
+        Object.values(tokens).map((t) => [t.token, { user: t.user, project: t.project, roles: t.roles }]),
+    );
     return JSON.stringify({ tokens: table, named: tokens }, null, 2) + "\n";
 }

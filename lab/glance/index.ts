@@ -18,5 +18,13 @@ export {
     renderTokensFile,
     validateGlanceSiteParams,
 } from "./config";
-export { type StartGlanceOptions, glanceApiMemoryKiB, glanceApiStatus, glanceTokens, startGlanceApi, stopGlanceApi, wipeGlanceApi } from "./process";
+export {
+    type StartGlanceOptions,
+    glanceApiMemoryKiB,
+    glanceApiStatus,
+    glanceTokens,
+    startGlanceApi,
+    stopGlanceApi,
+    wipeGlanceApi,
+} from "./process";
 export { ImageNotOnRbdError, cowBootFromStore } from "./nova";

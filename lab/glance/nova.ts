@@ -28,10 +28,15 @@ const NOVA_CEPH_USER = "openstack";
  * client.openstack, as Nova does at boot. Throws ImageNotOnRbdError when that site's pool has no
  * protected `snap` of the image. Returns the disk and its parent as `rbd info` reports it.
  */
-export async function cowBootFromStore(cephDir: string, imageId: string, serverId: string): Promise<{ disk: string; parent: string }> {
+export async function cowBootFromStore(
+    cephDir: string,
+    imageId: string,
+    serverId: string,
+): Promise<{ disk: string; parent: string }> {
     const info = await cephClusterInfo(cephDir);
     if (!info) throw new Error(`no Ceph cluster in ${cephDir}`);
-    const rbd = (args: string[]) => runCommand("rbd", ["-c", info.confPath, "--id", NOVA_CEPH_USER, ...args], { timeoutMs: 60_000 });
+    const rbd = (args: string[]) =>
+        runCommand("rbd", ["-c", info.confPath, "--id", NOVA_CEPH_USER, ...args], { timeoutMs: 60_000 });
     const snap = `images/${imageId}@snap`;
     let snapInfo: { protected?: string };
     try {

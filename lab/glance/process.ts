@@ -121,7 +121,8 @@ export async function startGlanceApi(
     opts: StartGlanceOptions,
 ): Promise<{ url: string; pid: number; problems: string[] }> {
     const errors = validateGlanceSiteParams(params);
-    if (errors.length > 0) throw new Error(`Glance of stack ${params.stack} cannot be configured: ${errors.join("; ")}`);
+    if (errors.length > 0)
+        throw new Error(`Glance of stack ${params.stack} cannot be configured: ${errors.join("; ")}`);
     const p = glancePaths(dir);
     await stopGlanceApi(dir);
 
@@ -151,10 +152,15 @@ export async function startGlanceApi(
         () => false,
     );
     if (opts.sharedDatabaseOf && !dbExists) {
-        throw new Error(`Glance of ${params.stack} shares the database of ${opts.sharedDatabaseOf}, which has none yet (central Glance not started)`);
+        throw new Error(
+            `Glance of ${params.stack} shares the database of ${opts.sharedDatabaseOf}, which has none yet (central Glance not started)`,
+        );
     }
     if (!dbExists) {
-        await runCommand(PYTHON, [GLANCE_MANAGE, ...configArgs, "db_sync"], { env: glanceEnv(dir), timeoutMs: 120_000 });
+        await runCommand(PYTHON, [GLANCE_MANAGE, ...configArgs, "db_sync"], {
+            env: glanceEnv(dir),
+            timeoutMs: 120_000,
+        });
     }
 
     const out = openSync(p.stdout, "a", 0o600);
@@ -176,18 +182,27 @@ export async function startGlanceApi(
         closeSync(out);
     }
     const stat = pid === undefined ? undefined : procStartTime(pid);
-    if (pid === undefined || stat === undefined) throw new Error(`glance-api of ${params.stack} exited at once; see ${p.stdout}`);
+    if (pid === undefined || stat === undefined)
+        throw new Error(`glance-api of ${params.stack} exited at once; see ${p.stdout}`);
     const url = `http://${opts.addr}:${opts.port}`;
     const record: GlanceProcessRecord = { pid, startTime: stat.startTime, url, stack: params.stack };
     await writeAtomic(p.pid, JSON.stringify(record, null, 2) + "\n");
 
-    const ready = await waitFor(async () => !isAlive(record) || (await httpStatus(`${url}/versions`)) === 200, READY_MS, 100);
+    const ready = await waitFor(
+        async () => !isAlive(record) || (await httpStatus(`${url}/versions`)) === 200,
+        READY_MS,
+        100,
+    );
     if (!isAlive(record)) {
-        throw new Error(`glance-api of ${params.stack} exited during start-up: ${await logTail(p.logFile)}\n${await logTail(p.stdout)}`);
+        throw new Error(
+            `glance-api of ${params.stack} exited during start-up: ${await logTail(p.logFile)}\n${await logTail(p.stdout)}`,
+        );
     }
     if (!ready) {
         await stopGlanceApi(dir);
-        throw new Error(`glance-api of ${params.stack} did not answer on ${url} within ${READY_MS} ms: ${await logTail(p.logFile)}`);
+        throw new Error(
+            `glance-api of ${params.stack} did not answer on ${url} within ${READY_MS} ms: ${await logTail(p.logFile)}`,
+        );
     }
     return { url, pid, problems: rendered.problems };
 }
