@@ -1,0 +1,148 @@
+// Components under pulumi mocks: type tokens, parents, and the wiring that makes the seed order fall
+// out of data dependencies (every mocked output is tagged with the resource that produced it).
+import { before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import * as pulumi from "@pulumi/pulumi";
+import { planTopology } from "../../components/config";
+
+interface Reg {
+    type: string;
+    name: string;
+    inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+const regs: Reg[] = [];
+
+const OUTPUTS: Record<string, string[]> = {
+    BaremetalNodes: ["rolesFile", "baremetalFile", "metalFile", "networkFile", "vipsFile", "metalHash"],
+    CephCluster: ["cephFile", "fsid", "clientKey", "cephHash"],
+    CephExport: ["exportHash"],
+    GlanceMultistore: ["contentHash"],
+    OvercloudStack: ["status", "exportFile", "rcFile", "exportHash"],
+};
+
+pulumi.runtime.setMocks(
+    {
+        newResource(args) {
+            regs.push({ type: args.type, name: args.name, inputs: args.inputs });
+            const kind = args.type.split(":").pop()!;
+            const state: Record<string, unknown> = { ...args.inputs };
+            for (const k of OUTPUTS[kind] ?? []) {
+                state[k] = `${k}@${args.name}`;
+            }
+            if (kind === "BaremetalNodes") {
+                state.nodes = [];
+            }
+            if (kind === "GlanceMultistore") {
+                state.storeIds = [args.inputs.backendId];
+            }
+            if (kind === "OvercloudStack") {
+                state.endpoints = { KeystonePublic: "http://10.0.0.5:5000" };
+            }
+            return { id: `${args.name}-id`, state };
+        },
+        call() {
+            throw new Error("no calls expected");
+        },
+    },
+    "dcn-storage",
+    "dev",
+    false,
+);
+
+const dev = parse(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.dev.yaml"), "utf8")).config;
+const undercloud = { host: "127.0.0.1", port: 2222, user: "stack", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk" };
+
+function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((r) => o.apply((v) => r(v)));
+}
+
+let deployment: import("../../components/deployment").Deployment;
+const byName = (n: string) => {
+    const r = regs.find((x) => x.name === n);
+    assert.ok(r, `resource ${n} not registered; have ${regs.map((x) => x.name).join(", ")}`);
+    return r!;
+};
+
+before(async () => {
+    const { Deployment } = await import("../../components/deployment");
+    const plan = planTopology(dev["dcn-storage:sites"], dev["dcn-storage:settings"]);
+    deployment = new Deployment("dcn", { plan, undercloud, privateKey: pulumi.secret("KEY") });
+    await valueOf(deployment.centralEndpoints);
+    await new Promise((r) => setTimeout(r, 200));
+});
+
+describe("deployment component", () => {
+    it("registers the components and five resource types with their custom tokens", () => {
+        const types = new Set(regs.map((r) => r.type));
+        for (const t of ["dcn:index:Deployment", "dcn:index:Site", ...Object.keys(OUTPUTS).map((k) => `pulumi-nodejs:dynamic/dcn:${k}`)]) {
+            assert.ok(types.has(t), `missing ${t} in ${[...types].join(", ")}`);
+        }
+        const names = regs.filter((r) => r.type.startsWith("pulumi-nodejs")).map((r) => r.name).sort();
+        assert.deepEqual(names, [
+            "control-plane-ceph", "control-plane-ceph-export", "control-plane-dcn-ceph-export", "control-plane-glance", "control-plane-metal", "control-plane-overcloud",
+            "dcn0-ceph", "dcn0-glance", "dcn0-metal", "dcn0-overcloud",
+            "dcn1-ceph", "dcn1-glance", "dcn1-metal", "dcn1-overcloud",
+        ]);
+    });
+
+    it("children are parented to their site (URN type chain)", async () => {
+        const urn = await valueOf(deployment.dcns[0].metal.urn);
+        assert.match(urn, /::dcn:index:Site\$pulumi-nodejs:dynamic\/dcn:BaremetalNodes::dcn0-metal$/);
+        assert.match(await valueOf(deployment.dcns[0].urn), /::dcn:index:Deployment\$dcn:index:Site::dcn0$/);
+        const exp = await valueOf(deployment.dcnCephExport!.urn);
+        assert.match(exp, /dcn:index:Site\$pulumi-nodejs:dynamic\/dcn:CephExport::control-plane-dcn-ceph-export$/);
+    });
+
+    it("metal → ceph: each site's Ceph consumes its own metal", () => {
+        for (const s of ["control-plane", "dcn0", "dcn1"]) {
+            const ceph = byName(`${s}-ceph`).inputs;
+            assert.equal(ceph.metalFile, `metalFile@${s}-metal`);
+            assert.equal(ceph.metalHash, `metalHash@${s}-metal`);
+            assert.equal(ceph.rolesFile, `rolesFile@${s}-metal`);
+        }
+        assert.equal(byName("control-plane-ceph").inputs.clusterName, "central");
+    });
+
+    it("ceph → exports: one export of every DCN cluster, one of central", () => {
+        const dcnExport = byName("control-plane-dcn-ceph-export").inputs;
+        assert.deepEqual(dcnExport.stacks, ["dcn0", "dcn1"]);
+        assert.deepEqual(dcnExport.sourceHashes, ["cephHash@dcn0-ceph", "cephHash@dcn1-ceph"]);
+        assert.deepEqual(byName("control-plane-ceph-export").inputs.sourceHashes, ["cephHash@control-plane-ceph"]);
+    });
+
+    it("central deploy consumes every DCN export and store; DCN deploys consume central's export", () => {
+        const central = byName("control-plane-overcloud").inputs;
+        assert.equal(central.kind, "central");
+        assert.equal(central.consumedHashes.dcnCephExport, "exportHash@control-plane-dcn-ceph-export");
+        assert.equal(central.files.dcnCephExportFile, "~/dcn/control-plane/ceph-export-dcn-stacks.yaml");
+        assert.deepEqual(byName("control-plane-glance").inputs.stores.map((s: { id: string }) => s.id), ["dcn0", "dcn1"]);
+        for (const d of ["dcn0", "dcn1"]) {
+            const dcn = byName(`${d}-overcloud`).inputs;
+            assert.equal(dcn.kind, "dcn");
+            assert.equal(dcn.files.centralExportFile, "exportFile@control-plane-overcloud");
+            assert.equal(dcn.consumedHashes.centralExport, "exportHash@control-plane-overcloud");
+            assert.equal(dcn.consumedHashes.centralCephExport, "exportHash@control-plane-ceph-export");
+            assert.equal(dcn.centralRcFile, "rcFile@control-plane-overcloud");
+            assert.equal(dcn.files.metalFile, `metalFile@${d}-metal`);
+            assert.equal(dcn.overrides.CephClusterName, d);
+            assert.equal(dcn.overrides.CinderStorageAvailabilityZone, d);
+            assert.deepEqual(byName(`${d}-glance`).inputs.stores.map((s: { id: string }) => s.id), ["central"]);
+            assert.equal(byName(`${d}-glance`).inputs.backendId, d);
+        }
+    });
+
+    it("DCN sites do not depend on each other", () => {
+        const dcn1 = JSON.stringify(regs.filter((r) => r.name.startsWith("dcn1-")).map((r) => r.inputs));
+        assert.ok(!/@dcn0-/.test(dcn1));
+    });
+
+    it("exports per-site outputs and central endpoints", async () => {
+        assert.deepEqual(Object.keys(deployment.sites), ["control-plane", "dcn0", "dcn1"]);
+        assert.equal(await valueOf(deployment.sites.dcn0.cephFsid), "fsid@dcn0-ceph");
+        assert.equal(await valueOf(deployment.sites.dcn1.status), "status@dcn1-overcloud");
+        assert.deepEqual(await valueOf(deployment.centralEndpoints), { KeystonePublic: "http://10.0.0.5:5000" });
+    });
+});
