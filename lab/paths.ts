@@ -22,7 +22,7 @@ export function labDir(): string {
 }
 
 export const DEFAULT_PORT = 2222;
-export const DEFAULT_TIME_SCALE = 0.1;
+export const DEFAULT_TIME_SCALE = 0.05;
 export const DEFAULT_SPARES = 24;
 
 export function paths(dir = labDir()) {

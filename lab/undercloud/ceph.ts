@@ -170,6 +170,9 @@ export const cephDeploy: Handler = async (prog, argv) => {
   let info: Awaited<ReturnType<typeof cephClusterInfo>>;
   try {
     writeOut(path.join(wd, "generated_ceph_spec.yaml"), hosts.map((h) => stringify({ addr: h.ip, hostname: h.hostname, labels: [...(h.services.includes("CephMon") ? ["_admin", "mon", "mgr"] : []), ...(h.services.includes("CephOSD") ? ["osd"] : [])], service_type: "host" })).join("---\n"));
+    // The real bootstrap runs while the simulated Ansible progress streams.
+    const creating = !claim.dirty?.length && !claim.existing ? createCephCluster({ name: cluster, dir: claim.dir, addr: claim.addr, v2Port: 3300, v1Port: 6789 }) : undefined;
+    creating?.catch(() => undefined);
     await ansible(`Deploy cephadm Ceph cluster ${cluster}`, 8, ["tripleo_run_cephadm : Create ceph-admin user and SSH key", "tripleo_cephadm : Distribute ceph-admin SSH key", "tripleo_cephadm : Install cephadm", "tripleo_cephadm : Bootstrap Ceph cluster on the first mon"], allHosts);
     if (claim.dirty?.length) {
       out(`\nTASK [tripleo_cephadm : Apply spec (osd)] ************************************`);
@@ -182,7 +185,7 @@ export const cephDeploy: Handler = async (prog, argv) => {
       info = await cephClusterInfo(claim.dir);
       if (!info?.running) throw new CommandError(`ERROR: Ceph cluster ${cluster} of stack ${stack} exists but is not running`);
     } else {
-      info = await createCephCluster({ name: cluster, dir: claim.dir, addr: claim.addr, v2Port: 3300, v1Port: 6789 });
+      info = await creating!;
     }
     withState((s) => {
       const c = s.cephClusters.find((x) => x.stack === stack)!;
@@ -201,9 +204,10 @@ export const cephDeploy: Handler = async (prog, argv) => {
   }
   let key: string | undefined;
   if (pools.length) {
+    const making = createPools(claim.dir, pools.map((p) => p.name)).then(() => ensureClientKey(claim.dir, user, clientKey));
+    making.catch(() => undefined);
     await ansible(`Create pools and keys ${cluster}`, 4, ["tripleo_cephadm : Create pools", "tripleo_cephadm : Create cephx keys", "tripleo_cephadm : Write ceph_client.yml"], [monHosts[0].hostname]);
-    await createPools(claim.dir, pools.map((p) => p.name));
-    key = await ensureClientKey(claim.dir, user, clientKey);
+    key = await making;
     withState((s) => {
       s.cephClusters.find((x) => x.stack === stack)!.pools = true;
     });
