@@ -7,7 +7,7 @@
 // 64 MiB cache instead of memstore's ~2x the data written) and costs only ~26 MiB of real disk
 // per OSD. The price is ~4 s of OSD mkfs at create time.
 import { randomUUID } from "node:crypto";
-import { promises as fs, readFileSync } from "node:fs";
+import { existsSync, promises as fs, readFileSync } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 
@@ -27,6 +27,8 @@ import {
 import {
     type DaemonRecord,
     daemonMemoryKiB,
+    type ProcessIdentity,
+    currentProcessIdentity,
     isDaemonAlive,
     readDaemonRecords,
     spawnDetachedDaemon,
@@ -285,30 +287,76 @@ export async function waitForPoolIo(conf: string, pools: string[], timeoutMs = 6
     }
 }
 
+/** Who is creating the cluster in a dir: the content of the marker file until cluster.json exists. */
+interface CreationMarker {
+    name: string;
+    /** The creating process, so an attempt whose process died (e.g. its SSH session dropped) can be told apart. */
+    creator: ProcessIdentity;
+}
+
+async function readMarker(dir: string): Promise<CreationMarker | undefined> {
+    try {
+        return JSON.parse(await fs.readFile(clusterPaths(dir, "").marker, "utf8")) as CreationMarker;
+    } catch {
+        return undefined; // absent, or empty because its writer died between open and write
+    }
+}
+
+/** Claims `dir` for a new cluster with an O_EXCL marker naming this process; false when someone holds it. */
+async function claimDir(dir: string, name: string): Promise<boolean> {
+    const marker: CreationMarker = { name, creator: currentProcessIdentity() };
+    try {
+        const handle = await fs.open(clusterPaths(dir, name).marker, "wx", 0o600);
+        try {
+            await handle.writeFile(JSON.stringify(marker) + "\n");
+        } finally {
+            await handle.close();
+        }
+        return true;
+    } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+        throw err;
+    }
+}
+
 /**
  * Bootstraps a new cluster in `spec.dir` (mon.a + osd.0, bluestore on a sparse file, no mgr),
  * daemons detached and recorded in `<dir>/pids.json`. Fails with CephClusterExistsError if the
- * directory already holds a cluster; on any other failure it stops what it started and removes
- * what it wrote, so the same spec can be retried.
+ * directory already holds a cluster or one is being created; on any other failure it stops what
+ * it started and removes what it wrote, so the same spec can be retried. An attempt whose process
+ * died midway (no cluster.json, creator gone) is cleaned up and replaced.
  */
 export async function createCephCluster(spec: CephClusterSpec): Promise<CephClusterInfo> {
     validateClusterSpec(spec);
     const { dir } = spec;
     const p = clusterPaths(dir, spec.name);
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    try {
-        await (await fs.open(p.marker, "wx", 0o600)).close();
-    } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new CephClusterExistsError(dir);
-        throw err;
+    if (!(await claimDir(dir, spec.name))) {
+        const marker = await readMarker(dir);
+        const abandoned = !existsSync(p.record) && marker !== undefined && !isDaemonAlive(marker.creator);
+        if (!abandoned) throw new CephClusterExistsError(dir);
+        await discardCluster(dir, marker.name);
+        if (!(await claimDir(dir, spec.name))) throw new CephClusterExistsError(dir);
     }
     try {
         return await bootstrap(spec);
     } catch (err) {
-        await stopDaemons(await readDaemonRecords(p.pids));
-        await removeClusterFiles(dir, spec.name);
+        await discardCluster(dir, spec.name);
         throw err;
     }
+}
+
+/** Stops the recorded daemons and removes the cluster's files, marker last. */
+async function discardCluster(dir: string, name: string): Promise<void> {
+    const pidsPath = clusterPaths(dir, name).pids;
+    const survivors = await stopDaemons(await readDaemonRecords(pidsPath));
+    if (survivors.length > 0) {
+        await writeDaemonRecords(pidsPath, survivors);
+        throw new Error(
+            `Ceph cluster in ${dir}: ${survivors.map((d) => `${d.role}.${d.id} (pid ${d.pid})`).join(", ")} would not stop`,
+        );
+    }
+    await removeClusterFiles(dir, name);
 }
 
 /** Everything createCephCluster writes in `dir` (and nothing else the lab may keep there). */
@@ -352,7 +400,6 @@ async function bootstrap(spec: CephClusterSpec): Promise<CephClusterInfo> {
         createdAt: new Date().toISOString(),
     };
     await assertMonPortsFree(record);
-    await fs.writeFile(p.record, JSON.stringify(record, null, 2) + "\n");
     await fs.writeFile(p.conf, renderClusterConf(record, dir));
 
     const adminKeyring = renderKeyring("client.admin", generateCephxKey(), {
@@ -403,6 +450,8 @@ async function bootstrap(spec: CephClusterSpec): Promise<CephClusterInfo> {
     const osd = await spawnDetachedDaemon("osd", "0", "ceph-osd", ["-c", p.conf, "-i", "0", "-f"], osdLog);
     await writeDaemonRecords(p.pids, [mon, osd]);
     await waitForOsd(dir, osd, (reason) => new Error(`Ceph cluster ${spec.name}: ${reason}`));
+    // Written last: cluster.json is what makes the directory hold a cluster (and not an attempt).
+    await fs.writeFile(p.record, JSON.stringify(record, null, 2) + "\n");
     return infoFrom(dir, record, [mon, osd]);
 }
 
@@ -475,14 +524,10 @@ export async function stopCephCluster(dir: string): Promise<void> {
     }
 }
 
-/** Stops the cluster and deletes its data ("disk clean"); no-op when `dir` holds no cluster. */
+/** Stops the cluster and deletes its data ("disk clean"), also a half-made one; no-op when `dir` holds none. */
 export async function wipeCephCluster(dir: string): Promise<void> {
-    const record = await readClusterRecord(dir);
-    if (record) {
-        await stopCephCluster(dir);
-        await removeClusterFiles(dir, record.name);
-    } else {
-        // A create that died before writing its record may have left its marker.
-        await fs.rm(clusterPaths(dir, "").marker, { force: true });
-    }
+    const name = (await readClusterRecord(dir))?.name ?? (await readMarker(dir))?.name;
+    if (name !== undefined) await discardCluster(dir, name);
+    // A create that died between opening its marker and writing it leaves an empty one.
+    await fs.rm(clusterPaths(dir, "").marker, { force: true });
 }

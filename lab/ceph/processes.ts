@@ -4,15 +4,19 @@
 import { spawn } from "node:child_process";
 import { promises as fs, openSync, closeSync, readdirSync, readFileSync } from "node:fs";
 
+/** A process as recorded: its PID and kernel start time, which together never name another process. */
+export interface ProcessIdentity {
+    pid: number;
+    /** Field 22 of /proc/<pid>/stat when started (clock ticks since boot); tells a reused PID apart. */
+    startTime: string;
+}
+
 /** One daemon this module started. */
-export interface DaemonRecord {
+export interface DaemonRecord extends ProcessIdentity {
     /** "mon" or "osd". */
     role: "mon" | "osd";
     /** Ceph daemon id: "a" for the mon, "0" for the OSD. */
     id: string;
-    pid: number;
-    /** Field 22 of /proc/<pid>/stat when started (clock ticks since boot); tells a reused PID apart. */
-    startTime: string;
 }
 
 /** Parses the state letter and start time out of a /proc/<pid>/stat line (comm may hold spaces or parens). */
@@ -36,7 +40,7 @@ function readProcStat(pid: number): { state: string; startTime: string } | undef
  * threads are all gone. A zombie main thread alone is not enough: the other threads (and the
  * sockets they share) may still be exiting, and the mon ports would still look taken.
  */
-export function isDaemonAlive(record: DaemonRecord): boolean {
+export function isDaemonAlive(record: ProcessIdentity): boolean {
     const stat = readProcStat(record.pid);
     if (stat === undefined || stat.startTime !== record.startTime) return false;
     if (stat.state !== "Z" && stat.state !== "X") return true;
@@ -45,6 +49,13 @@ export function isDaemonAlive(record: DaemonRecord): boolean {
     } catch {
         return false;
     }
+}
+
+/** This process's own identity, e.g. to mark who is creating a cluster. */
+export function currentProcessIdentity(): ProcessIdentity {
+    const stat = readProcStat(process.pid);
+    if (!stat) throw new Error("cannot read /proc/self/stat");
+    return { pid: process.pid, startTime: stat.startTime };
 }
 
 /** Reads the PID records; an absent file means none. */

@@ -1,9 +1,10 @@
 // lab/ceph: pure helpers, then real daemons (two clusters on their own loopback addresses) in a
 // temp dir. Every daemon is wiped in `after`, which runs even when a test fails.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, promises as fs, readdirSync, readFileSync } from "node:fs";
+import { once } from "node:events";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -194,6 +195,17 @@ describe("lab/ceph real clusters", { timeout: 300_000 }, () => {
         },
         { name: "testdcn0", dir: path.join(base, "dcn0"), addr: `127.0.0.${octet + 1}`, v2Port: 23300, v1Port: 26789 },
     ];
+    // Clusters of the failure tests, on a third address (each is gone before the next starts).
+    const extraSpecs = () => {
+        const at = (name: string) => ({
+            name,
+            dir: path.join(base, name),
+            addr: `127.0.0.${octet + 2}`,
+            v2Port: 23300,
+            v1Port: 26789,
+        });
+        return { busy: at("testbusy"), broken: at("testbroken"), abandoned: at("testabandoned") };
+    };
     let central: CephClusterInfo;
     let dcn0: CephClusterInfo;
     let centralClientKey = "";
@@ -205,7 +217,7 @@ describe("lab/ceph real clusters", { timeout: 300_000 }, () => {
     });
 
     after(async () => {
-        for (const spec of specs()) {
+        for (const spec of [...specs(), ...Object.values(extraSpecs())]) {
             remember(await cephClusterInfo(spec.dir).catch(() => undefined));
             await wipeCephCluster(spec.dir).catch(() => undefined);
         }
@@ -264,13 +276,7 @@ describe("lab/ceph real clusters", { timeout: 300_000 }, () => {
     });
 
     it("refuses to create on a mon port someone else holds, leaving nothing behind", async () => {
-        const spec = {
-            name: "testbusy",
-            dir: path.join(base, "busy"),
-            addr: `127.0.0.${octet + 2}`,
-            v2Port: 23300,
-            v1Port: 26789,
-        };
+        const spec = extraSpecs().busy;
         const squatter = net.createServer();
         await new Promise<void>((resolve) => squatter.listen(spec.v1Port, spec.addr, resolve));
         try {
@@ -283,18 +289,32 @@ describe("lab/ceph real clusters", { timeout: 300_000 }, () => {
     });
 
     it("stops the mon it started when a later create step fails, so the same spec can be retried", async () => {
-        const spec = {
-            name: "testbroken",
-            dir: path.join(base, "broken"),
-            addr: `127.0.0.${octet + 2}`,
-            v2Port: 23300,
-            v1Port: 26789,
-        };
+        const spec = extraSpecs().broken;
         // A directory where bluestore wants its block file: OSD mkfs fails after the mon is up.
         await fs.mkdir(path.join(spec.dir, "osd/0/block"), { recursive: true });
         await assert.rejects(createCephCluster(spec), /ceph-osd/);
         assert.deepEqual(processesMentioning(spec.dir), [], "no daemon of the failed create is left");
         assert.deepEqual(await fs.readdir(spec.dir), [], "everything it wrote is removed, marker included");
+    });
+
+    it("replaces a create whose process died midway (its SSH session dropped)", async () => {
+        const spec = extraSpecs().abandoned;
+        const script = `require(${JSON.stringify(path.join(REPO, "lab/ceph"))}).createCephCluster(${JSON.stringify(spec)})`;
+        const creator = spawn(process.execPath, ["--import", "tsx", "-e", script], { stdio: "ignore" });
+        const pidsFile = path.join(spec.dir, "pids.json");
+        await waitUntil(() => existsSync(pidsFile), 30_000);
+        creator.kill("SIGKILL");
+        await once(creator, "exit");
+        const orphans = (JSON.parse(readFileSync(pidsFile, "utf8")) as Array<{ pid: number }>).map((d) => d.pid);
+        orphans.forEach((pid) => seenPids.add(pid));
+        assert.equal(await cephClusterInfo(spec.dir), undefined, "a half-made cluster is not a cluster");
+
+        const info = await createCephCluster(spec);
+        remember(info);
+        assert.equal(info.running, true);
+        for (const pid of orphans) assert.ok(pidIsGone(pid), `orphan pid ${pid} of the dead attempt was stopped`);
+        await wipeCephCluster(spec.dir);
+        for (const daemon of info.daemons) assert.ok(pidIsGone(daemon.pid));
     });
 
     it("creates pools and the client.openstack key, idempotently", async () => {
