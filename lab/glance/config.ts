@@ -48,6 +48,11 @@ export interface GlanceSiteParams {
     clientUser: string;
     /** GlanceRbdPoolName, default 'images'. */
     rbdPoolName?: string;
+    /**
+     * GlanceBackend of the default store. THT's default is swift; cephadm.yaml (in every lab stack's
+     * -e list) sets rbd, so undefined means rbd. Anything else is refused: the lab has only Ceph.
+     */
+    backend?: string;
 }
 
 /** THT defaults of the parameters GlanceSiteParams carries. */
@@ -94,6 +99,7 @@ export function glanceSiteParamsFromHeat(
         ownCluster,
         clientUser: str(p.CephClientUserName) ?? GLANCE_DEFAULTS.clientUser,
         rbdPoolName: str(p.GlanceRbdPoolName),
+        backend: str(p.GlanceBackend),
     };
 }
 
@@ -108,6 +114,9 @@ export function validateGlanceSiteParams(params: GlanceSiteParams): string[] {
     }
     if (!/^[a-zA-Z0-9]+$/.test(params.cephClusterName)) {
         errors.push(`CephClusterName ${JSON.stringify(params.cephClusterName)} must match [a-zA-Z0-9]+`);
+    }
+    if (params.backend !== undefined && params.backend !== "rbd") {
+        errors.push(`GlanceBackend ${params.backend} is not available in the lab (only rbd; include cephadm.yaml)`);
     }
     for (const [id, entry] of Object.entries(params.multistore)) {
         if (!entry || typeof entry.GlanceBackend !== "string" || entry.GlanceBackend === "") {

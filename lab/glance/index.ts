@@ -26,5 +26,6 @@ export {
     startGlanceApi,
     stopGlanceApi,
     wipeGlanceApi,
+    writeGlanceTokens,
 } from "./process";
 export { ImageNotOnRbdError, cowBootFromStore } from "./nova";

@@ -110,6 +110,15 @@ export async function glanceTokens(dir: string): Promise<Record<string, LabToken
 }
 
 /**
+ * Replaces the tokens a running (or future) glance-api of `dir` accepts; the filter rereads the
+ * file when it changes, so no restart is needed (e.g. after a simulated `openstack token issue`).
+ */
+export async function writeGlanceTokens(dir: string, tokens: Record<string, LabToken>): Promise<void> {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeAtomic(glancePaths(dir).tokens, renderTokensFile(tokens), 0o600);
+}
+
+/**
  * Renders the site's Glance into `dir` (config, paste pipeline, policy, its own /etc/ceph, tokens),
  * creates the sqlite database (glance-manage db_sync) on first start, and starts glance-api
  * detached; resolves once `/versions` answers. A running glance-api of the same dir is stopped
@@ -143,7 +152,7 @@ export async function startGlanceApi(
     await fs.copyFile(path.join(__dirname, "labauth.py"), path.join(p.pylib, "labauth.py"));
     let tokens = opts.tokens;
     if (!tokens) tokens = await glanceTokens(dir).catch(() => labTokens());
-    await writeAtomic(p.tokens, renderTokensFile(tokens), 0o600);
+    await writeGlanceTokens(dir, tokens);
     await writeAtomic(p.problems, JSON.stringify({ stack: params.stack, problems: rendered.problems }, null, 2) + "\n");
 
     const configArgs = ["--config-file", p.conf, "--config-dir", p.confDir];

@@ -33,6 +33,7 @@ import {
     startGlanceApi,
     stopGlanceApi,
     validateGlanceSiteParams,
+    writeGlanceTokens,
 } from "../../lab/glance";
 
 const KEY = "AQBO/mteAAAAABAAc4mVMTpq7OFtrPlRFqN+FQ==";
@@ -167,6 +168,10 @@ test("renderGlanceApiConf: defaults and what makes a store unusable", () => {
     assert.ok(bad.some((e) => /CephClusterName "control-plane" must match/.test(e)));
     assert.ok(bad.some((e) => /store 'dcn0' collides with GlanceBackendID/.test(e)));
     assert.ok(bad.some((e) => /multistore_config 'x' does not specify a glance_backend/.test(e)));
+    const swift = glanceSiteParamsFromHeat("s", { GlanceBackend: "swift" }, centralParams().ownCluster);
+    assert.deepEqual(validateGlanceSiteParams(swift), [
+        "GlanceBackend swift is not available in the lab (only rbd; include cephadm.yaml)",
+    ]);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -350,6 +355,11 @@ test(
             });
             assert.equal(spoofed.status, 401);
             assert.equal((await member.call("GET", "/v2/images")).status, 200);
+            // Tokens added later (a simulated `openstack token issue`) work without a restart.
+            const later = labTokens({ ops: { user: "ops", project: "admin", roles: ["admin"] } });
+            await writeGlanceTokens(glanceDir, { ...tokens, ops: later.ops });
+            assert.equal((await admin.as(later.ops).call("GET", "/v2/info/stores/detail")).status, 200);
+            assert.equal((await member.call("GET", "/v2/info/stores/detail")).status, 403);
         });
 
         await t.test("stores-info lists every configured store, central default", async () => {
