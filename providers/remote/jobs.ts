@@ -243,7 +243,19 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
 
     let restarts = 0;
     for (;;) {
-        const started = await runOk(t, ["sh", "-c", START, "sh", dir], script);
+        // START is idempotent (mkdir decides who starts), so transport errors are simply retried.
+        let started: ExecResult | undefined;
+        for (let attempt = 1; !started; attempt++) {
+            try {
+                started = await runOk(t, ["sh", "-c", START, "sh", dir], script);
+            } catch (err) {
+                if (attempt >= 5 || !/^ssh /.test((err as Error).message)) {
+                    throw err;
+                }
+                onLine(`[job ${id}] connection problem (${(err as Error).message}), retrying`);
+                await sleep(500 * attempt);
+            }
+        }
         const attached = started.stdout.trim() === "attached";
         if (attached) {
             onLine(`[job ${id}] re-attaching to an existing job on the undercloud`);

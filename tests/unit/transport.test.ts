@@ -121,7 +121,10 @@ describe("remote jobs", () => {
             commands: [{ argv: ["sh", "-c", 'echo run >> "$HOME/runs.txt"; sleep 1; echo done'] }],
         };
         const first = runJob(target, spec);
-        await new Promise((r) => setTimeout(r, 300));
+        const pid = path.join(srv.home, ".dcn-jobs", jobId("s2", "long", renderJobScript(spec.commands)), "pid");
+        while (!fs.existsSync(pid)) {
+            await new Promise((r) => setTimeout(r, 20));
+        }
         const second = await runJob(target, spec);
         const firstResult = await first.catch((e: Error) => e);
         assert.equal(second.attached, true);
