@@ -64,6 +64,10 @@ fi
 # same gRPC provider (tools/command-provider), installed under the name the engine looks for.
 COMMAND_LAUNCHER="$ROOT/tools/command-provider/pulumi-resource-command"
 if [[ -x "$COMMAND_LAUNCHER" ]]; then
+  # Precompiled with esbuild for a faster start; the launcher falls back to tsx when this is stale.
+  if [[ -f "$ROOT/node_modules/.bin/esbuild" ]]; then
+    bash "$ROOT/tools/command-provider/build.sh" >/dev/null
+  fi
   ln -sf "$COMMAND_LAUNCHER" "$OUT/pulumi-resource-command"
 else
   log "note: $COMMAND_LAUNCHER missing; @pulumi/command resources will not load"
