@@ -271,6 +271,10 @@ async function sanity(inputs: OvercloudStackInputs, rcFile: string, t: ReturnTyp
 
 async function readStatus(stack: string, home: string, t: ReturnType<typeof targetOf>): Promise<string> {
     const p = stackPaths(stack, home);
+    const st = await run(t, ["openstack", "overcloud", "status", "--stack", stack, "-f", "value", "-c", "Deployment Status"]);
+    if (st.code === 0 && /^[A-Z_]+$/.test(st.stdout.trim())) {
+        return st.stdout.trim();
+    }
     const text = await readFile(t, p.statusFile);
     if (text !== undefined) {
         return parseDeploymentStatus(text);
