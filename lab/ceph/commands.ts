@@ -38,6 +38,15 @@ export function runCommand(
                 if (!err) return resolve(stdout);
                 const code = typeof err.code === "number" ? err.code : undefined;
                 const cleanStderr = redactKeys(stderr.trim());
+                if (err.code === "ENOENT") {
+                    return reject(
+                        new CephCommandError(
+                            `${command} not found: is its Debian package installed? (npm run setup)`,
+                            undefined,
+                            "",
+                        ),
+                    );
+                }
                 const why = err.killed
                     ? `timed out after ${timeoutMs} ms`
                     : code !== undefined

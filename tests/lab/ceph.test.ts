@@ -183,8 +183,9 @@ describe("lab/ceph pure helpers", () => {
 
 describe("lab/ceph real clusters", { timeout: 300_000 }, () => {
     let base = "";
-    // Addresses in 127.0.0.2xx and mon ports away from Ceph's defaults keep clear of a running lab.
-    const octet = 200 + (process.pid % 25) * 2;
+    // Addresses in 127.0.0.200-226 and mon ports away from Ceph's defaults keep clear of a running
+    // lab (127.1.x.y) and of the glance tests (127.0.0.231-235).
+    const octet = 200 + (process.pid % 9) * 3;
     const specs = () => [
         {
             name: "testcentral",
