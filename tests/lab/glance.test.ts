@@ -548,12 +548,14 @@ test(
             });
         });
 
+        let failedCopyId = "";
         await t.test("a store without its key (dcn3) fails its copy; the image stays where it was", async () => {
             const img = await admin.call("POST", "/v2/images", {
                 name: "to-dcn3",
                 disk_format: "raw",
                 container_format: "bare",
             });
+            failedCopyId = img.json.id;
             assert.equal((await admin.call("PUT", `/v2/images/${img.json.id}/file`, randomBytes(65536))).status, 204);
             const copy = await admin.call("POST", `/v2/images/${img.json.id}/import`, {
                 method: { name: "copy-image" },
@@ -584,6 +586,19 @@ test(
             assert.equal(done.os_glance_failed_import, "dcn1");
             assert.ok(!(await rbdImages(dcn1)).some((e) => e.image === img.json.id));
         });
+
+        await t.test(
+            "staging: successful copies leave nothing, a copy failed in every store leaves its data",
+            async () => {
+                // Glance 25.1.0: with all_stores_must_succeed (the API default) the failed import's revert
+                // does not delete the staged data; the partial (allow-failure) copy cleaned up.
+                // The staged file goes a few ms after the import lock: allow 2 s.
+                const staging = glancePaths(glanceDir).staging;
+                for (let i = 0; i < 20 && (await fs.readdir(staging)).length > 1; i++)
+                    await new Promise((r) => setTimeout(r, 100));
+                assert.deepEqual(await fs.readdir(staging), [failedCopyId]);
+            },
+        );
 
         const mem = await glanceApiMemoryKiB(glanceDir);
         t.diagnostic(
