@@ -389,7 +389,9 @@ test(
             });
             assert.equal(early.status, 409, early.text);
 
+            const tUp = performance.now();
             const up = await admin.call("PUT", `/v2/images/${imageId}/file`, data, { "X-Image-Meta-Store": "central" });
+            t.diagnostic(`upload 4 MiB to central: ${((performance.now() - tUp) / 1000).toFixed(2)} s`);
             assert.equal(up.status, 204, up.text);
             const img = (await admin.call("GET", `/v2/images/${imageId}`)).json;
             assert.equal(img.status, "active");
