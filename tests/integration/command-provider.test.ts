@@ -242,7 +242,8 @@ describe(
                 path.join(plugins, "pulumi-resource-command"),
             );
             const saved = env;
-            env = offlineEnv(tmp, []);
+            // .pulumi/bin (on PATH for the CLI) may hold the launcher too: ignore ambient plugins.
+            env = { ...offlineEnv(tmp, []), PULUMI_IGNORE_AMBIENT_PLUGINS: "true" };
             try {
                 const r = await ok(["preview", "--non-interactive"]);
                 assert.doesNotMatch(r.stdout + r.stderr, /from \$PATH/);
@@ -250,6 +251,69 @@ describe(
             } finally {
                 env = saved;
             }
+        });
+    },
+);
+
+const ASSETS_PROGRAM = `
+const pulumi = require("@pulumi/pulumi");
+const command = require("@pulumi/command");
+const cfg = new pulumi.Config();
+const dir = cfg.require("dir");
+const files = new command.local.Command("files", {
+    create: \`mkdir -p out && echo \${cfg.require("v")} > out/a.txt && echo log > out/b.log\`,
+    dir,
+    assetPaths: ["out/*.txt"],
+    archivePaths: ["out/**", "!**.log"],
+});
+const consumer = new command.local.Command("consumer", { create: "echo consumed", triggers: [files.archive] });
+exports.assetKeys = files.assets.apply((a) => Object.keys(a || {}));
+exports.archiveKeys = files.archive.apply(async (a) => (a ? Object.keys(await a.assets) : []));
+exports.consumer = consumer.stdout;
+const run = command.local.runOutput({ command: "echo ran > ran.txt", dir, assetPaths: ["ran.txt"] });
+exports.runAssets = run.assets.apply((a) => Object.keys(a || {}));
+`;
+
+describe(
+    "assetPaths / archivePaths under the real engine",
+    { skip: !built && "toolchain not built (npm run setup)" },
+    () => {
+        let tmp: string;
+        let project: string;
+        let env: NodeJS.ProcessEnv;
+        const ok = async (args: string[]) => {
+            const r = await run("pulumi", args, project, env);
+            assert.equal(r.code, 0, `pulumi ${args.join(" ")} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+            return r;
+        };
+
+        before(async () => {
+            tmp = fs.mkdtempSync(path.join(os.tmpdir(), "command-provider-assets-"));
+            project = makeProject(tmp);
+            fs.writeFileSync(path.join(project, "index.js"), ASSETS_PROGRAM);
+            fs.mkdirSync(path.join(tmp, "work"));
+            env = offlineEnv(tmp, [launcherDir]);
+            await ok(["stack", "init", "test", "--non-interactive"]);
+            await ok(["config", "set", "dir", path.join(tmp, "work")]);
+            await ok(["config", "set", "v", "1"]);
+        });
+        after(() => {
+            if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+        });
+
+        it("returns assets and an archive that work as a trigger", async () => {
+            await ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
+            const out = JSON.parse((await ok(["stack", "output", "--json"])).stdout);
+            assert.deepEqual(out.assetKeys, ["out/a.txt"]);
+            assert.deepEqual(out.archiveKeys, ["out/a.txt"]);
+            assert.deepEqual(out.runAssets, ["ran.txt"]);
+            await ok(["up", "--yes", "--non-interactive", "--expect-no-changes"]);
+            await ok(["refresh", "--yes", "--non-interactive", "--expect-no-changes"]);
+            await ok(["config", "set", "v", "2"]);
+            const r = await ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
+            assert.match(r.stdout, /1 updated/);
+            assert.match(r.stdout, /1 replaced/, "a changed archive in triggers replaces the consumer");
+            await ok(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
         });
     },
 );

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { globFiles, globToRegExp } from "../../tools/command-provider/src/assets";
 import type { EngineLogger } from "../../tools/command-provider/src/engineLog";
 import { buildLocalEnv, defaultInterpreter } from "../../tools/command-provider/src/local";
 import {
@@ -85,6 +86,38 @@ describe("command provider: values", () => {
     });
 });
 
+describe("command provider: asset globs (gobwas/glob rules, '/' separator)", () => {
+    const m = (g: string, p: string) => globToRegExp(g).test(p);
+    it("matches like the documented examples", () => {
+        assert.equal(m("assets/**", "assets/logos/logo.svg"), true);
+        assert.equal(m("src/**.js", "src/index.js"), true);
+        assert.equal(m("src/**.js", "src/a/b.js"), true);
+        assert.equal(m("**secret.*", "src/secret.js"), true);
+        assert.equal(m("*.txt", "a/b.txt"), false, "* does not cross /");
+        assert.equal(m("?.txt", "a.txt"), true);
+        assert.equal(m("{a,b}/*.[ch]", "b/x.c"), true);
+        assert.equal(m("[!x]?.md", "xb.md"), false);
+        assert.equal(m("a\\*b", "a*b"), true);
+        assert.equal(m("a.b", "axb"), false);
+        assert.throws(() => globToRegExp("{a,b"), /malformed glob/);
+    });
+
+    it("collects files in rule order, exclusions after inclusions, no directories", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cmdprov-glob-"));
+        try {
+            for (const f of ["assets/logos/logo.svg", "src/index.js", "src/secret.js", "top.txt"]) {
+                fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+                fs.writeFileSync(path.join(dir, f), f);
+            }
+            const found = globFiles(dir, ["assets/**", "src/**.js", "!**secret.*"]);
+            assert.deepEqual([...found.keys()], ["assets/logos/logo.svg", "src/index.js"]);
+            assert.equal(found.get("src/index.js"), path.join(dir, "src/index.js"));
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
+
 describe("command provider: check", () => {
     it("defaults addPreviousOutputInEnv to true and keeps secrets as given", () => {
         const r = checkInputs(LOCAL_COMMAND, { create: "echo", environment: { A: s("x") } });
@@ -93,13 +126,19 @@ describe("command provider: check", () => {
         assert.deepEqual(r.inputs.environment, { A: s("x") });
     });
 
-    it("refuses assetPaths/archivePaths with a clear reason", () => {
-        const r = checkInputs(LOCAL_COMMAND, { create: "echo", assetPaths: ["*.txt"], archivePaths: ["*"] });
+    it("accepts assetPaths/archivePaths and rejects malformed globs", () => {
+        const ok = checkInputs(LOCAL_COMMAND, {
+            create: "echo",
+            assetPaths: ["*.txt", "!b.txt"],
+            archivePaths: ["**"],
+        });
+        assert.deepEqual(ok.failures, []);
+        const bad = checkInputs(LOCAL_COMMAND, { create: "echo", assetPaths: ["[abc"], archivePaths: "*" });
         assert.deepEqual(
-            r.failures!.map((f) => f.property),
+            bad.failures!.map((f) => f.property),
             ["assetPaths", "archivePaths"],
         );
-        assert.match(r.failures![0]!.reason, /not supported/);
+        assert.match(bad.failures![0]!.reason, /malformed glob/);
     });
 
     it("validates types and enums, skipping unknowns", () => {
@@ -287,6 +326,27 @@ describe("command provider: local CRUD with the real runner", () => {
             p.create!(LOCAL_URN, { create: "true", dir: path.join(dir, "missing") }),
             /chdir .*missing: no such file or directory/,
         );
+    });
+
+    it("returns assets and an archive for assetPaths/archivePaths, kept by an update without them", async () => {
+        const p = makeProvider(undefined, recordingLogger());
+        const sub = fs.mkdtempSync(path.join(dir, "assets-"));
+        const r = await p.create!(LOCAL_URN, {
+            create: "mkdir -p out && echo one > out/a.txt && echo two > out/b.log",
+            dir: sub,
+            assetPaths: ["out/*.txt"],
+            archivePaths: ["out/**", "!**.log"],
+        });
+        const asset = (r.outs.assets as Record<string, Record<string, unknown>>)["out/a.txt"]!;
+        assert.equal(asset[SPECIAL_SIG], "c44067f5952c0a294b673a41bacd8c17");
+        assert.equal(asset.path, path.join(sub, "out/a.txt"));
+        assert.equal(asset.hash, "2c8b08da5ce60398e1f19af0e5dccc744df274b826abe585eaba68c525434806");
+        const archive = r.outs.archive as Record<string, unknown>;
+        assert.equal(archive[SPECIAL_SIG], "0def7320c3a5731c473e5ecbe6d01bc7");
+        assert.deepEqual(Object.keys(archive.assets as object), ["out/a.txt"]);
+        const u = await p.update!("id", LOCAL_URN, r.outs, { create: "echo again", dir: sub });
+        assert.deepEqual(u.outs.assets, r.outs.assets);
+        assert.equal(u.outs.stdout, "again");
     });
 
     it("does not print a secret command in the error", async () => {

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import { goQuote, trimNewline } from "./values";
+import { collectAssets } from "./assets";
 import { LineSplitter } from "./engineLog";
 import { type Logging, type RunResult, previousOutputEnv, shouldLogStderr, shouldLogStdout } from "./logging";
 
@@ -10,6 +11,8 @@ export interface LocalInputs {
     dir?: string;
     environment?: Record<string, string>;
     stdin?: string;
+    assetPaths?: string[];
+    archivePaths?: string[];
     addPreviousOutputInEnv?: boolean;
     logging?: Logging;
 }
@@ -101,7 +104,12 @@ export function runLocal(
                 const status = signal ? `signal: ${signal}` : `exit status ${code}`;
                 reject(new CommandError(`${status}: running ${goQuote(command)}:\n${combined}`));
             } else {
-                resolve({ stdout: trimNewline(stdout), stderr: trimNewline(stderr) });
+                try {
+                    const files = collectAssets(cwd, inputs.assetPaths, inputs.archivePaths);
+                    resolve({ stdout: trimNewline(stdout), stderr: trimNewline(stderr), ...files });
+                } catch (e) {
+                    reject(e);
+                }
             }
         });
     });

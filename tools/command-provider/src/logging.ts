@@ -11,6 +11,10 @@ export function shouldLogStderr(l: Logging | undefined): boolean {
 export interface RunResult {
     stdout: string;
     stderr: string;
+    /** local only: files matched by assetPaths, as path assets keyed by relative path */
+    assets?: Record<string, unknown>;
+    /** local only: files matched by archivePaths, as an asset archive */
+    archive?: Record<string, unknown>;
 }
 
 /** The previous stdout/stderr, put in the environment as PULUMI_COMMAND_STDOUT/STDERR when non-empty. */

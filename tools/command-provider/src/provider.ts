@@ -2,6 +2,7 @@
 // served by @pulumi/pulumi/provider's gRPC host. Mirrors pulumi-command 1.2.1 (Go, pulumi-go-provider/infer).
 import { randomBytes } from "node:crypto";
 import type * as provider from "@pulumi/pulumi/provider";
+import { globToRegExp } from "./assets";
 import { engineLogger, type EngineLogger } from "./engineLog";
 import { LOGGING_VALUES, type Logging, type RunResult } from "./logging";
 import { runLocal, type LocalInputs } from "./local";
@@ -112,11 +113,16 @@ function checkLocalOnly(p: Props, failures: Failure[]): void {
     checkString(p, "dir", failures);
     checkStringList(p, "interpreter", failures);
     for (const k of ["assetPaths", "archivePaths"]) {
-        if (p[k] !== undefined && p[k] !== null) {
-            failures.push({
-                property: k,
-                reason: `${k} is not supported by this TypeScript command provider (no assets/archive outputs); remove it`,
-            });
+        checkStringList(p, k, failures);
+        const globs = p[k];
+        if (!Array.isArray(globs)) continue;
+        for (const g of globs) {
+            if (typeof g !== "string" || containsUnknown(g)) continue;
+            try {
+                globToRegExp(g.startsWith("!") ? g.slice(1) : g);
+            } catch (e) {
+                failures.push({ property: k, reason: (e as Error).message });
+            }
         }
     }
 }
@@ -203,8 +209,11 @@ export function makeOutputs(type: string, inputs: Props, result: RunResult): Pro
     const outs = pickInputs(type, inputs);
     if (outs.connection !== undefined) outs.connection = secret(outs.connection);
     const anySecret = containsSecret(inputs);
-    outs.stdout = anySecret ? secret(result.stdout) : result.stdout;
-    outs.stderr = anySecret ? secret(result.stderr) : result.stderr;
+    const mark = (v: unknown) => (anySecret && v !== undefined ? secret(v) : v);
+    outs.stdout = mark(result.stdout);
+    outs.stderr = mark(result.stderr);
+    outs.assets = mark(result.assets);
+    outs.archive = mark(result.archive);
     return compact(outs);
 }
 
@@ -311,10 +320,16 @@ export function makeProvider(runner: Runner = defaultRunner, logger: EngineLogge
         }
         throw unsupportedType(type);
     };
-    const previous = (props: Props): Partial<RunResult> => ({
-        stdout: typeof reveal(props.stdout) === "string" ? (reveal(props.stdout) as string) : undefined,
-        stderr: typeof reveal(props.stderr) === "string" ? (reveal(props.stderr) as string) : undefined,
-    });
+    const previous = (props: Props): Partial<RunResult> => {
+        const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+        const obj = (v: unknown) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>) : undefined);
+        return {
+            stdout: str(reveal(props.stdout)),
+            stderr: str(reveal(props.stderr)),
+            assets: obj(reveal(props.assets)),
+            archive: obj(reveal(props.archive)),
+        };
+    };
 
     return {
         version: PROVIDER_VERSION,
@@ -343,8 +358,9 @@ export function makeProvider(runner: Runner = defaultRunner, logger: EngineLogge
             const prev = previous(olds as Props);
             const n = reveal(news) as Props;
             const cmd = typeof n.update === "string" ? n.update : typeof n.create === "string" ? n.create : undefined;
-            let result: RunResult = { stdout: prev.stdout ?? "", stderr: prev.stderr ?? "" };
-            if (cmd !== undefined) result = await run(type, urn, cmd, news as Props, prev);
+            let result: RunResult = { ...prev, stdout: prev.stdout ?? "", stderr: prev.stderr ?? "" };
+            // Like the Go provider, outputs the command does not produce (assets/archive) keep their old values.
+            if (cmd !== undefined) result = { ...result, ...(await run(type, urn, cmd, news as Props, prev)) };
             return { outs: makeOutputs(type, news as Props, result) };
         },
 
@@ -386,8 +402,11 @@ export function makeProvider(runner: Runner = defaultRunner, logger: EngineLogge
             const outs: Props = {};
             for (const k of RUN_INPUT_KEYS) if (a[k] !== undefined && a[k] !== null) outs[k] = a[k];
             const anySecret = containsSecret(a);
-            outs.stdout = anySecret ? secret(result.stdout) : result.stdout;
-            outs.stderr = anySecret ? secret(result.stderr) : result.stderr;
+            const mark = (v: unknown) => (anySecret && v !== undefined ? secret(v) : v);
+            outs.stdout = mark(result.stdout);
+            outs.stderr = mark(result.stderr);
+            if (result.assets) outs.assets = mark(result.assets);
+            if (result.archive) outs.archive = mark(result.archive);
             return { outputs: outs };
         },
     };
@@ -420,13 +439,17 @@ export function minimalSchema(): object {
         perDialTimeout: { type: "integer", default: 15 },
         hostKey: str,
     };
-    const local = { ...common, interpreter: strList, dir: str, logging };
+    const local = { ...common, interpreter: strList, dir: str, logging, assetPaths: strList, archivePaths: strList };
     const remote = {
         ...common,
         logging: { $ref: "#/types/command:remote:Logging" },
         connection: { $ref: "#/types/command:remote:Connection", secret: true },
     };
     const outs = { stdout: str, stderr: str };
+    const assetOuts = {
+        assets: { type: "object", additionalProperties: { $ref: "pulumi.json#/AssetOrArchive" } },
+        archive: { $ref: "pulumi.json#/Archive" },
+    };
     const loggingEnum = {
         type: "string",
         enum: LOGGING_VALUES.map((v) => ({ name: v, value: v })),
@@ -437,7 +460,7 @@ export function minimalSchema(): object {
         resources: {
             [LOCAL_COMMAND]: {
                 inputProperties: local,
-                properties: { ...local, ...outs },
+                properties: { ...local, ...outs, ...assetOuts },
                 required: ["stdout", "stderr"],
             },
             [REMOTE_COMMAND]: {
