@@ -22,7 +22,7 @@ import { CEPH_CLUSTER_NAME, STACK_NAME, expandHome, isRemotePath } from "./remot
 
 // ---------------------------------------------------------------- inputs and outputs
 
-export const PROVIDER_VERSION = "1";
+export const PROVIDER_VERSION = "2"; // 2: client vars health (refresh detects a wiped ceph_client.yml)
 
 export interface CephPool {
     name: string;
@@ -55,6 +55,13 @@ export interface CephClusterOutputs extends CephClusterInputs {
     clientKey: string;
     /** sha256 of the deployed-ceph file. */
     cephHash: string;
+    /** `~/overcloud-deploy/<stack>/cephadm/ceph_client.yml`: the source of `export ceph`. */
+    clientVarsFile: string;
+    /**
+     * False when refresh found the deployed-ceph file but not the client vars (an `overcloud delete`
+     * wipes the stack's working dir): the next up runs `ceph deploy` again, which rewrites them.
+     */
+    healthy: boolean;
 }
 
 // ---------------------------------------------------------------- diff policy
@@ -92,7 +99,7 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = {
 
     async diff(_id: string, olds: CephClusterOutputs, news: CephClusterInputs) {
         const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
-        return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+        return { changes: d.changes || olds.healthy === false, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
     },
 
     async create(inputs: CephClusterInputs) {
@@ -105,12 +112,16 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = {
             return { id: "", props: {} };
         }
         const p = parseDeployedCeph(text);
-        return { id, props: { ...props, fsid: p.fsid, clientKey: p.clientKey, clientUserName: p.clientUserName, cephHash: sha256(text) } };
+        const vars = props.clientVarsFile ? await readFile(targetOf(props), props.clientVarsFile) : "";
+        return {
+            id,
+            props: { ...props, fsid: p.fsid, clientKey: p.clientKey, clientUserName: p.clientUserName, cephHash: sha256(text), healthy: vars !== undefined },
+        };
     },
 
     async update(_id: string, olds: CephClusterOutputs, news: CephClusterInputs) {
         const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
-        if (d.updates.length === 0) {
+        if (d.updates.length === 0 && olds.healthy !== false) {
             return { outs: { ...olds, ...news } };
         }
         return { outs: await deploy(news, false) };
@@ -130,9 +141,9 @@ async function deploy(inputs: CephClusterInputs, adopt: boolean): Promise<CephCl
         const existing = await readFile(t, f.cephFile);
         if (existing !== undefined) {
             const p = parseDeployedCeph(existing);
-            if (p.clusterName === inputs.clusterName && p.fsid && p.clientKey) {
+            if (p.clusterName === inputs.clusterName && p.fsid && p.clientKey && (await readFile(t, clientVars)) !== undefined) {
                 progress(`ceph ${inputs.stack}`)(`adopting the existing cluster ${p.clusterName} (fsid ${p.fsid}) from ${f.cephFile}`);
-                return outputsOf(inputs, f, existing);
+                return outputsOf(inputs, f, existing, clientVars);
             }
         }
     }
@@ -150,15 +161,25 @@ async function deploy(inputs: CephClusterInputs, adopt: boolean): Promise<CephCl
     if (text === undefined) {
         throw new Error(`ceph deploy of ${inputs.stack} finished but ${f.cephFile} is missing on the undercloud`);
     }
-    return outputsOf(inputs, f, text);
+    return outputsOf(inputs, f, text, clientVars);
 }
 
-function outputsOf(inputs: CephClusterInputs, f: ReturnType<typeof cephFilesOf>, text: string): CephClusterOutputs {
+function outputsOf(inputs: CephClusterInputs, f: ReturnType<typeof cephFilesOf>, text: string, clientVarsFile: string): CephClusterOutputs {
     const p = parseDeployedCeph(text);
     if (p.clusterName && p.clusterName !== inputs.clusterName) {
         throw new Error(`${f.cephFile} describes cluster ${p.clusterName}, expected ${inputs.clusterName}`);
     }
-    return { ...inputs, cephFile: f.cephFile, poolsFile: f.poolsFile, fsid: p.fsid, clientUserName: p.clientUserName, clientKey: p.clientKey, cephHash: sha256(text) };
+    return {
+        ...inputs,
+        cephFile: f.cephFile,
+        poolsFile: f.poolsFile,
+        fsid: p.fsid,
+        clientUserName: p.clientUserName,
+        clientKey: p.clientKey,
+        cephHash: sha256(text),
+        clientVarsFile,
+        healthy: true,
+    };
 }
 
 // ---------------------------------------------------------------- remote commands
@@ -282,6 +303,8 @@ export class CephCluster extends pulumi.dynamic.Resource {
                 clientUserName: undefined,
                 clientKey: undefined,
                 cephHash: undefined,
+                clientVarsFile: undefined,
+                healthy: undefined,
             },
             { ...opts, additionalSecretOutputs: ["privateKey", "clientKey"] },
             "dcn",

@@ -101,6 +101,12 @@ describe("provider diffs", () => {
         assert.deepEqual([d.changes, d.replaces], [true, []]);
     });
 
+    it("ceph: a cluster whose client vars were wiped (refresh found it unhealthy) is redeployed", async () => {
+        const news = { ...base, stack: "dcn1", clusterName: "dcn1" };
+        assert.equal((await cephClusterProvider.diff!("x", { ...news, healthy: true }, news)).changes, false);
+        assert.equal((await cephClusterProvider.diff!("x", { ...news, healthy: false }, news)).changes, true);
+    });
+
     it("overcloud: a stack found failed by refresh is redeployed; a stack rename replaces delete-first", async () => {
         const olds = { ...base, stack: "dcn0", kind: "dcn", status: "DEPLOY_SUCCESS" };
         const news = { ...base, stack: "dcn0", kind: "dcn" };
