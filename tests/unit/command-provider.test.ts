@@ -182,6 +182,22 @@ describe("command provider: check", () => {
         });
     });
 
+    it("accepts a connection that is not known yet (preview)", () => {
+        const whole = checkInputs(REMOTE_COMMAND, { connection: s(UNKNOWN), create: "x" });
+        assert.deepEqual(whole.failures, []);
+        assert.deepEqual(whole.inputs.connection, s(UNKNOWN));
+        const part = checkInputs(REMOTE_COMMAND, { connection: s({ host: UNKNOWN, privateKey: s("k") }) });
+        assert.deepEqual(part.failures, []);
+        assert.deepEqual(reveal(part.inputs.connection), {
+            host: UNKNOWN,
+            privateKey: "k",
+            port: 22,
+            user: "root",
+            dialErrorLimit: 10,
+            perDialTimeout: 15,
+        });
+    });
+
     it("validates connection numbers and the pinned host key", () => {
         const r = checkInputs(REMOTE_COMMAND, {
             connection: s({ host: "h", port: 0, dialErrorLimit: -2, perDialTimeout: 1.5, hostKey: "not a key" }),
