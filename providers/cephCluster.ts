@@ -22,7 +22,7 @@ import { CEPH_CLUSTER_NAME, STACK_NAME, expandHome, isRemotePath } from "./remot
 
 // ---------------------------------------------------------------- inputs and outputs
 
-export const PROVIDER_VERSION = "2"; // 2: client vars health (refresh detects a wiped ceph_client.yml)
+export const PROVIDER_VERSION = "3"; // 2-3: client vars health (refresh detects a wiped ceph_client.yml)
 
 export interface CephPool {
     name: string;
@@ -112,7 +112,8 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = {
             return { id: "", props: {} };
         }
         const p = parseDeployedCeph(text);
-        const vars = props.clientVarsFile ? await readFile(targetOf(props), props.clientVarsFile) : "";
+        const home = await remoteHome(targetOf(props));
+        const vars = await readFile(targetOf(props), clientVarsPath(props.stack, home));
         return {
             id,
             props: { ...props, fsid: p.fsid, clientKey: p.clientKey, clientUserName: p.clientUserName, cephHash: sha256(text), healthy: vars !== undefined },
@@ -136,7 +137,7 @@ async function deploy(inputs: CephClusterInputs, adopt: boolean): Promise<CephCl
     const t = targetOf(inputs);
     const home = await remoteHome(t);
     const f = cephFilesOf(inputs.stack, expandHome(inputs.workDir, home));
-    const clientVars = `${home}/overcloud-deploy/${inputs.stack}/cephadm/ceph_client.yml`;
+    const clientVars = clientVarsPath(inputs.stack, home);
     if (adopt) {
         const existing = await readFile(t, f.cephFile);
         if (existing !== undefined) {
@@ -183,6 +184,11 @@ function outputsOf(inputs: CephClusterInputs, f: ReturnType<typeof cephFilesOf>,
 }
 
 // ---------------------------------------------------------------- remote commands
+
+/** Where deployed Ceph writes the client vars that `export ceph` reads. */
+export function clientVarsPath(stack: string, home: string): string {
+    return `${home}/overcloud-deploy/${stack}/cephadm/ceph_client.yml`;
+}
 
 export function cephFilesOf(stack: string, workDir: string) {
     return { cephFile: `${workDir}/deployed-ceph-${stack}.yaml`, poolsFile: `${workDir}/pools-${stack}.yml` };
