@@ -312,7 +312,9 @@ export function renderGlanceApiConf(params: GlanceSiteParams, paths: { dir: stri
         );
     }
     if (!params.importMethods.includes("copy-image")) {
-        problems.push(`GlanceEnabledImportMethods lacks copy-image: copying images to other stores will be refused`);
+        problems.push(
+            `GlanceEnabledImportMethods lacks copy-image: Glance answers copy-image with 400 "Unknown import method name"`,
+        );
     }
 
     const section = (s: RbdStore) => `[${s.id}]

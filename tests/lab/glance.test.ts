@@ -607,6 +607,30 @@ test(
             `glance-api RSS: ${Math.round((memIdle?.rssKiB ?? 0) / 1024)} MiB idle, ${Math.round((mem?.rssKiB ?? 0) / 1024)} MiB after the flow (peak ${Math.round((mem?.peakRssKiB ?? 0) / 1024)} MiB)`,
         );
 
+        await t.test("a redeploy without copy-image restarts Glance; copy-image is then refused with 400", async () => {
+            const again = await startGlanceApi(
+                glanceDir,
+                { ...params, importMethods: ["web-download"] },
+                { addr: "127.0.0.234", port: 19392 },
+            );
+            assert.notEqual(again.pid, started.pid);
+            const methods = await admin.call("GET", "/v2/info/import");
+            assert.deepEqual(
+                (methods.json as unknown as { "import-methods": { value: string[] } })["import-methods"].value,
+                ["web-download"],
+            );
+            const copy = await admin.call("POST", `/v2/images/${imageId}/import`, {
+                method: { name: "copy-image" },
+                all_stores: true,
+            });
+            assert.equal(copy.status, 400, copy.text);
+            assert.match(copy.text, /Unknown import method name (&#x27;|')copy-image/);
+            // The image and its three copies survive the restart (same sqlite database).
+            const img = await admin.call("GET", `/v2/images/${imageId}`);
+            assert.deepEqual(String(img.json.stores).split(",").sort(), ["central", "dcn0", "dcn1"]);
+            started.pid = again.pid;
+        });
+
         await t.test("stop by recorded PID; status follows", async () => {
             const t3 = performance.now();
             await stopGlanceApi(glanceDir);
