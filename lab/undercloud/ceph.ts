@@ -151,30 +151,32 @@ export const cephDeploy: Handler = async (prog, argv) => {
     if (mine && mine.name !== cluster) throw new CommandError(`ERROR: Stack ${stack} already has Ceph cluster ${mine.name} (fsid ${mine.fsid}); one cluster per stack. Remove it (unprovision and clean the disks) before deploying ${cluster}.`);
     if (mine?.lost) throw new CommandError(`ERROR: Ceph cluster ${cluster} of stack ${stack} was lost; clean its disks before redeploying.`);
     if (!s.cephAdminKey) s.cephAdminKey = true;
-    if (mine) return { existing: true, dir: mine.dir, addr: mine.addr };
     const dirty = osdHosts.filter((h) => s.nodes.find((n) => n.name === hostNodes.get(h.hostname))?.disksDirty);
+    // A stopped cluster of this stack: its nodes were unprovisioned; the disks still carry its OSDs.
+    if (mine) return { existing: mine.running, stale: !mine.running, dir: mine.dir, addr: mine.addr, dirty: mine.running ? [] : dirty.map((h) => h.hostname) };
     const used = new Set(s.cephClusters.map((c) => c.addr));
     let k = 0;
     while (used.has(`${cfg.cephNet}.${11 + k}`)) k++;
     const addr = `${cfg.cephNet}.${11 + k}`;
     const dir = path.join(paths().ceph, stack);
     s.cephClusters.push({ name: cluster, stack, fsid: "", dir, addr, monHost: "", running: false, lost: false, pools: false, hosts: hosts.filter((h) => h.services.some((x) => x === "CephMon" || x === "CephOSD")).map((h) => hostNodes.get(h.hostname)!) });
-    return { existing: false, dir, addr, dirty: dirty.map((h) => h.hostname) };
+    return { existing: false, stale: false, dir, addr, dirty: dirty.map((h) => h.hostname) };
   });
   const release = () =>
     withState((s) => {
-      if (!claim.existing) s.cephClusters = s.cephClusters.filter((c) => !(c.stack === stack && c.fsid === ""));
+      if (!claim.existing && !claim.stale) s.cephClusters = s.cephClusters.filter((c) => !(c.stack === stack && c.fsid === ""));
     });
 
   const allHosts = hosts.map((h) => h.hostname);
   let info: Awaited<ReturnType<typeof cephClusterInfo>>;
   try {
+    writeOut(path.join(wd, "cephadm", "cephadm_command.log"), `cephadm bootstrap --fsid <generated> --mon-ip ${monHosts[0].ip} --cluster ${cluster} (lab)\n`);
     writeOut(path.join(wd, "generated_ceph_spec.yaml"), hosts.map((h) => stringify({ addr: h.ip, hostname: h.hostname, labels: [...(h.services.includes("CephMon") ? ["_admin", "mon", "mgr"] : []), ...(h.services.includes("CephOSD") ? ["osd"] : [])], service_type: "host" })).join("---\n"));
     // The real bootstrap runs while the simulated Ansible progress streams.
-    const creating = !claim.dirty?.length && !claim.existing ? createCephCluster({ name: cluster, dir: claim.dir, addr: claim.addr, v2Port: 3300, v1Port: 6789 }) : undefined;
+    const creating = !claim.dirty.length && !claim.existing && !claim.stale ? createCephCluster({ name: cluster, dir: claim.dir, addr: claim.addr, v2Port: 3300, v1Port: 6789 }) : undefined;
     creating?.catch(() => undefined);
     await ansible(`Deploy cephadm Ceph cluster ${cluster}`, 8, ["tripleo_run_cephadm : Create ceph-admin user and SSH key", "tripleo_cephadm : Distribute ceph-admin SSH key", "tripleo_cephadm : Install cephadm", "tripleo_cephadm : Bootstrap Ceph cluster on the first mon"], allHosts);
-    if (claim.dirty?.length) {
+    if (claim.dirty.length) {
       out(`\nTASK [tripleo_cephadm : Apply spec (osd)] ************************************`);
       throw new CommandError(
         `fatal: [${claim.dirty[0]}]: FAILED! => {"changed": false, "msg": "No OSDs were created: the devices of ${claim.dirty.join(", ")} are not available (they carry Ceph LVM metadata from a previous cluster: 'Insufficient space (<10 extents) on vgs, LVM detected, locked'). Clean the disks (openstack baremetal node clean --clean-steps erase_devices_metadata) before deploying Ceph on them."}\n` +
@@ -184,8 +186,10 @@ export const cephDeploy: Handler = async (prog, argv) => {
     if (claim.existing) {
       info = await cephClusterInfo(claim.dir);
       if (!info?.running) throw new CommandError(`ERROR: Ceph cluster ${cluster} of stack ${stack} exists but is not running`);
+    } else if (creating) {
+      info = await creating;
     } else {
-      info = await creating!;
+      throw new CommandError(`ERROR: Ceph cluster ${cluster} of stack ${stack} exists but is not running`);
     }
     withState((s) => {
       const c = s.cephClusters.find((x) => x.stack === stack)!;
