@@ -33,7 +33,7 @@ import { AZ_NAME, HOST_NAME, ROLE_NAME, STACK_NAME, expandHome, isRemotePath } f
 
 // ---------------------------------------------------------------- inputs and outputs
 
-export const PROVIDER_VERSION = "1";
+export const PROVIDER_VERSION = "2"; // 2: inventory health (refresh detects a wiped working dir)
 
 /** One network of a role (baremetal file `defaults.networks`). */
 export interface RoleNetwork {
@@ -102,6 +102,12 @@ export interface BaremetalNodesOutputs extends BaremetalNodesInputs {
     nodes: MetalNode[];
     /** sha256 of the deployed-metal file: consumers re-run when it changes. */
     metalHash: string;
+    /**
+     * False when refresh found the metal file but not the stack's inventory
+     * (`~/overcloud-deploy/<stack>/tripleo-ansible-inventory.yaml`, wiped by `overcloud delete`):
+     * the next up runs node provision again, which rewrites it (ceph deploy needs it).
+     */
+    healthy: boolean;
 }
 
 // ---------------------------------------------------------------- diff policy
@@ -150,7 +156,7 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = {
 
     async diff(_id: string, olds: BaremetalNodesOutputs, news: BaremetalNodesInputs) {
         const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
-        return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+        return { changes: d.changes || olds.healthy === false, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
     },
 
     async create(inputs: BaremetalNodesInputs) {
@@ -164,12 +170,14 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = {
         if (text === undefined) {
             return { id: "", props: {} };
         }
-        return { id, props: { ...props, nodes: parseDeployedMetal(text, props.roles), metalHash: sha256(text) } };
+        const home = await remoteHome(t);
+        const inventory = await readFile(t, inventoryPath(props.stack, home));
+        return { id, props: { ...props, nodes: parseDeployedMetal(text, props.roles), metalHash: sha256(text), healthy: inventory !== undefined } };
     },
 
     async update(_id: string, olds: BaremetalNodesOutputs, news: BaremetalNodesInputs) {
         const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
-        if (d.updates.length === 0) {
+        if (d.updates.length === 0 && olds.healthy !== false) {
             return { outs: { ...olds, ...news } };
         }
         const removed = removedInstances(olds.roles, news.roles);
@@ -238,7 +246,13 @@ async function provision(inputs: BaremetalNodesInputs, removed: Array<{ role: Ro
         vipsFile: inputs.vips.length > 0 ? f.vipsFile : "",
         nodes: parseDeployedMetal(text, inputs.roles),
         metalHash: sha256(text),
+        healthy: true,
     };
+}
+
+/** The stack inventory node provision writes (ceph deploy requires it). */
+export function inventoryPath(stack: string, home: string): string {
+    return `${home}/overcloud-deploy/${stack}/tripleo-ansible-inventory.yaml`;
 }
 
 // ---------------------------------------------------------------- remote commands
@@ -480,6 +494,7 @@ export class BaremetalNodes extends pulumi.dynamic.Resource {
                 vipsFile: undefined,
                 nodes: undefined,
                 metalHash: undefined,
+                healthy: undefined,
             },
             { ...opts, additionalSecretOutputs: ["privateKey"] },
             "dcn",

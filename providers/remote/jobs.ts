@@ -135,20 +135,24 @@ export function parseStatus(stdout: string): { state: JobState; chunk: string } 
     throw new Error(`unexpected job status line ${JSON.stringify(head)}`);
 }
 
-/** Splits streamed text into complete lines, keeping the unfinished tail. */
-export class LineSplitter {
-    private rest = "";
-    push(chunk: string): string[] {
-        const text = this.rest + chunk;
-        const parts = text.split("\n");
-        this.rest = parts.pop() ?? "";
-        return parts;
-    }
-    flush(): string[] {
-        const r = this.rest;
-        this.rest = "";
-        return r ? [r] : [];
-    }
+/**
+ * Splits streamed text into complete lines, keeping the unfinished tail. (A closure, not a class:
+ * class field initializers do not survive Pulumi's function serialization.)
+ */
+export function lineSplitter(): { push(chunk: string): string[]; flush(): string[] } {
+    let rest = "";
+    return {
+        push(chunk: string): string[] {
+            const parts = (rest + chunk).split("\n");
+            rest = parts.pop() ?? "";
+            return parts;
+        },
+        flush(): string[] {
+            const r = rest;
+            rest = "";
+            return r ? [r] : [];
+        },
+    };
 }
 
 const homeCache = (): Map<string, string> => {
@@ -264,7 +268,7 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
         }
         let offset = 0;
         let output = "";
-        const splitter = new LineSplitter();
+        const splitter = lineSplitter();
         let failures = 0;
         let firstPoll = true;
         let interval = Math.min(300, pollMs);

@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { utils } from "ssh2";
 import { closeAll, exec, fingerprint, openConnections, parsePublicKeyLine, SshTarget } from "../../providers/remote/ssh";
-import { jobId, readFile, remoteHome, renderJobScript, run, runJob, writeFile } from "../../providers/remote/jobs";
+import { jobId, lineSplitter, parseStatus, readFile, remoteHome, renderJobScript, run, runJob, writeFile } from "../../providers/remote/jobs";
 import { shJoin } from "../../providers/remote/shell";
 import { TestServer, keyLine, startServer } from "./support/sshServer";
 
@@ -197,6 +197,17 @@ describe("remote jobs", () => {
         const r = await runJob(target, { ...spec, timeoutMs: 5000 });
         assert.equal(r.attached, true);
         assert.equal(r.code, 0);
+    });
+
+    it("status probe parsing and line splitting", () => {
+        assert.deepEqual(parseStatus("rc=3\nlast line\n"), { state: { kind: "done", code: 3 }, chunk: "last line\n" });
+        assert.deepEqual(parseStatus("running\n"), { state: { kind: "running" }, chunk: "" });
+        assert.throws(() => parseStatus("garbage\n"), /unexpected job status/);
+        const sp = lineSplitter();
+        assert.deepEqual(sp.push("a\nb"), ["a"]);
+        assert.deepEqual(sp.push("c\nd\n"), ["bc", "d"]);
+        assert.deepEqual(sp.push("tail"), []);
+        assert.deepEqual(sp.flush(), ["tail"]);
     });
 
     it("shJoin never lets an argument escape its word", () => {
