@@ -201,8 +201,8 @@ export const CEPH_ADMIN_KEY_SCRIPT =
 export function cephCommands(inputs: CephClusterInputs, f: ReturnType<typeof cephFilesOf>, home: string): JobCommand[] {
     return [
         { argv: ["sh", "-c", CEPH_ADMIN_KEY_SCRIPT], lock: expandHome(`${JOBS_DIR}/ceph-admin-key.lock`, home) },
-        { argv: ["rm", "-f", "--", f.cephFile] },
         {
+            // -y overwrites the output: a failed re-run keeps the previous file (and refresh keeps the cluster).
             argv: [
                 "openstack", "overcloud", "ceph", "deploy", inputs.metalFile,
                 "-y", "-o", f.cephFile,

@@ -154,7 +154,7 @@ describe("ceph", () => {
         const f = cephFilesOf("dcn0", "/h/dcn/dcn0");
         const cmds = cephCommands(inputs, f, "/h");
         assert.ok(cmds[0].lock?.endsWith("/.dcn-jobs/ceph-admin-key.lock"));
-        assert.deepEqual(cmds[2].argv, [
+        assert.deepEqual(cmds[1].argv, [
             "openstack", "overcloud", "ceph", "deploy", "/h/dcn/dcn0/deployed-metal-dcn0.yaml", "-y", "-o", "/h/dcn/dcn0/deployed-ceph-dcn0.yaml",
             "--single-host-defaults", "--container-image-prepare", "/h/containers-prepare-parameter.yaml", "--network-data", "/h/oc0-network-data.yaml",
             "--roles-data", "/h/dcn/dcn0/roles-dcn0.yaml", "--cluster", "dcn0", "--stack", "dcn0", "--force", "--ansible-extra-vars", "/h/dcn/dcn0/pools-dcn0.yml",
