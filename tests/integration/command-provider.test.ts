@@ -401,6 +401,21 @@ describe("remote runner against OpenSSH sshd", { skip: !canRunSshd && "needs /us
         assert.deepEqual(r, { stdout: "who=w prev=p\nin", stderr: "" });
     });
 
+    it("fails on a variable sshd does not AcceptEnv, as Go's session.Setenv does", async () => {
+        const logs: string[] = [];
+        await assert.rejects(
+            runRemote(
+                "echo no",
+                { connection: connection(), environment: { WHO: "w", OTHER: "o" } },
+                undefined,
+                () => {},
+                (sev, m) => void logs.push(`${sev}: ${m}`),
+            ),
+            /could not set environment variable "OTHER": ssh: setenv failed/,
+        );
+        assert.match(logs.join("\n"), /error: Unable to set 'OTHER'/);
+    });
+
     it("accepts the key in ssh-keyscan (known_hosts) form", async () => {
         const scan = `[127.0.0.1]:${port} ${hostKey.split(" ").slice(0, 2).join(" ")}`;
         const r = await runRemote(

@@ -506,6 +506,47 @@ describe("command provider: remote runner against an in-process SSH server", () 
         assert.equal(sshd.execs.length, execs);
     });
 
+    it("fails when the server refuses an environment variable; only warns for the previous output", async () => {
+        const strict = await startSshd({ user: "ops", clientKey: key, acceptEnv: (k) => k === "OK" });
+        try {
+            const c = { ...conn(), port: strict.port, hostKey: strict.hostKey.public };
+            const logs: string[] = [];
+            const log = (sev: string, m: string) => void logs.push(`${sev}: ${m}`);
+            await assert.rejects(
+                runRemote("echo no", { connection: c, environment: { OK: "1", NOPE: "2" } }, undefined, noop, log),
+                /^Error: could not set environment variable "NOPE": ssh: setenv failed$/,
+            );
+            assert.equal(strict.execs.length, 0);
+            assert.match(logs.at(-1)!, /^error: Unable to set 'NOPE'\. .*AcceptEnv/);
+            logs.length = 0;
+            const r = await runRemote(
+                'echo "$OK"',
+                { connection: c, environment: { OK: "1" } },
+                { stdout: "p" },
+                noop,
+                log,
+            );
+            assert.equal(r.stdout, "1");
+            assert.match(logs.join("\n"), /^warning: Unable to set 'PULUMI_COMMAND_STDOUT'/);
+        } finally {
+            await strict.close();
+        }
+    });
+
+    it("never loses the exit status of fast commands", async () => {
+        for (let i = 0; i < 15; i++) {
+            const r = await runRemote(
+                i % 2 ? "true" : "exit 0",
+                { connection: conn(), environment: { A: "1" } },
+                undefined,
+                noop,
+                noop,
+            );
+            assert.deepEqual(r, { stdout: "", stderr: "" });
+        }
+        await assert.rejects(runRemote("false", { connection: conn() }, undefined, noop, noop), /status 1/);
+    });
+
     it("fails on a non-zero exit with the output", async () => {
         await assert.rejects(
             runRemote("echo partial; exit 4", { connection: conn() }, undefined, noop, noop),

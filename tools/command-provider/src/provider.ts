@@ -6,7 +6,14 @@ import { globToRegExp } from "./assets";
 import { engineLogger, type EngineLogger } from "./engineLog";
 import { LOGGING_VALUES, type Logging, type RunResult } from "./logging";
 import { runLocal, type LocalInputs } from "./local";
-import { CONNECTION_DEFAULTS, parseHostKey, runRemote, type Connection, type RemoteInputs } from "./remote";
+import {
+    CONNECTION_DEFAULTS,
+    parseHostKey,
+    runRemote,
+    type Connection,
+    type RemoteInputs,
+    type RemoteLog,
+} from "./remote";
 import {
     compact,
     containsSecret,
@@ -295,7 +302,7 @@ export interface Runner {
         inputs: RemoteInputs,
         prev: Partial<RunResult> | undefined,
         logLine: (l: string) => void,
-        status: (m: string) => void,
+        log: RemoteLog,
     ): Promise<RunResult>;
 }
 
@@ -309,13 +316,14 @@ export function makeProvider(runner: Runner = defaultRunner, logger: EngineLogge
         const logLine = (line: string) => logger.log("info", urn, line, true);
         if (type === LOCAL_COMMAND) return runner.local(command, plain as LocalInputs, prev, logLine);
         if (type === REMOTE_COMMAND) {
-            const status = (m: string) => logger.log("info", urn, m, true);
+            // Dial progress is an ephemeral status line; setenv refusals are kept, as in the Go provider.
+            const log: RemoteLog = (severity, m) => logger.log(severity, urn, m, severity === "info");
             return runner.remote(
                 command,
                 { ...(plain as unknown as RemoteInputs), connection: plain.connection as Connection },
                 prev,
                 logLine,
-                status,
+                log,
             );
         }
         throw unsupportedType(type);

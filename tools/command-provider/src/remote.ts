@@ -227,61 +227,172 @@ export function remoteEnv(inputs: RemoteInputs, prev: Partial<RunResult> | undef
     return { ...(inputs.environment ?? {}), ...previousOutputEnv(inputs.addPreviousOutputInEnv, prev) };
 }
 
+export type RemoteLog = (severity: "info" | "warning" | "error", message: string) => void;
+
+const setenvHelp = (key: string) =>
+    `Unable to set '${key}'. This only works if your SSH server is configured to accept these variables via ` +
+    "AcceptEnv. Alternatively, if a Bash-like shell runs the command on the remote host, you could prefix the " +
+    "command itself with the variables in the form 'VAR=value command'";
+
+// ssh2 only sends `env` requests without asking for a reply, so a refused variable would go unnoticed.
+// Like Go's session.Setenv, ask for a reply: open the session channel and send the requests through
+// ssh2's channel manager and protocol (the same calls Client#exec makes, pinned ssh2 1.17.0).
+interface SshInternals {
+    _chanMgr?: { add(handler: unknown): number };
+    _protocol?: {
+        session(id: number, window: number, packetSize: number): void;
+        env(id: number, key: string, value: string, wantReply: boolean): void;
+        exec(id: number, command: string, wantReply: boolean): void;
+    };
+}
+interface ChannelInternals {
+    _callbacks: Array<(failed: boolean) => void>;
+    outgoing: { id: number; state: string };
+    subtype?: string;
+    allowHalfOpen?: boolean;
+}
+
+function canRequestWithReply(client: Client): boolean {
+    const c = client as unknown as SshInternals;
+    return typeof c._chanMgr?.add === "function" && typeof c._protocol?.session === "function";
+}
+
+function openSession(client: Client): Promise<ClientChannel> {
+    const c = client as unknown as Required<SshInternals>;
+    return new Promise((resolve, reject) => {
+        const handler = Object.assign(
+            (err: Error | undefined, chan: ClientChannel) => (err ? reject(err) : resolve(chan)),
+            {
+                type: "session",
+            },
+        );
+        const id = c._chanMgr.add(handler);
+        if (id === -1) {
+            reject(new Error("No free channels available"));
+            return;
+        }
+        c._protocol.session(id, 2 * 1024 * 1024, 32 * 1024);
+    });
+}
+
+function channelRequest(client: Client, chan: ClientChannel, send: (id: number) => void): Promise<boolean> {
+    const ch = chan as unknown as ChannelInternals;
+    return new Promise((resolve) => {
+        if (ch.outgoing.state !== "open") return resolve(false);
+        ch._callbacks.push((failed) => resolve(!failed));
+        send(ch.outgoing.id);
+    });
+}
+
+/** Opens an exec channel, setting each variable with a reply (environment: required; previous output: optional). */
+async function execWithEnv(
+    client: Client,
+    command: string,
+    env: Record<string, string>,
+    optional: Set<string>,
+    log: RemoteLog,
+    attach: (chan: ClientChannel) => void,
+): Promise<ClientChannel> {
+    if (!canRequestWithReply(client)) {
+        return new Promise((resolve, reject) =>
+            client.exec(command, Object.keys(env).length > 0 ? { env } : {}, (err, ch) => {
+                if (err) return reject(err);
+                attach(ch);
+                resolve(ch);
+            }),
+        );
+    }
+    const protocol = (client as unknown as Required<SshInternals>)._protocol;
+    const chan = await openSession(client);
+    for (const [key, value] of Object.entries(env)) {
+        if (await channelRequest(client, chan, (id) => protocol.env(id, key, value, true))) continue;
+        if (optional.has(key)) {
+            log("warning", setenvHelp(key));
+            continue;
+        }
+        log("error", setenvHelp(key));
+        chan.close();
+        throw new CommandError(`could not set environment variable ${goQuote(key)}: ssh: setenv failed`);
+    }
+    const ch = chan as unknown as ChannelInternals;
+    ch.subtype = "exec";
+    ch.allowHalfOpen = true;
+    attach(chan);
+    const started = await channelRequest(client, chan, (id) => protocol.exec(id, command, true));
+    if (!started) {
+        chan.close();
+        throw new CommandError("Unable to exec");
+    }
+    return chan;
+}
+
 export async function runRemote(
     command: string,
     inputs: RemoteInputs,
     prev: Partial<RunResult> | undefined,
     logLine: (line: string) => void,
-    status: (msg: string) => void,
+    log: RemoteLog,
 ): Promise<RunResult> {
-    const { client, close } = await dial(inputs.connection, status);
+    const { client, close } = await dial(inputs.connection, (m) => log("info", m));
     try {
-        return await new Promise<RunResult>((resolve, reject) => {
-            const env = remoteEnv(inputs, prev);
-            client.exec(command, Object.keys(env).length > 0 ? { env } : {}, (err, stream) => {
-                if (err) {
-                    reject(err);
-                    return;
-                }
-                let stdout = "";
-                let stderr = "";
-                let combined = "";
-                const lines = new LineSplitter(logLine);
-                const logOut = shouldLogStdout(inputs.logging);
-                const logErr = shouldLogStderr(inputs.logging);
-                let exitCode: number | undefined;
-                let exitSignal: string | undefined;
-                stream.setEncoding("utf8");
-                stream.stderr.setEncoding("utf8");
-                stream.on("data", (s: string) => {
-                    stdout += s;
-                    combined += s;
-                    if (logOut) lines.push(s);
-                });
-                stream.stderr.on("data", (s: string) => {
-                    stderr += s;
-                    combined += s;
-                    if (logErr) lines.push(s);
-                });
-                stream.on("exit", (code: number | null, signal?: string) => {
-                    if (typeof code === "number") exitCode = code;
-                    else if (signal) exitSignal = signal;
-                });
-                stream.on("close", () => {
-                    lines.end();
-                    let failure: string | undefined;
-                    if (exitSignal !== undefined) failure = `Process exited with status -1 from signal ${exitSignal}`;
-                    else if (exitCode === undefined)
-                        failure = "wait: remote command exited without exit status or exit signal";
-                    else if (exitCode !== 0) failure = `Process exited with status ${exitCode}`;
-                    if (failure) reject(new CommandError(`${failure}: running ${goQuote(command)}:\n${combined}`));
-                    else resolve({ stdout: trimNewline(stdout), stderr: trimNewline(stderr) });
-                });
-                if (inputs.stdin !== undefined && inputs.stdin.length > 0) stream.end(inputs.stdin);
-                else stream.end();
-            });
-        });
+        const env = remoteEnv(inputs, prev);
+        const optional = new Set(Object.keys(previousOutputEnv(inputs.addPreviousOutputInEnv, prev)));
+        for (const k of Object.keys(inputs.environment ?? {})) optional.delete(k);
+        let done!: Promise<RunResult>;
+        // Listeners go on before the exec request: a fast command's output and exit status can arrive
+        // in the same packet batch as the exec reply.
+        const attach = (stream: ClientChannel) => {
+            done = collect(stream, command, inputs.logging, logLine);
+            done.catch(() => {}); // awaited below; this keeps an early failure from being "unhandled"
+        };
+        const stream = await execWithEnv(client, command, env, optional, log, attach);
+        if (inputs.stdin !== undefined && inputs.stdin.length > 0) stream.end(inputs.stdin);
+        else stream.end();
+        return await done;
     } finally {
         close();
     }
+}
+
+function collect(
+    stream: ClientChannel,
+    command: string,
+    logging: Logging | undefined,
+    logLine: (line: string) => void,
+): Promise<RunResult> {
+    return new Promise<RunResult>((resolve, reject) => {
+        let stdout = "";
+        let stderr = "";
+        let combined = "";
+        const lines = new LineSplitter(logLine);
+        const logOut = shouldLogStdout(logging);
+        const logErr = shouldLogStderr(logging);
+        let exitCode: number | undefined;
+        let exitSignal: string | undefined;
+        stream.setEncoding("utf8");
+        stream.stderr.setEncoding("utf8");
+        stream.on("data", (s: string) => {
+            stdout += s;
+            combined += s;
+            if (logOut) lines.push(s);
+        });
+        stream.stderr.on("data", (s: string) => {
+            stderr += s;
+            combined += s;
+            if (logErr) lines.push(s);
+        });
+        stream.on("exit", (code: number | null, signal?: string) => {
+            if (typeof code === "number") exitCode = code;
+            else if (signal) exitSignal = signal;
+        });
+        stream.on("close", () => {
+            lines.end();
+            let failure: string | undefined;
+            if (exitSignal !== undefined) failure = `Process exited with status -1 from signal ${exitSignal}`;
+            else if (exitCode === undefined) failure = "wait: remote command exited without exit status or exit signal";
+            else if (exitCode !== 0) failure = `Process exited with status ${exitCode}`;
+            if (failure) reject(new CommandError(`${failure}: running ${goQuote(command)}:\n${combined}`));
+            else resolve({ stdout: trimNewline(stdout), stderr: trimNewline(stderr) });
+        });
+    });
 }

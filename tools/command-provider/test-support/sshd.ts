@@ -36,6 +36,8 @@ export interface SshdOptions {
     clientKey?: KeyPair;
     hostKey?: KeyPair;
     cwd?: string;
+    /** Which `env` requests to accept (default: all), like OpenSSH's AcceptEnv. */
+    acceptEnv?: (key: string) => boolean;
 }
 
 function parse(pub: string): ParsedKey {
@@ -84,7 +86,8 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
             client.on("session", (acceptSession) => {
                 const session = acceptSession();
                 const env: Record<string, string> = {};
-                session.on("env", (accept, _reject, info) => {
+                session.on("env", (accept, reject, info) => {
+                    if (opts.acceptEnv && !opts.acceptEnv(info.key)) return reject?.();
                     env[info.key] = info.val;
                     accept?.();
                 });
