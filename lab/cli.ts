@@ -23,17 +23,28 @@ const USAGE = `usage: npm run lab -- <command>
 env: LAB_DIR (default <repo>/.lab), LAB_SSH_PORT (2222), LAB_TIME_SCALE (s per simulated minute, 0.1), LAB_SPARES (24)`;
 
 function buildUndercloud(): void {
-  const p = paths();
-  fs.mkdirSync(p.bin, { recursive: true });
-  const esbuild = path.join(REPO_ROOT, "node_modules", ".bin", "esbuild");
-  const r = spawnSync(esbuild, [path.join(REPO_ROOT, "lab", "undercloud", "main.ts"), "--bundle", "--platform=node", "--target=node20", "--log-level=warning", `--outfile=${p.bundle}`], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`building the undercloud CLI failed: ${r.stderr}`);
-  const node = process.execPath;
-  for (const tool of ["openstack", "metalsmith"]) {
-    const shim = `#!/bin/sh\n# lab undercloud: ${tool}\nLAB_DIR='${p.dir}' exec '${node}' '${p.bundle}' ${tool} "$@"\n`;
-    fs.writeFileSync(path.join(p.bin, tool), shim, { mode: 0o755 });
-  }
-  const session = `#!/bin/bash
+    const p = paths();
+    fs.mkdirSync(p.bin, { recursive: true });
+    const esbuild = path.join(REPO_ROOT, "node_modules", ".bin", "esbuild");
+    const r = spawnSync(
+        esbuild,
+        [
+            path.join(REPO_ROOT, "lab", "undercloud", "main.ts"),
+            "--bundle",
+            "--platform=node",
+            "--target=node20",
+            "--log-level=warning",
+            `--outfile=${p.bundle}`,
+        ],
+        { encoding: "utf8" },
+    );
+    if (r.status !== 0) throw new Error(`building the undercloud CLI failed: ${r.stderr}`);
+    const node = process.execPath;
+    for (const tool of ["openstack", "metalsmith"]) {
+        const shim = `#!/bin/sh\n# lab undercloud: ${tool}\nLAB_DIR='${p.dir}' exec '${node}' '${p.bundle}' ${tool} "$@"\n`;
+        fs.writeFileSync(path.join(p.bin, tool), shim, { mode: 0o755 });
+    }
+    const session = `#!/bin/bash
 # ForceCommand of the lab's sshd: the undercloud user's login shell with $HOME = the lab home.
 export HOME='${p.home}' LAB_DIR='${p.dir}'
 export PATH='${p.bin}':/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -44,232 +55,279 @@ case "\${SSH_ORIGINAL_COMMAND:-}" in
 esac
 exec bash -l -c "$SSH_ORIGINAL_COMMAND"
 `;
-  fs.writeFileSync(path.join(p.bin, "lab-session"), session, { mode: 0o755 });
+    fs.writeFileSync(path.join(p.bin, "lab-session"), session, { mode: 0o755 });
 }
 
 function printConnection(): void {
-  const c = writeConnectionJson();
-  console.log(`lab undercloud running`);
-  console.log(`  host:        ${c.host}`);
-  console.log(`  port:        ${c.port}`);
-  console.log(`  user:        ${c.user}`);
-  console.log(`  key file:    ${c.privateKeyPath}`);
-  console.log(`  known_hosts: ${c.knownHostsPath}`);
-  console.log(`  known_hosts line: ${fs.readFileSync(c.knownHostsPath, "utf8").trim()}`);
-  console.log(`  home:        ${c.home}`);
-  console.log(`  connection:  ${paths().connection}`);
-  console.log(`  try: ssh -i ${c.privateKeyPath} -p ${c.port} -o UserKnownHostsFile=${c.knownHostsPath} ${c.user}@${c.host} openstack baremetal node list`);
+    const c = writeConnectionJson();
+    console.log(`lab undercloud running`);
+    console.log(`  host:        ${c.host}`);
+    console.log(`  port:        ${c.port}`);
+    console.log(`  user:        ${c.user}`);
+    console.log(`  key file:    ${c.privateKeyPath}`);
+    console.log(`  known_hosts: ${c.knownHostsPath}`);
+    console.log(`  known_hosts line: ${fs.readFileSync(c.knownHostsPath, "utf8").trim()}`);
+    console.log(`  home:        ${c.home}`);
+    console.log(`  connection:  ${paths().connection}`);
+    console.log(
+        `  try: ssh -i ${c.privateKeyPath} -p ${c.port} -o UserKnownHostsFile=${c.knownHostsPath} ${c.user}@${c.host} openstack baremetal node list`,
+    );
 }
 
 async function start(): Promise<void> {
-  const p = paths();
-  fs.mkdirSync(p.dir, { recursive: true });
-  const cfg = readConfig();
-  writeFileAtomic(p.config, JSON.stringify(cfg, null, 2) + "\n");
-  if (!fs.existsSync(p.state)) withStateInit(cfg.spares);
-  buildUndercloud();
-  seedHome(p.home, p.bin, p.dir);
-  prepareSsh();
-  if (!fs.existsSync(p.log)) fs.writeFileSync(p.log, "");
-  await startSshd();
-  // Restart the clusters that were running (never re-create: a lost cluster stays lost).
-  const st = readState();
-  for (const c of st.cephClusters) {
-    if (!c.fsid || c.lost) continue;
-    const info = await cephClusterInfo(c.dir).catch(() => undefined);
-    if (info?.running) continue;
-    if (!c.running && !(c as { resume?: boolean }).resume) continue;
-    try {
-      await startCephCluster(c.dir);
-      await withStateAsync(async (s) => {
-        const x = s.cephClusters.find((y) => y.dir === c.dir)!;
-        x.running = true;
-        delete (x as { resume?: boolean }).resume;
-      });
-    } catch (e) {
-      console.error(`Ceph cluster ${c.name} of stack ${c.stack} could not be restarted: ${(e as Error).message}; marked lost`);
-      withState((s) => {
-        const x = s.cephClusters.find((y) => y.dir === c.dir)!;
-        x.running = false;
-        x.lost = true;
-      });
+    const p = paths();
+    fs.mkdirSync(p.dir, { recursive: true });
+    const cfg = readConfig();
+    writeFileAtomic(p.config, JSON.stringify(cfg, null, 2) + "\n");
+    if (!fs.existsSync(p.state)) withStateInit(cfg.spares);
+    buildUndercloud();
+    seedHome(p.home, p.bin, p.dir);
+    prepareSsh();
+    if (!fs.existsSync(p.log)) fs.writeFileSync(p.log, "");
+    await startSshd();
+    // Restart the clusters that were running (never re-create: a lost cluster stays lost).
+    const st = readState();
+    for (const c of st.cephClusters) {
+        if (!c.fsid || c.lost) continue;
+        const info = await cephClusterInfo(c.dir).catch(() => undefined);
+        if (info?.running) continue;
+        if (!c.running && !(c as { resume?: boolean }).resume) continue;
+        try {
+            await startCephCluster(c.dir);
+            await withStateAsync(async (s) => {
+                const x = s.cephClusters.find((y) => y.dir === c.dir)!;
+                x.running = true;
+                delete (x as { resume?: boolean }).resume;
+            });
+        } catch (e) {
+            console.error(
+                `Ceph cluster ${c.name} of stack ${c.stack} could not be restarted: ${(e as Error).message}; marked lost`,
+            );
+            withState((s) => {
+                const x = s.cephClusters.find((y) => y.dir === c.dir)!;
+                x.running = false;
+                x.lost = true;
+            });
+        }
     }
-  }
-  printConnection();
+    printConnection();
 }
 
 function withStateInit(spares: number): void {
-  writeFileAtomic(paths().state, JSON.stringify(initialState(spares), null, 2) + "\n");
+    writeFileAtomic(paths().state, JSON.stringify(initialState(spares), null, 2) + "\n");
 }
 
 async function stop(): Promise<void> {
-  const p = paths();
-  if (fs.existsSync(p.state)) {
-    const st = readState();
-    for (const c of st.cephClusters) {
-      if (!c.fsid) continue;
-      await stopCephCluster(c.dir);
-      if (c.running) {
-        withState((s) => {
-          const x = s.cephClusters.find((y) => y.dir === c.dir)!;
-          x.running = false;
-          (x as { resume?: boolean }).resume = true;
-        });
-      }
+    const p = paths();
+    if (fs.existsSync(p.state)) {
+        const st = readState();
+        for (const c of st.cephClusters) {
+            if (!c.fsid) continue;
+            await stopCephCluster(c.dir);
+            if (c.running) {
+                withState((s) => {
+                    const x = s.cephClusters.find((y) => y.dir === c.dir)!;
+                    x.running = false;
+                    (x as { resume?: boolean }).resume = true;
+                });
+            }
+        }
     }
-  }
-  const was = await stopSshd();
-  console.log(was ? "lab stopped" : "lab was not running");
+    const was = await stopSshd();
+    console.log(was ? "lab stopped" : "lab was not running");
 }
 
 async function reset(): Promise<void> {
-  const p = paths();
-  const running = !!sshdPid();
-  await stop();
-  if (fs.existsSync(p.state)) {
-    for (const c of readState().cephClusters) if (c.fsid) await wipeCephCluster(c.dir).catch(() => undefined);
-  }
-  for (const f of ["home", "ceph", "state.json", "state.lock", "commands.jsonl", "faults.json", "heat.json"]) fs.rmSync(path.join(p.dir, f), { recursive: true, force: true });
-  console.log("lab reset");
-  if (running) await start();
+    const p = paths();
+    const running = !!sshdPid();
+    await stop();
+    if (fs.existsSync(p.state)) {
+        for (const c of readState().cephClusters) if (c.fsid) await wipeCephCluster(c.dir).catch(() => undefined);
+    }
+    for (const f of ["home", "ceph", "state.json", "state.lock", "commands.jsonl", "faults.json", "heat.json"])
+        fs.rmSync(path.join(p.dir, f), { recursive: true, force: true });
+    console.log("lab reset");
+    if (running) await start();
 }
 
 async function status(): Promise<number> {
-  const pid = sshdPid();
-  if (!pid) {
-    console.log("lab: stopped");
-    return 3;
-  }
-  console.log(`lab: running (sshd PID ${pid})`);
-  printConnection();
-  return 0;
+    const pid = sshdPid();
+    if (!pid) {
+        console.log("lab: stopped");
+        return 3;
+    }
+    console.log(`lab: running (sshd PID ${pid})`);
+    printConnection();
+    return 0;
 }
 
 async function stateCmd(json: boolean): Promise<void> {
-  const s = readState();
-  const clusters = await Promise.all(
-    s.cephClusters.filter((c) => c.fsid).map(async (c) => {
-      const info = await cephClusterInfo(c.dir).catch(() => undefined);
-      return { name: c.name, stack: c.stack, fsid: c.fsid, running: !!info?.running, lost: c.lost, addr: c.addr, monHost: c.monHost, hosts: c.hosts, pools: c.pools };
-    }),
-  );
-  const view = {
-    nodes: s.nodes.map((n) => ({ name: n.name, uuid: n.uuid, stack: n.stack, state: n.provisionState, hostname: n.hostname, role: n.role, disksDirty: n.disksDirty })),
-    stacks: s.stacks.map((x) => ({ name: x.name, status: x.status, deployed: x.deployed })),
-    cephClusters: clusters,
-    aggregates: s.aggregates,
-    networks: s.network ? Object.keys(s.network.networks) : [],
-  };
-  if (json) {
-    console.log(JSON.stringify(view));
-    return;
-  }
-  console.log("nodes:");
-  for (const n of view.nodes) console.log(`  ${n.name.padEnd(18)} ${n.state.padEnd(11)} ${n.stack ?? "-"} ${n.hostname ?? ""}`);
-  console.log("stacks:");
-  for (const x of view.stacks) console.log(`  ${x.name.padEnd(18)} ${x.status}`);
-  console.log("ceph clusters:");
-  for (const c of view.cephClusters) console.log(`  ${c.name.padEnd(10)} stack ${c.stack.padEnd(14)} fsid ${c.fsid} ${c.running ? "running" : c.lost ? "lost" : "stopped"} ${c.monHost}`);
+    const s = readState();
+    const clusters = await Promise.all(
+        s.cephClusters
+            .filter((c) => c.fsid)
+            .map(async (c) => {
+                const info = await cephClusterInfo(c.dir).catch(() => undefined);
+                return {
+                    name: c.name,
+                    stack: c.stack,
+                    fsid: c.fsid,
+                    running: !!info?.running,
+                    lost: c.lost,
+                    addr: c.addr,
+                    monHost: c.monHost,
+                    hosts: c.hosts,
+                    pools: c.pools,
+                };
+            }),
+    );
+    const view = {
+        nodes: s.nodes.map((n) => ({
+            name: n.name,
+            uuid: n.uuid,
+            stack: n.stack,
+            state: n.provisionState,
+            hostname: n.hostname,
+            role: n.role,
+            disksDirty: n.disksDirty,
+        })),
+        stacks: s.stacks.map((x) => ({ name: x.name, status: x.status, deployed: x.deployed })),
+        cephClusters: clusters,
+        aggregates: s.aggregates,
+        networks: s.network ? Object.keys(s.network.networks) : [],
+    };
+    if (json) {
+        console.log(JSON.stringify(view));
+        return;
+    }
+    console.log("nodes:");
+    for (const n of view.nodes)
+        console.log(`  ${n.name.padEnd(18)} ${n.state.padEnd(11)} ${n.stack ?? "-"} ${n.hostname ?? ""}`);
+    console.log("stacks:");
+    for (const x of view.stacks) console.log(`  ${x.name.padEnd(18)} ${x.status}`);
+    console.log("ceph clusters:");
+    for (const c of view.cephClusters)
+        console.log(
+            `  ${c.name.padEnd(10)} stack ${c.stack.padEnd(14)} fsid ${c.fsid} ${c.running ? "running" : c.lost ? "lost" : "stopped"} ${c.monHost}`,
+        );
 }
 
 function logCmd(json: boolean): void {
-  for (const e of readLog()) {
-    if (json) console.log(JSON.stringify({ start: e.start, end: e.end, argv: e.argv, stack: e.stack, exit: e.exit, mutating: e.mutating }));
-    else console.log(`${e.start} ${e.end ?? "(running)".padEnd(24)} exit=${e.exit ?? "-"} ${e.argv.join(" ")}`);
-  }
+    for (const e of readLog()) {
+        if (json)
+            console.log(
+                JSON.stringify({
+                    start: e.start,
+                    end: e.end,
+                    argv: e.argv,
+                    stack: e.stack,
+                    exit: e.exit,
+                    mutating: e.mutating,
+                }),
+            );
+        else console.log(`${e.start} ${e.end ?? "(running)".padEnd(24)} exit=${e.exit ?? "-"} ${e.argv.join(" ")}`);
+    }
 }
 
 function faultCmd(args: string[]): number {
-  const [sub, ...rest] = args;
-  const opt = (name: string) => {
-    const i = rest.indexOf(name);
-    return i >= 0 ? rest[i + 1] : undefined;
-  };
-  if (sub === "add") {
-    const command = opt("--command");
-    const kind = opt("--kind") as FaultKind | undefined;
-    if (!command || !kind || !["fail", "hang", "drop"].includes(kind)) {
-      console.error(`usage: npm run lab -- fault add --command "<e.g. overcloud deploy>" [--stack S] --kind fail|hang|drop [--message M]`);
-      return 2;
+    const [sub, ...rest] = args;
+    const opt = (name: string) => {
+        const i = rest.indexOf(name);
+        return i >= 0 ? rest[i + 1] : undefined;
+    };
+    if (sub === "add") {
+        const command = opt("--command");
+        const kind = opt("--kind") as FaultKind | undefined;
+        if (!command || !kind || !["fail", "hang", "drop"].includes(kind)) {
+            console.error(
+                `usage: npm run lab -- fault add --command "<e.g. overcloud deploy>" [--stack S] --kind fail|hang|drop [--message M]`,
+            );
+            return 2;
+        }
+        const faults = readFaults();
+        const f: Fault = {
+            id: Math.max(0, ...faults.map((x) => x.id)) + 1,
+            command,
+            stack: opt("--stack") ?? null,
+            kind,
+            message: opt("--message") ?? null,
+        };
+        writeFaults([...faults, f]);
+        console.log(JSON.stringify(f));
+        return 0;
     }
-    const faults = readFaults();
-    const f: Fault = { id: Math.max(0, ...faults.map((x) => x.id)) + 1, command, stack: opt("--stack") ?? null, kind, message: opt("--message") ?? null };
-    writeFaults([...faults, f]);
-    console.log(JSON.stringify(f));
-    return 0;
-  }
-  if (sub === "list") {
-    for (const f of readFaults()) console.log(JSON.stringify(f));
-    return 0;
-  }
-  if (sub === "clear") {
-    writeFaults([]);
-    return 0;
-  }
-  console.error(USAGE);
-  return 2;
+    if (sub === "list") {
+        for (const f of readFaults()) console.log(JSON.stringify(f));
+        return 0;
+    }
+    if (sub === "clear") {
+        writeFaults([]);
+        return 0;
+    }
+    console.error(USAGE);
+    return 2;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  const needState = () => {
-    if (!fs.existsSync(paths().state)) {
-      console.error(`lab: no lab in ${paths().dir}; run 'npm run lab -- start'`);
-      return false;
+    const [cmd, ...rest] = argv;
+    const needState = () => {
+        if (!fs.existsSync(paths().state)) {
+            console.error(`lab: no lab in ${paths().dir}; run 'npm run lab -- start'`);
+            return false;
+        }
+        return true;
+    };
+    switch (cmd) {
+        case "start":
+            await start();
+            return 0;
+        case "stop":
+            await stop();
+            return 0;
+        case "reset":
+            await reset();
+            return 0;
+        case "status":
+            return status();
+        case "ssh": {
+            const words = rest[0] === "--" ? rest.slice(1) : rest;
+            if (!words.length) {
+                console.error("usage: npm run lab -- ssh -- <command>");
+                return 2;
+            }
+            if (!sshdPid()) {
+                console.error("lab: not running; run 'npm run lab -- start'");
+                return 255;
+            }
+            const r = spawnSync("ssh", sshArgs(undefined, words.join(" ")), { stdio: "inherit" });
+            return r.status ?? 255;
+        }
+        case "log":
+            if (!needState()) return 1;
+            logCmd(rest.includes("--json"));
+            return 0;
+        case "state":
+            if (!needState()) return 1;
+            await stateCmd(rest.includes("--json"));
+            return 0;
+        case "fault":
+            if (!needState()) return 1;
+            return faultCmd(rest);
+        case "connection":
+            console.log(JSON.stringify(connection()));
+            return 0;
+        default:
+            console.error(USAGE);
+            return cmd === "help" || cmd === "--help" ? 0 : 2;
     }
-    return true;
-  };
-  switch (cmd) {
-    case "start":
-      await start();
-      return 0;
-    case "stop":
-      await stop();
-      return 0;
-    case "reset":
-      await reset();
-      return 0;
-    case "status":
-      return status();
-    case "ssh": {
-      const words = rest[0] === "--" ? rest.slice(1) : rest;
-      if (!words.length) {
-        console.error("usage: npm run lab -- ssh -- <command>");
-        return 2;
-      }
-      if (!sshdPid()) {
-        console.error("lab: not running; run 'npm run lab -- start'");
-        return 255;
-      }
-      const r = spawnSync("ssh", sshArgs(undefined, words.join(" ")), { stdio: "inherit" });
-      return r.status ?? 255;
-    }
-    case "log":
-      if (!needState()) return 1;
-      logCmd(rest.includes("--json"));
-      return 0;
-    case "state":
-      if (!needState()) return 1;
-      await stateCmd(rest.includes("--json"));
-      return 0;
-    case "fault":
-      if (!needState()) return 1;
-      return faultCmd(rest);
-    case "connection":
-      console.log(JSON.stringify(connection()));
-      return 0;
-    default:
-      console.error(USAGE);
-      return cmd === "help" || cmd === "--help" ? 0 : 2;
-  }
 }
 
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e) => {
-    console.error(`lab: ${(e as Error).message}`);
-    process.exitCode = 1;
-  },
+    (code) => {
+        process.exitCode = code;
+    },
+    (e) => {
+        console.error(`lab: ${(e as Error).message}`);
+        process.exitCode = 1;
+    },
 );

@@ -7,18 +7,18 @@ import * as path from "node:path";
 export const REPO_ROOT = path.resolve(__dirname, "..");
 
 export interface LabConfig {
-  /** Real seconds per simulated minute (reference §9 durations are in minutes). */
-  timeScale: number;
-  /** Number of spare virtual baremetal nodes `oc0-spare-N` beyond the seed's eight. */
-  spares: number;
-  /** SSH port the lab's sshd listens on (127.0.0.1). */
-  port: number;
-  /** Prefix of the loopback addresses of the sites' Ceph mons: `<prefix>.<11+k>`. */
-  cephNet: string;
+    /** Real seconds per simulated minute (reference §9 durations are in minutes). */
+    timeScale: number;
+    /** Number of spare virtual baremetal nodes `oc0-spare-N` beyond the seed's eight. */
+    spares: number;
+    /** SSH port the lab's sshd listens on (127.0.0.1). */
+    port: number;
+    /** Prefix of the loopback addresses of the sites' Ceph mons: `<prefix>.<11+k>`. */
+    cephNet: string;
 }
 
 export function labDir(): string {
-  return path.resolve(process.env.LAB_DIR ?? path.join(REPO_ROOT, ".lab"));
+    return path.resolve(process.env.LAB_DIR ?? path.join(REPO_ROOT, ".lab"));
 }
 
 export const DEFAULT_PORT = 2222;
@@ -26,38 +26,38 @@ export const DEFAULT_TIME_SCALE = 0.05;
 export const DEFAULT_SPARES = 24;
 
 export function paths(dir = labDir()) {
-  return {
-    dir,
-    home: path.join(dir, "home"),
-    ssh: path.join(dir, "ssh"),
-    bin: path.join(dir, "bin"),
-    ceph: path.join(dir, "ceph"),
-    state: path.join(dir, "state.json"),
-    lock: path.join(dir, "state.lock"),
-    log: path.join(dir, "commands.jsonl"),
-    faults: path.join(dir, "faults.json"),
-    config: path.join(dir, "config.json"),
-    connection: path.join(dir, "connection.json"),
-    bundle: path.join(dir, "bin", "undercloud.cjs"),
-  };
+    return {
+        dir,
+        home: path.join(dir, "home"),
+        ssh: path.join(dir, "ssh"),
+        bin: path.join(dir, "bin"),
+        ceph: path.join(dir, "ceph"),
+        state: path.join(dir, "state.json"),
+        lock: path.join(dir, "state.lock"),
+        log: path.join(dir, "commands.jsonl"),
+        faults: path.join(dir, "faults.json"),
+        config: path.join(dir, "config.json"),
+        connection: path.join(dir, "connection.json"),
+        bundle: path.join(dir, "bin", "undercloud.cjs"),
+    };
 }
 
 export function readConfig(dir = labDir()): LabConfig {
-  const p = paths(dir).config;
-  const saved = fs.existsSync(p) ? (JSON.parse(fs.readFileSync(p, "utf8")) as Partial<LabConfig>) : {};
-  const port = Number(process.env.LAB_SSH_PORT ?? saved.port ?? DEFAULT_PORT);
-  return {
-    timeScale: Number(process.env.LAB_TIME_SCALE ?? saved.timeScale ?? DEFAULT_TIME_SCALE),
-    spares: Number(process.env.LAB_SPARES ?? saved.spares ?? DEFAULT_SPARES),
-    port,
-    cephNet: process.env.LAB_CEPH_NET ?? saved.cephNet ?? `127.1.${port % 250}`,
-  };
+    const p = paths(dir).config;
+    const saved = fs.existsSync(p) ? (JSON.parse(fs.readFileSync(p, "utf8")) as Partial<LabConfig>) : {};
+    const port = Number(process.env.LAB_SSH_PORT ?? saved.port ?? DEFAULT_PORT);
+    return {
+        timeScale: Number(process.env.LAB_TIME_SCALE ?? saved.timeScale ?? DEFAULT_TIME_SCALE),
+        spares: Number(process.env.LAB_SPARES ?? saved.spares ?? DEFAULT_SPARES),
+        port,
+        cephNet: process.env.LAB_CEPH_NET ?? saved.cephNet ?? `127.1.${port % 250}`,
+    };
 }
 
 /** Writes a file atomically (temp file + rename), so readers never see half a file. */
 export function writeFileAtomic(file: string, data: string, mode = 0o644): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  fs.writeFileSync(tmp, data, { mode });
-  fs.renameSync(tmp, file);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    fs.writeFileSync(tmp, data, { mode });
+    fs.renameSync(tmp, file);
 }

@@ -3,307 +3,537 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { OPENSTACK_CLIENT_CAPS, cephClusterInfo, createCephCluster, createPools, ensureClientKey, getClientKey, isCephxKeyShape } from "../ceph";
+import {
+    OPENSTACK_CLIENT_CAPS,
+    cephClusterInfo,
+    createCephCluster,
+    createPools,
+    ensureClientKey,
+    getClientKey,
+    isCephxKeyShape,
+} from "../ceph";
 import { paths, readConfig } from "../paths";
 import { readState, withState } from "../state";
 import { Handler, readRolesFile } from "./metal";
-import { CommandError, absPath, ansible, home, out, parseArgs, readYamlFile, str, thtPath, workingDir, writeOut } from "./util";
+import {
+    CommandError,
+    absPath,
+    ansible,
+    home,
+    out,
+    parseArgs,
+    readYamlFile,
+    str,
+    thtPath,
+    workingDir,
+    writeOut,
+} from "./util";
 
 const CLIENT_CAPS = { mgr: OPENSTACK_CLIENT_CAPS.mgr, mon: OPENSTACK_CLIENT_CAPS.mon, osd: OPENSTACK_CLIENT_CAPS.osd };
 
 interface MetalEnv {
-  parameter_defaults?: Record<string, unknown> & {
-    HostnameMap?: Record<string, string>;
-    DeployedServerPortMap?: Record<string, { fixed_ips?: Array<{ ip_address: string }> }>;
-  };
+    parameter_defaults?: Record<string, unknown> & {
+        HostnameMap?: Record<string, string>;
+        DeployedServerPortMap?: Record<string, { fixed_ips?: Array<{ ip_address: string }> }>;
+    };
 }
 
 export const cephDeploy: Handler = async (prog, argv) => {
-  const a = parseArgs(
-    prog,
-    argv,
-    [
-      { names: ["-o", "--output"], value: true },
-      { names: ["-y", "--yes"] },
-      { names: ["--stack"], value: true, default: "overcloud" },
-      { names: ["--working-dir"], value: true },
-      { names: ["--roles-data"], value: true },
-      { names: ["--network-data"], value: true },
-      { names: ["--public-network-name"], value: true },
-      { names: ["--cluster-network-name"], value: true },
-      { names: ["--cluster"], value: true, default: "ceph" },
-      { names: ["--mon-ip"], value: true },
-      { names: ["--config"], value: true },
-      { names: ["--cephadm-ssh-user"], value: true },
-      { names: ["--skip-user-create"] },
-      { names: ["--skip-hosts-config"] },
-      { names: ["--skip-container-registry-config"] },
-      { names: ["--skip-ntp"] },
-      { names: ["--cephadm-extra-args"], value: true },
-      { names: ["--force"] },
-      { names: ["--ansible-extra-vars"], value: true },
-      { names: ["--ceph-client-username"], value: true, default: "openstack" },
-      { names: ["--ceph-client-key"], value: true },
-      { names: ["--skip-cephx-keys"] },
-      { names: ["--single-host-defaults"] },
-      { names: ["--ceph-spec"], value: true },
-      { names: ["--osd-spec"], value: true },
-      { names: ["--crush-hierarchy"], value: true },
-      { names: ["--tld"], value: true },
-      { names: ["--standalone"] },
-      { names: ["--container-image-prepare"], value: true },
-      { names: ["--container-namespace"], value: true },
-      { names: ["--container-image"], value: true },
-      { names: ["--container-tag"], value: true },
-      { names: ["--registry-url"], value: true },
-      { names: ["--ntp-server"], value: true },
-      { names: ["--ansible-playbook-verbosity"], value: true },
-    ],
-    1,
-  );
-  const stack = String(a.opts.stack);
-  const cluster = String(a.opts.cluster);
-  const output = str(a.opts.output);
-  if (!output) throw new CommandError(`usage: ${prog} [-h] -o <deployed_ceph.yaml> [-y] [--stack STACK] ... [<deployed_baremetal.yaml>]\n${prog}: error: the following arguments are required: -o/--output`, 2);
-  const outPath = absPath(output);
-  if (fs.existsSync(outPath) && !a.opts.yes) throw new CommandError(`ERROR: ${outPath} already exists. Use -y/--yes to overwrite it.`);
-  if (a.opts.ansible_extra_vars && !a.opts.force) throw new CommandError(`ERROR: --ansible-extra-vars requires --force. Overriding Ansible variables of the deployed Ceph playbook is not supported without it.`);
-  if (a.opts.cephadm_extra_args && !a.opts.force) throw new CommandError(`ERROR: --cephadm-extra-args requires --force.`);
-  const clientKey = str(a.opts.ceph_client_key);
-  if (clientKey !== undefined && !isCephxKeyShape(clientKey)) throw new CommandError(`ERROR: Invalid --ceph-client-key. It must be a valid cephx secret (regex ^[a-zA-Z0-9+/]{38}==$).`);
-  const monIp = str(a.opts.mon_ip);
-  if (monIp !== undefined && !/^(\d{1,3}\.){3}\d{1,3}$/.test(monIp) && !/^[0-9a-fA-F:]+$/.test(monIp)) throw new CommandError(`ERROR: Invalid --mon-ip: ${monIp} is not an IPv4 or IPv6 address`);
-  if (!/^[a-zA-Z0-9]+$/.test(cluster)) throw new CommandError(`ERROR: Invalid --cluster ${cluster}: a Ceph cluster name must match [a-zA-Z0-9]+ (it becomes /etc/ceph/<cluster>.conf and the Heat parameter CephClusterName)`);
-  const metalArg = a.positionals[0];
-  const specArg = str(a.opts.ceph_spec);
-  if (!metalArg && !specArg) throw new CommandError(`ERROR: You must provide either <deployed_baremetal.yaml> or --ceph-spec`);
-  if (metalArg && specArg) throw new CommandError(`ERROR: <deployed_baremetal.yaml> and --ceph-spec are mutually exclusive; use one of them`);
-  const wd = workingDir(stack, str(a.opts.working_dir));
-  const inventory = path.join(wd, "tripleo-ansible-inventory.yaml");
-  if (!fs.existsSync(inventory)) throw new CommandError(`ERROR: Inventory file not found in working directory: ${inventory}. It should have been created by 'openstack overcloud node provision'.`);
-  for (const [flag, v] of [["--config", a.opts.config], ["--network-data", a.opts.network_data], ["--container-image-prepare", a.opts.container_image_prepare], ["--ceph-spec", specArg], ["--ansible-extra-vars", a.opts.ansible_extra_vars]] as const) {
-    if (typeof v === "string" && !fs.existsSync(absPath(v))) throw new CommandError(`ERROR: ${flag} file not found: ${absPath(v)}`);
-  }
-  const rolesPath = absPath(str(a.opts.roles_data) ?? thtPath("roles_data.yaml"));
-  if (!fs.existsSync(rolesPath)) throw new CommandError(`ERROR: Roles data file not found: ${rolesPath}`);
-  const roles = readRolesFile(rolesPath);
-
-  // Hosts and their services, from the metal file (ceph_spec_bootstrap).
-  let hosts: Array<{ hostname: string; role: string; ip: string; services: string[] }> = [];
-  if (metalArg) {
-    const metalPath = absPath(metalArg);
-    if (!fs.existsSync(metalPath)) throw new CommandError(`ERROR: deployed_baremetal file not found: ${metalPath}`);
-    const metal = readYamlFile(metalPath, "deployed_baremetal") as MetalEnv;
-    const pd = metal?.parameter_defaults ?? {};
-    if (!pd.DeployedServerPortMap) throw new CommandError(`ERROR: ${metalPath} does not contain DeployedServerPortMap; it should be the output of 'openstack overcloud node provision'.`);
-    if (!pd.HostnameMap && !Object.keys(pd).some((k) => k.endsWith("HostnameFormat"))) throw new CommandError(`ERROR: ${metalPath} contains neither HostnameMap nor <Role>HostnameFormat; cannot map roles to hosts.`);
-    const metalRoles = Object.keys(pd).filter((k) => k.endsWith("Count") && typeof pd[k] === "number").map((k) => k.slice(0, -"Count".length));
-    const missing = metalRoles.filter((r) => !roles.some((x) => x.name === r));
-    if (missing.length) throw new CommandError(`ERROR: Roles ${missing.join(", ")} of ${metalPath} are not in the roles data file ${rolesPath}. The roles file must cover every role of the deployed baremetal file.`);
-    for (const role of metalRoles) {
-      const fmt = String(pd[`${role}HostnameFormat`] ?? `%stackname%-${role.toLowerCase()}-%index%`);
-      const count = Number(pd[`${role}Count`]);
-      const svc = roles.find((r) => r.name === role)!.ServicesDefault.map((x) => x.replace("OS::TripleO::Services::", ""));
-      for (let i = 0; i < count; i++) {
-        const gen = fmt.replace("%stackname%", stack).replace("%index%", String(i));
-        const hostname = pd.HostnameMap?.[gen] ?? gen;
-        const ip = pd.DeployedServerPortMap[`${hostname}-ctlplane`]?.fixed_ips?.[0]?.ip_address;
-        if (!ip) throw new CommandError(`ERROR: ${metalPath}: no DeployedServerPortMap entry ${hostname}-ctlplane`);
-        hosts.push({ hostname, role, ip, services: svc });
-      }
+    const a = parseArgs(
+        prog,
+        argv,
+        [
+            { names: ["-o", "--output"], value: true },
+            { names: ["-y", "--yes"] },
+            { names: ["--stack"], value: true, default: "overcloud" },
+            { names: ["--working-dir"], value: true },
+            { names: ["--roles-data"], value: true },
+            { names: ["--network-data"], value: true },
+            { names: ["--public-network-name"], value: true },
+            { names: ["--cluster-network-name"], value: true },
+            { names: ["--cluster"], value: true, default: "ceph" },
+            { names: ["--mon-ip"], value: true },
+            { names: ["--config"], value: true },
+            { names: ["--cephadm-ssh-user"], value: true },
+            { names: ["--skip-user-create"] },
+            { names: ["--skip-hosts-config"] },
+            { names: ["--skip-container-registry-config"] },
+            { names: ["--skip-ntp"] },
+            { names: ["--cephadm-extra-args"], value: true },
+            { names: ["--force"] },
+            { names: ["--ansible-extra-vars"], value: true },
+            { names: ["--ceph-client-username"], value: true, default: "openstack" },
+            { names: ["--ceph-client-key"], value: true },
+            { names: ["--skip-cephx-keys"] },
+            { names: ["--single-host-defaults"] },
+            { names: ["--ceph-spec"], value: true },
+            { names: ["--osd-spec"], value: true },
+            { names: ["--crush-hierarchy"], value: true },
+            { names: ["--tld"], value: true },
+            { names: ["--standalone"] },
+            { names: ["--container-image-prepare"], value: true },
+            { names: ["--container-namespace"], value: true },
+            { names: ["--container-image"], value: true },
+            { names: ["--container-tag"], value: true },
+            { names: ["--registry-url"], value: true },
+            { names: ["--ntp-server"], value: true },
+            { names: ["--ansible-playbook-verbosity"], value: true },
+        ],
+        1,
+    );
+    const stack = String(a.opts.stack);
+    const cluster = String(a.opts.cluster);
+    const output = str(a.opts.output);
+    if (!output)
+        throw new CommandError(
+            `usage: ${prog} [-h] -o <deployed_ceph.yaml> [-y] [--stack STACK] ... [<deployed_baremetal.yaml>]\n${prog}: error: the following arguments are required: -o/--output`,
+            2,
+        );
+    const outPath = absPath(output);
+    if (fs.existsSync(outPath) && !a.opts.yes)
+        throw new CommandError(`ERROR: ${outPath} already exists. Use -y/--yes to overwrite it.`);
+    if (a.opts.ansible_extra_vars && !a.opts.force)
+        throw new CommandError(
+            `ERROR: --ansible-extra-vars requires --force. Overriding Ansible variables of the deployed Ceph playbook is not supported without it.`,
+        );
+    if (a.opts.cephadm_extra_args && !a.opts.force)
+        throw new CommandError(`ERROR: --cephadm-extra-args requires --force.`);
+    const clientKey = str(a.opts.ceph_client_key);
+    if (clientKey !== undefined && !isCephxKeyShape(clientKey))
+        throw new CommandError(
+            `ERROR: Invalid --ceph-client-key. It must be a valid cephx secret (regex ^[a-zA-Z0-9+/]{38}==$).`,
+        );
+    const monIp = str(a.opts.mon_ip);
+    if (monIp !== undefined && !/^(\d{1,3}\.){3}\d{1,3}$/.test(monIp) && !/^[0-9a-fA-F:]+$/.test(monIp))
+        throw new CommandError(`ERROR: Invalid --mon-ip: ${monIp} is not an IPv4 or IPv6 address`);
+    if (!/^[a-zA-Z0-9]+$/.test(cluster))
+        throw new CommandError(
+            `ERROR: Invalid --cluster ${cluster}: a Ceph cluster name must match [a-zA-Z0-9]+ (it becomes /etc/ceph/<cluster>.conf and the Heat parameter CephClusterName)`,
+        );
+    const metalArg = a.positionals[0];
+    const specArg = str(a.opts.ceph_spec);
+    if (!metalArg && !specArg)
+        throw new CommandError(`ERROR: You must provide either <deployed_baremetal.yaml> or --ceph-spec`);
+    if (metalArg && specArg)
+        throw new CommandError(
+            `ERROR: <deployed_baremetal.yaml> and --ceph-spec are mutually exclusive; use one of them`,
+        );
+    const wd = workingDir(stack, str(a.opts.working_dir));
+    const inventory = path.join(wd, "tripleo-ansible-inventory.yaml");
+    if (!fs.existsSync(inventory))
+        throw new CommandError(
+            `ERROR: Inventory file not found in working directory: ${inventory}. It should have been created by 'openstack overcloud node provision'.`,
+        );
+    for (const [flag, v] of [
+        ["--config", a.opts.config],
+        ["--network-data", a.opts.network_data],
+        ["--container-image-prepare", a.opts.container_image_prepare],
+        ["--ceph-spec", specArg],
+        ["--ansible-extra-vars", a.opts.ansible_extra_vars],
+    ] as const) {
+        if (typeof v === "string" && !fs.existsSync(absPath(v)))
+            throw new CommandError(`ERROR: ${flag} file not found: ${absPath(v)}`);
     }
-  } else {
-    const docs = fs.readFileSync(absPath(specArg!), "utf8").split(/^---$/m).map((d) => parse(d)).filter(Boolean) as Array<{ service_type?: string; hostname?: string; addr?: string; labels?: string[] }>;
-    hosts = docs.filter((d) => d.service_type === "host").map((d) => ({ hostname: d.hostname!, role: "spec", ip: d.addr ?? "", services: [...(d.labels?.includes("mon") ? ["CephMon"] : []), ...(d.labels?.includes("osd") ? ["CephOSD"] : [])] }));
-  }
-  const monHosts = hosts.filter((h) => h.services.includes("CephMon"));
-  const osdHosts = hosts.filter((h) => h.services.includes("CephOSD"));
-  if (!monHosts.length) throw new CommandError(`ERROR: No host of stack ${stack} has the CephMon service; cephadm needs a mon host to bootstrap the cluster.`);
-  if (!osdHosts.length) throw new CommandError(`ERROR: No host of stack ${stack} has the CephOSD service; the cluster would have no OSDs.`);
+    const rolesPath = absPath(str(a.opts.roles_data) ?? thtPath("roles_data.yaml"));
+    if (!fs.existsSync(rolesPath)) throw new CommandError(`ERROR: Roles data file not found: ${rolesPath}`);
+    const roles = readRolesFile(rolesPath);
 
-  // Pools and keys requested as in the seed's later flow (--force --ansible-extra-vars pools.yml).
-  let pools: Array<{ name: string; application?: string; pg_autoscale_mode?: boolean; target_size_ratio?: number }> = [];
-  let clientVarsPath = path.join(wd, "cephadm", "ceph_client.yml");
-  if (typeof a.opts.ansible_extra_vars === "string") {
-    const vars = (readYamlFile(absPath(a.opts.ansible_extra_vars), "Ansible extra vars") ?? {}) as { tripleo_cephadm_pools?: typeof pools; tripleo_ceph_client_vars?: string };
-    pools = vars.tripleo_cephadm_pools ?? [];
-    const v = vars.tripleo_ceph_client_vars;
-    if (v) {
-      // /home/stack in the seed's template is the undercloud user's home.
-      const mapped = v.replace(/^\/home\/stack(?=\/)/, home());
-      clientVarsPath = absPath(mapped);
-    }
-  }
-  const user = String(a.opts.ceph_client_username);
-
-  // Claim the cluster name and an address under the lock (§8.1: unique names, one per stack).
-  const cfg = readConfig();
-  const hostNodes = new Map<string, string>();
-  const claim = withState((s) => {
-    for (const h of hosts) {
-      const n = s.nodes.find((x) => x.hostname === h.hostname && x.stack === stack);
-      if (!n || n.provisionState !== "active") throw new CommandError(`ERROR: Host ${h.hostname} of stack ${stack} is not provisioned (no ACTIVE baremetal instance); run 'openstack overcloud node provision' first.`);
-      hostNodes.set(h.hostname, n.name);
-    }
-    const other = s.cephClusters.find((c) => c.name === cluster && c.stack !== stack);
-    if (other) throw new CommandError(`ERROR: Ceph cluster name ${cluster} is already used by stack ${other.stack}; each site needs its own --cluster name.`);
-    const mine = s.cephClusters.find((c) => c.stack === stack);
-    if (mine && mine.name !== cluster) throw new CommandError(`ERROR: Stack ${stack} already has Ceph cluster ${mine.name} (fsid ${mine.fsid}); one cluster per stack. Remove it (unprovision and clean the disks) before deploying ${cluster}.`);
-    if (mine?.lost) throw new CommandError(`ERROR: Ceph cluster ${cluster} of stack ${stack} was lost; clean its disks before redeploying.`);
-    if (!s.cephAdminKey) s.cephAdminKey = true;
-    const dirty = osdHosts.filter((h) => s.nodes.find((n) => n.name === hostNodes.get(h.hostname))?.disksDirty);
-    // A stopped cluster of this stack: its nodes were unprovisioned; the disks still carry its OSDs.
-    if (mine) return { existing: mine.running, stale: !mine.running, dir: mine.dir, addr: mine.addr, dirty: mine.running ? [] : dirty.map((h) => h.hostname) };
-    const used = new Set(s.cephClusters.map((c) => c.addr));
-    let k = 0;
-    while (used.has(`${cfg.cephNet}.${11 + k}`)) k++;
-    const addr = `${cfg.cephNet}.${11 + k}`;
-    const dir = path.join(paths().ceph, stack);
-    s.cephClusters.push({ name: cluster, stack, fsid: "", dir, addr, monHost: "", running: false, lost: false, pools: false, hosts: hosts.filter((h) => h.services.some((x) => x === "CephMon" || x === "CephOSD")).map((h) => hostNodes.get(h.hostname)!) });
-    return { existing: false, stale: false, dir, addr, dirty: dirty.map((h) => h.hostname) };
-  });
-  const release = () =>
-    withState((s) => {
-      if (!claim.existing && !claim.stale) s.cephClusters = s.cephClusters.filter((c) => !(c.stack === stack && c.fsid === ""));
-    });
-
-  const allHosts = hosts.map((h) => h.hostname);
-  let info: Awaited<ReturnType<typeof cephClusterInfo>>;
-  try {
-    writeOut(path.join(wd, "cephadm", "cephadm_command.log"), `cephadm bootstrap --fsid <generated> --mon-ip ${monHosts[0].ip} --cluster ${cluster} (lab)\n`);
-    writeOut(path.join(wd, "generated_ceph_spec.yaml"), hosts.map((h) => stringify({ addr: h.ip, hostname: h.hostname, labels: [...(h.services.includes("CephMon") ? ["_admin", "mon", "mgr"] : []), ...(h.services.includes("CephOSD") ? ["osd"] : [])], service_type: "host" })).join("---\n"));
-    // The real bootstrap runs while the simulated Ansible progress streams.
-    const creating = !claim.dirty.length && !claim.existing && !claim.stale ? createCephCluster({ name: cluster, dir: claim.dir, addr: claim.addr, v2Port: 3300, v1Port: 6789 }) : undefined;
-    creating?.catch(() => undefined);
-    await ansible(`Deploy cephadm Ceph cluster ${cluster}`, 8, ["tripleo_run_cephadm : Create ceph-admin user and SSH key", "tripleo_cephadm : Distribute ceph-admin SSH key", "tripleo_cephadm : Install cephadm", "tripleo_cephadm : Bootstrap Ceph cluster on the first mon"], allHosts);
-    if (claim.dirty.length) {
-      out(`\nTASK [tripleo_cephadm : Apply spec (osd)] ************************************`);
-      throw new CommandError(
-        `fatal: [${claim.dirty[0]}]: FAILED! => {"changed": false, "msg": "No OSDs were created: the devices of ${claim.dirty.join(", ")} are not available (they carry Ceph LVM metadata from a previous cluster: 'Insufficient space (<10 extents) on vgs, LVM detected, locked'). Clean the disks (openstack baremetal node clean --clean-steps erase_devices_metadata) before deploying Ceph on them."}\n` +
-          `ERROR: Ceph deployment failed for stack ${stack}: OSDs not created`,
-      );
-    }
-    if (claim.existing) {
-      info = await cephClusterInfo(claim.dir);
-      if (!info?.running) throw new CommandError(`ERROR: Ceph cluster ${cluster} of stack ${stack} exists but is not running`);
-    } else if (creating) {
-      info = await creating;
+    // Hosts and their services, from the metal file (ceph_spec_bootstrap).
+    let hosts: Array<{ hostname: string; role: string; ip: string; services: string[] }> = [];
+    if (metalArg) {
+        const metalPath = absPath(metalArg);
+        if (!fs.existsSync(metalPath)) throw new CommandError(`ERROR: deployed_baremetal file not found: ${metalPath}`);
+        const metal = readYamlFile(metalPath, "deployed_baremetal") as MetalEnv;
+        const pd = metal?.parameter_defaults ?? {};
+        if (!pd.DeployedServerPortMap)
+            throw new CommandError(
+                `ERROR: ${metalPath} does not contain DeployedServerPortMap; it should be the output of 'openstack overcloud node provision'.`,
+            );
+        if (!pd.HostnameMap && !Object.keys(pd).some((k) => k.endsWith("HostnameFormat")))
+            throw new CommandError(
+                `ERROR: ${metalPath} contains neither HostnameMap nor <Role>HostnameFormat; cannot map roles to hosts.`,
+            );
+        const metalRoles = Object.keys(pd)
+            .filter((k) => k.endsWith("Count") && typeof pd[k] === "number")
+            .map((k) => k.slice(0, -"Count".length));
+        const missing = metalRoles.filter((r) => !roles.some((x) => x.name === r));
+        if (missing.length)
+            throw new CommandError(
+                `ERROR: Roles ${missing.join(", ")} of ${metalPath} are not in the roles data file ${rolesPath}. The roles file must cover every role of the deployed baremetal file.`,
+            );
+        for (const role of metalRoles) {
+            const fmt = String(pd[`${role}HostnameFormat`] ?? `%stackname%-${role.toLowerCase()}-%index%`);
+            const count = Number(pd[`${role}Count`]);
+            const svc = roles
+                .find((r) => r.name === role)!
+                .ServicesDefault.map((x) => x.replace("OS::TripleO::Services::", ""));
+            for (let i = 0; i < count; i++) {
+                const gen = fmt.replace("%stackname%", stack).replace("%index%", String(i));
+                const hostname = pd.HostnameMap?.[gen] ?? gen;
+                const ip = pd.DeployedServerPortMap[`${hostname}-ctlplane`]?.fixed_ips?.[0]?.ip_address;
+                if (!ip)
+                    throw new CommandError(`ERROR: ${metalPath}: no DeployedServerPortMap entry ${hostname}-ctlplane`);
+                hosts.push({ hostname, role, ip, services: svc });
+            }
+        }
     } else {
-      throw new CommandError(`ERROR: Ceph cluster ${cluster} of stack ${stack} exists but is not running`);
+        const docs = fs
+            .readFileSync(absPath(specArg!), "utf8")
+            .split(/^---$/m)
+            .map((d) => parse(d))
+            .filter(Boolean) as Array<{ service_type?: string; hostname?: string; addr?: string; labels?: string[] }>;
+        hosts = docs
+            .filter((d) => d.service_type === "host")
+            .map((d) => ({
+                hostname: d.hostname!,
+                role: "spec",
+                ip: d.addr ?? "",
+                services: [
+                    ...(d.labels?.includes("mon") ? ["CephMon"] : []),
+                    ...(d.labels?.includes("osd") ? ["CephOSD"] : []),
+                ],
+            }));
     }
-    withState((s) => {
-      const c = s.cephClusters.find((x) => x.stack === stack)!;
-      c.fsid = info!.fsid;
-      c.monHost = info!.monHost;
-      c.running = true;
-      for (const h of osdHosts) {
-        const n = s.nodes.find((x) => x.name === hostNodes.get(h.hostname));
-        if (n) n.disksDirty = true;
-      }
+    const monHosts = hosts.filter((h) => h.services.includes("CephMon"));
+    const osdHosts = hosts.filter((h) => h.services.includes("CephOSD"));
+    if (!monHosts.length)
+        throw new CommandError(
+            `ERROR: No host of stack ${stack} has the CephMon service; cephadm needs a mon host to bootstrap the cluster.`,
+        );
+    if (!osdHosts.length)
+        throw new CommandError(
+            `ERROR: No host of stack ${stack} has the CephOSD service; the cluster would have no OSDs.`,
+        );
+
+    // Pools and keys requested as in the seed's later flow (--force --ansible-extra-vars pools.yml).
+    let pools: Array<{ name: string; application?: string; pg_autoscale_mode?: boolean; target_size_ratio?: number }> =
+        [];
+    let clientVarsPath = path.join(wd, "cephadm", "ceph_client.yml");
+    if (typeof a.opts.ansible_extra_vars === "string") {
+        const vars = (readYamlFile(absPath(a.opts.ansible_extra_vars), "Ansible extra vars") ?? {}) as {
+            tripleo_cephadm_pools?: typeof pools;
+            tripleo_ceph_client_vars?: string;
+        };
+        pools = vars.tripleo_cephadm_pools ?? [];
+        const v = vars.tripleo_ceph_client_vars;
+        if (v) {
+            // /home/stack in the seed's template is the undercloud user's home.
+            const mapped = v.replace(/^\/home\/stack(?=\/)/, home());
+            clientVarsPath = absPath(mapped);
+        }
+    }
+    const user = String(a.opts.ceph_client_username);
+
+    // Claim the cluster name and an address under the lock (§8.1: unique names, one per stack).
+    const cfg = readConfig();
+    const hostNodes = new Map<string, string>();
+    const claim = withState((s) => {
+        for (const h of hosts) {
+            const n = s.nodes.find((x) => x.hostname === h.hostname && x.stack === stack);
+            if (!n || n.provisionState !== "active")
+                throw new CommandError(
+                    `ERROR: Host ${h.hostname} of stack ${stack} is not provisioned (no ACTIVE baremetal instance); run 'openstack overcloud node provision' first.`,
+                );
+            hostNodes.set(h.hostname, n.name);
+        }
+        const other = s.cephClusters.find((c) => c.name === cluster && c.stack !== stack);
+        if (other)
+            throw new CommandError(
+                `ERROR: Ceph cluster name ${cluster} is already used by stack ${other.stack}; each site needs its own --cluster name.`,
+            );
+        const mine = s.cephClusters.find((c) => c.stack === stack);
+        if (mine && mine.name !== cluster)
+            throw new CommandError(
+                `ERROR: Stack ${stack} already has Ceph cluster ${mine.name} (fsid ${mine.fsid}); one cluster per stack. Remove it (unprovision and clean the disks) before deploying ${cluster}.`,
+            );
+        if (mine?.lost)
+            throw new CommandError(
+                `ERROR: Ceph cluster ${cluster} of stack ${stack} was lost; clean its disks before redeploying.`,
+            );
+        if (!s.cephAdminKey) s.cephAdminKey = true;
+        const dirty = osdHosts.filter((h) => s.nodes.find((n) => n.name === hostNodes.get(h.hostname))?.disksDirty);
+        // A stopped cluster of this stack: its nodes were unprovisioned; the disks still carry its OSDs.
+        if (mine)
+            return {
+                existing: mine.running,
+                stale: !mine.running,
+                dir: mine.dir,
+                addr: mine.addr,
+                dirty: mine.running ? [] : dirty.map((h) => h.hostname),
+            };
+        const used = new Set(s.cephClusters.map((c) => c.addr));
+        let k = 0;
+        while (used.has(`${cfg.cephNet}.${11 + k}`)) k++;
+        const addr = `${cfg.cephNet}.${11 + k}`;
+        const dir = path.join(paths().ceph, stack);
+        s.cephClusters.push({
+            name: cluster,
+            stack,
+            fsid: "",
+            dir,
+            addr,
+            monHost: "",
+            running: false,
+            lost: false,
+            pools: false,
+            hosts: hosts
+                .filter((h) => h.services.some((x) => x === "CephMon" || x === "CephOSD"))
+                .map((h) => hostNodes.get(h.hostname)!),
+        });
+        return { existing: false, stale: false, dir, addr, dirty: dirty.map((h) => h.hostname) };
     });
-    await ansible(`Apply Ceph spec ${cluster}`, 8, ["tripleo_cephadm : Apply spec (mon, mgr)", "tripleo_cephadm : Apply spec (osd)", "tripleo_cephadm : Wait for OSDs", "tripleo_cephadm : Distribute /etc/ceph config and admin keyring to _admin hosts"], allHosts);
-  } catch (e) {
-    release();
-    throw e;
-  }
-  let key: string | undefined;
-  if (pools.length) {
-    const making = createPools(claim.dir, pools.map((p) => p.name)).then(() => ensureClientKey(claim.dir, user, clientKey));
-    making.catch(() => undefined);
-    await ansible(`Create pools and keys ${cluster}`, 4, ["tripleo_cephadm : Create pools", "tripleo_cephadm : Create cephx keys", "tripleo_cephadm : Write ceph_client.yml"], [monHosts[0].hostname]);
-    key = await making;
+    const release = () =>
+        withState((s) => {
+            if (!claim.existing && !claim.stale)
+                s.cephClusters = s.cephClusters.filter((c) => !(c.stack === stack && c.fsid === ""));
+        });
+
+    const allHosts = hosts.map((h) => h.hostname);
+    let info: Awaited<ReturnType<typeof cephClusterInfo>>;
+    try {
+        writeOut(
+            path.join(wd, "cephadm", "cephadm_command.log"),
+            `cephadm bootstrap --fsid <generated> --mon-ip ${monHosts[0].ip} --cluster ${cluster} (lab)\n`,
+        );
+        writeOut(
+            path.join(wd, "generated_ceph_spec.yaml"),
+            hosts
+                .map((h) =>
+                    stringify({
+                        addr: h.ip,
+                        hostname: h.hostname,
+                        labels: [
+                            ...(h.services.includes("CephMon") ? ["_admin", "mon", "mgr"] : []),
+                            ...(h.services.includes("CephOSD") ? ["osd"] : []),
+                        ],
+                        service_type: "host",
+                    }),
+                )
+                .join("---\n"),
+        );
+        // The real bootstrap runs while the simulated Ansible progress streams.
+        const creating =
+            !claim.dirty.length && !claim.existing && !claim.stale
+                ? createCephCluster({ name: cluster, dir: claim.dir, addr: claim.addr, v2Port: 3300, v1Port: 6789 })
+                : undefined;
+        creating?.catch(() => undefined);
+        await ansible(
+            `Deploy cephadm Ceph cluster ${cluster}`,
+            8,
+            [
+                "tripleo_run_cephadm : Create ceph-admin user and SSH key",
+                "tripleo_cephadm : Distribute ceph-admin SSH key",
+                "tripleo_cephadm : Install cephadm",
+                "tripleo_cephadm : Bootstrap Ceph cluster on the first mon",
+            ],
+            allHosts,
+        );
+        if (claim.dirty.length) {
+            out(`\nTASK [tripleo_cephadm : Apply spec (osd)] ************************************`);
+            throw new CommandError(
+                `fatal: [${claim.dirty[0]}]: FAILED! => {"changed": false, "msg": "No OSDs were created: the devices of ${claim.dirty.join(", ")} are not available (they carry Ceph LVM metadata from a previous cluster: 'Insufficient space (<10 extents) on vgs, LVM detected, locked'). Clean the disks (openstack baremetal node clean --clean-steps erase_devices_metadata) before deploying Ceph on them."}\n` +
+                    `ERROR: Ceph deployment failed for stack ${stack}: OSDs not created`,
+            );
+        }
+        if (claim.existing) {
+            info = await cephClusterInfo(claim.dir);
+            if (!info?.running)
+                throw new CommandError(`ERROR: Ceph cluster ${cluster} of stack ${stack} exists but is not running`);
+        } else if (creating) {
+            info = await creating;
+        } else {
+            throw new CommandError(`ERROR: Ceph cluster ${cluster} of stack ${stack} exists but is not running`);
+        }
+        withState((s) => {
+            const c = s.cephClusters.find((x) => x.stack === stack)!;
+            c.fsid = info!.fsid;
+            c.monHost = info!.monHost;
+            c.running = true;
+            for (const h of osdHosts) {
+                const n = s.nodes.find((x) => x.name === hostNodes.get(h.hostname));
+                if (n) n.disksDirty = true;
+            }
+        });
+        await ansible(
+            `Apply Ceph spec ${cluster}`,
+            8,
+            [
+                "tripleo_cephadm : Apply spec (mon, mgr)",
+                "tripleo_cephadm : Apply spec (osd)",
+                "tripleo_cephadm : Wait for OSDs",
+                "tripleo_cephadm : Distribute /etc/ceph config and admin keyring to _admin hosts",
+            ],
+            allHosts,
+        );
+    } catch (e) {
+        release();
+        throw e;
+    }
+    let key: string | undefined;
+    if (pools.length) {
+        const making = createPools(
+            claim.dir,
+            pools.map((p) => p.name),
+        ).then(() => ensureClientKey(claim.dir, user, clientKey));
+        making.catch(() => undefined);
+        await ansible(
+            `Create pools and keys ${cluster}`,
+            4,
+            [
+                "tripleo_cephadm : Create pools",
+                "tripleo_cephadm : Create cephx keys",
+                "tripleo_cephadm : Write ceph_client.yml",
+            ],
+            [monHosts[0].hostname],
+        );
+        key = await making;
+        withState((s) => {
+            s.cephClusters.find((x) => x.stack === stack)!.pools = true;
+        });
+        writeCephClientVars(clientVarsPath, info!.fsid, cluster, info!.monIps, user, key);
+        if (clientVarsPath !== path.join(wd, "cephadm", "ceph_client.yml"))
+            writeCephClientVars(
+                path.join(wd, "cephadm", "ceph_client.yml"),
+                info!.fsid,
+                cluster,
+                info!.monIps,
+                user,
+                key,
+            );
+    } else if (claim.existing) {
+        key = await getClientKey(claim.dir, user);
+    }
+    const containerImage =
+        "undercloud.ctlplane.mydomain.tld:8787/ceph/daemon:v6.0.7-stable-6.0-pacific-centos-8-x86_64";
+    const pd: Record<string, unknown> = {
+        CephClusterFSID: info!.fsid,
+        CephDynamicSpec: false,
+        DeployedCeph: true,
+        CephadmDefaultContainer: false,
+        ContainerCephDaemonImage: containerImage,
+        CephClusterName: cluster,
+    };
+    if (pools.length && key) {
+        pd.CephPools = pools.map((p) => ({
+            name: p.name,
+            application: p.application ?? "rbd",
+            pg_autoscale_mode: p.pg_autoscale_mode ?? true,
+            target_size_ratio: p.target_size_ratio,
+        }));
+        pd.CephClientConfigVars = clientVarsPath;
+        pd.CephClientUserName = user;
+        pd.CephClientKey = key;
+    }
+    pd.ApplyCephConfigOverridesOnUpdate = true;
+    writeOut(outPath, stringify({ parameter_defaults: pd }), 0o600);
     withState((s) => {
-      s.cephClusters.find((x) => x.stack === stack)!.pools = true;
+        const st = s.stacks.find((x) => x.name === stack);
+        if (st && !st.deployed) st.status = "CEPH_DEPLOYED";
     });
-    writeCephClientVars(clientVarsPath, info!.fsid, cluster, info!.monIps, user, key);
-    if (clientVarsPath !== path.join(wd, "cephadm", "ceph_client.yml")) writeCephClientVars(path.join(wd, "cephadm", "ceph_client.yml"), info!.fsid, cluster, info!.monIps, user, key);
-  } else if (claim.existing) {
-    key = await getClientKey(claim.dir, user);
-  }
-  const containerImage = "undercloud.ctlplane.mydomain.tld:8787/ceph/daemon:v6.0.7-stable-6.0-pacific-centos-8-x86_64";
-  const pd: Record<string, unknown> = {
-    CephClusterFSID: info!.fsid,
-    CephDynamicSpec: false,
-    DeployedCeph: true,
-    CephadmDefaultContainer: false,
-    ContainerCephDaemonImage: containerImage,
-    CephClusterName: cluster,
-  };
-  if (pools.length && key) {
-    pd.CephPools = pools.map((p) => ({ name: p.name, application: p.application ?? "rbd", pg_autoscale_mode: p.pg_autoscale_mode ?? true, target_size_ratio: p.target_size_ratio }));
-    pd.CephClientConfigVars = clientVarsPath;
-    pd.CephClientUserName = user;
-    pd.CephClientKey = key;
-  }
-  pd.ApplyCephConfigOverridesOnUpdate = true;
-  writeOut(outPath, stringify({ parameter_defaults: pd }), 0o600);
-  withState((s) => {
-    const st = s.stacks.find((x) => x.name === stack);
-    if (st && !st.deployed) st.status = "CEPH_DEPLOYED";
-  });
-  out(`Ceph cluster ${cluster} deployed for stack ${stack}: fsid ${info!.fsid}, mons ${info!.monIps}`);
-  out(`Deployed Ceph environment written to ${outPath}`);
-  return 0;
+    out(`Ceph cluster ${cluster} deployed for stack ${stack}: fsid ${info!.fsid}, mons ${info!.monIps}`);
+    out(`Deployed Ceph environment written to ${outPath}`);
+    return 0;
 };
 
-export function writeCephClientVars(p: string, fsid: string, cluster: string, monIps: string, user: string, key: string): void {
-  writeOut(
-    p,
-    stringify({
-      tripleo_ceph_client_fsid: fsid,
-      tripleo_ceph_client_cluster: cluster,
-      external_cluster_mon_ips: monIps,
-      keys: [{ name: `client.${user}`, key, caps: CLIENT_CAPS }],
-    }),
-    0o600,
-  );
+export function writeCephClientVars(
+    p: string,
+    fsid: string,
+    cluster: string,
+    monIps: string,
+    user: string,
+    key: string,
+): void {
+    writeOut(
+        p,
+        stringify({
+            tripleo_ceph_client_fsid: fsid,
+            tripleo_ceph_client_cluster: cluster,
+            external_cluster_mon_ips: monIps,
+            keys: [{ name: `client.${user}`, key, caps: CLIENT_CAPS }],
+        }),
+        0o600,
+    );
 }
 
 interface ClientVars {
-  tripleo_ceph_client_fsid: string;
-  tripleo_ceph_client_cluster: string;
-  external_cluster_mon_ips: string;
-  keys?: Array<{ name: string; key: string; caps: Record<string, string> }>;
+    tripleo_ceph_client_fsid: string;
+    tripleo_ceph_client_cluster: string;
+    external_cluster_mon_ips: string;
+    keys?: Array<{ name: string; key: string; caps: Record<string, string> }>;
 }
 
 export const exportCeph: Handler = async (prog, argv) => {
-  const a = parseArgs(prog, argv, [
-    { names: ["--stack"], value: true },
-    { names: ["--cephx-key-client-name", "-k"], value: true, default: "openstack" },
-    { names: ["--output-file", "-o"], value: true },
-    { names: ["--force-overwrite", "-f"] },
-    { names: ["--config-download-dir"], value: true },
-  ], 0);
-  const stackArg = str(a.opts.stack);
-  if (!stackArg) throw new CommandError(`usage: ${prog} [-h] --stack <stack> [--cephx-key-client-name CEPHX_KEY_CLIENT_NAME] [--output-file OUTPUT_FILE] [--force-overwrite] [--config-download-dir CONFIG_DOWNLOAD_DIR]\n${prog}: error: the following arguments are required: --stack`, 2);
-  const stacks = stackArg.split(",").map((x) => x.trim()).filter(Boolean);
-  const outPath = absPath(str(a.opts.output_file) ?? (stacks.length === 1 ? `ceph-export-${stacks[0]}.yaml` : `ceph-export-${stacks.length}-stacks.yaml`));
-  if (fs.existsSync(outPath) && !a.opts.force_overwrite) throw new CommandError(`File '${outPath}' already exists, not exporting.`);
-  const user = String(a.opts.cephx_key_client_name);
-  const items: unknown[] = [];
-  for (const stack of stacks) {
-    const base = str(a.opts.config_download_dir) ? absPath(str(a.opts.config_download_dir)!) : path.join(home(), "overcloud-deploy", stack, "config-download");
-    const stackDir = path.join(base, stack);
-    if (!fs.existsSync(stackDir)) throw new CommandError(`ERROR: [Errno 2] No such file or directory: '${stackDir}'\nExport of Ceph data for stack ${stack} failed: neither config-download nor deployed Ceph data found`);
-    const varsFile = path.join(stackDir, "cephadm", "ceph_client.yml");
-    if (!fs.existsSync(path.join(stackDir, "cephadm")) && !fs.existsSync(path.join(stackDir, "ceph-ansible"))) throw new CommandError(`ERROR: Stack ${stack}: ${stackDir} contains neither cephadm nor ceph-ansible data; cannot export ceph.`);
-    if (!fs.existsSync(varsFile)) throw new CommandError(`ERROR: local variable 'data' referenced before assignment\nExport of Ceph data for stack ${stack} failed: ${varsFile} does not exist (were pools and cephx keys created? use 'ceph deploy --force --ansible-extra-vars <pools.yml>' or deploy the stack first)`);
-    const vars = parse(fs.readFileSync(varsFile, "utf8")) as ClientVars;
-    const k = (vars.keys ?? []).find((x) => x.name === `client.${user}`);
-    if (!k) throw new CommandError(`ERROR: local variable 'key' referenced before assignment\nExport of Ceph data for stack ${stack} failed: no key client.${user} in ${varsFile}`);
-    const cluster = vars.tripleo_ceph_client_cluster;
-    items.push({
-      cluster,
-      fsid: vars.tripleo_ceph_client_fsid,
-      external_cluster_mon_ips: vars.external_cluster_mon_ips,
-      keys: [{ name: k.name, key: k.key, caps: k.caps }],
-      ceph_conf_overrides: { client: { keyring: `/etc/ceph/${cluster}.client.${user}.keyring` } },
-      dashboard_enabled: false,
-    });
-  }
-  writeOut(outPath, stringify({ parameter_defaults: { CephExternalMultiConfig: items } }, { sortMapEntries: true }), 0o600);
-  out(`Exported Ceph data of ${stacks.join(", ")} to ${outPath}`);
-  return 0;
+    const a = parseArgs(
+        prog,
+        argv,
+        [
+            { names: ["--stack"], value: true },
+            { names: ["--cephx-key-client-name", "-k"], value: true, default: "openstack" },
+            { names: ["--output-file", "-o"], value: true },
+            { names: ["--force-overwrite", "-f"] },
+            { names: ["--config-download-dir"], value: true },
+        ],
+        0,
+    );
+    const stackArg = str(a.opts.stack);
+    if (!stackArg)
+        throw new CommandError(
+            `usage: ${prog} [-h] --stack <stack> [--cephx-key-client-name CEPHX_KEY_CLIENT_NAME] [--output-file OUTPUT_FILE] [--force-overwrite] [--config-download-dir CONFIG_DOWNLOAD_DIR]\n${prog}: error: the following arguments are required: --stack`,
+            2,
+        );
+    const stacks = stackArg
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean);
+    const outPath = absPath(
+        str(a.opts.output_file) ??
+            (stacks.length === 1 ? `ceph-export-${stacks[0]}.yaml` : `ceph-export-${stacks.length}-stacks.yaml`),
+    );
+    if (fs.existsSync(outPath) && !a.opts.force_overwrite)
+        throw new CommandError(`File '${outPath}' already exists, not exporting.`);
+    const user = String(a.opts.cephx_key_client_name);
+    const items: unknown[] = [];
+    for (const stack of stacks) {
+        const base = str(a.opts.config_download_dir)
+            ? absPath(str(a.opts.config_download_dir)!)
+            : path.join(home(), "overcloud-deploy", stack, "config-download");
+        const stackDir = path.join(base, stack);
+        if (!fs.existsSync(stackDir))
+            throw new CommandError(
+                `ERROR: [Errno 2] No such file or directory: '${stackDir}'\nExport of Ceph data for stack ${stack} failed: neither config-download nor deployed Ceph data found`,
+            );
+        const varsFile = path.join(stackDir, "cephadm", "ceph_client.yml");
+        if (!fs.existsSync(path.join(stackDir, "cephadm")) && !fs.existsSync(path.join(stackDir, "ceph-ansible")))
+            throw new CommandError(
+                `ERROR: Stack ${stack}: ${stackDir} contains neither cephadm nor ceph-ansible data; cannot export ceph.`,
+            );
+        if (!fs.existsSync(varsFile))
+            throw new CommandError(
+                `ERROR: local variable 'data' referenced before assignment\nExport of Ceph data for stack ${stack} failed: ${varsFile} does not exist (were pools and cephx keys created? use 'ceph deploy --force --ansible-extra-vars <pools.yml>' or deploy the stack first)`,
+            );
+        const vars = parse(fs.readFileSync(varsFile, "utf8")) as ClientVars;
+        const k = (vars.keys ?? []).find((x) => x.name === `client.${user}`);
+        if (!k)
+            throw new CommandError(
+                `ERROR: local variable 'key' referenced before assignment\nExport of Ceph data for stack ${stack} failed: no key client.${user} in ${varsFile}`,
+            );
+        const cluster = vars.tripleo_ceph_client_cluster;
+        items.push({
+            cluster,
+            fsid: vars.tripleo_ceph_client_fsid,
+            external_cluster_mon_ips: vars.external_cluster_mon_ips,
+            keys: [{ name: k.name, key: k.key, caps: k.caps }],
+            ceph_conf_overrides: { client: { keyring: `/etc/ceph/${cluster}.client.${user}.keyring` } },
+            dashboard_enabled: false,
+        });
+    }
+    writeOut(
+        outPath,
+        stringify({ parameter_defaults: { CephExternalMultiConfig: items } }, { sortMapEntries: true }),
+        0o600,
+    );
+    out(`Exported Ceph data of ${stacks.join(", ")} to ${outPath}`);
+    return 0;
 };
 
 void readState;

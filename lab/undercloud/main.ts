@@ -7,194 +7,210 @@ import { Fault, faultMatches, logEnd, logStart, readFaults, redactText, writeFau
 import { paths } from "../paths";
 import { acquireLock } from "../state";
 import { cephDeploy, exportCeph } from "./ceph";
-import { aggregateList, aggregateShow, deploy, overcloudDelete, overcloudStatus, stackExport, tokenIssue } from "./deploy";
 import {
-  Handler,
-  baremetalNodeClean,
-  baremetalNodeList,
-  baremetalNodeManage,
-  baremetalNodeProvide,
-  baremetalNodeShow,
-  metalsmithList,
-  metalsmithShow,
-  metalsmithUndeploy,
-  networkProvision,
-  nodeProvision,
-  nodeUnprovision,
-  rolesGenerate,
-  rolesList,
-  vipProvision,
+    aggregateList,
+    aggregateShow,
+    deploy,
+    overcloudDelete,
+    overcloudStatus,
+    stackExport,
+    tokenIssue,
+} from "./deploy";
+import {
+    Handler,
+    baremetalNodeClean,
+    baremetalNodeList,
+    baremetalNodeManage,
+    baremetalNodeProvide,
+    baremetalNodeShow,
+    metalsmithList,
+    metalsmithShow,
+    metalsmithUndeploy,
+    networkProvision,
+    nodeProvision,
+    nodeUnprovision,
+    rolesGenerate,
+    rolesList,
+    vipProvision,
 } from "./metal";
 import { CommandError, err, out, simMs, sleep } from "./util";
 
 interface Cmd {
-  handler: Handler;
-  mutating: boolean;
-  /** Commands that act on a stack default to `overcloud`, as tripleoclient does. */
-  stackDefault?: boolean;
+    handler: Handler;
+    mutating: boolean;
+    /** Commands that act on a stack default to `overcloud`, as tripleoclient does. */
+    stackDefault?: boolean;
 }
 
 const OPENSTACK: Record<string, Cmd> = {
-  "overcloud network provision": { handler: networkProvision, mutating: true },
-  "overcloud network vip provision": { handler: vipProvision, mutating: true, stackDefault: true },
-  "overcloud node provision": { handler: nodeProvision, mutating: true, stackDefault: true },
-  "overcloud node unprovision": { handler: nodeUnprovision, mutating: true, stackDefault: true },
-  "overcloud ceph deploy": { handler: cephDeploy, mutating: true, stackDefault: true },
-  "overcloud export ceph": { handler: exportCeph, mutating: true },
-  "overcloud export": { handler: stackExport, mutating: true, stackDefault: true },
-  "overcloud deploy": { handler: deploy, mutating: true, stackDefault: true },
-  "overcloud delete": { handler: overcloudDelete, mutating: true },
-  "overcloud status": { handler: overcloudStatus, mutating: false, stackDefault: true },
-  "overcloud roles generate": { handler: rolesGenerate, mutating: true },
-  "overcloud roles list": { handler: rolesList, mutating: false },
-  "baremetal node list": { handler: baremetalNodeList, mutating: false },
-  "baremetal node show": { handler: baremetalNodeShow, mutating: false },
-  "baremetal node manage": { handler: baremetalNodeManage, mutating: true },
-  "baremetal node provide": { handler: baremetalNodeProvide, mutating: true },
-  "baremetal node clean": { handler: baremetalNodeClean, mutating: true },
-  "token issue": { handler: tokenIssue, mutating: false },
-  "aggregate show": { handler: aggregateShow, mutating: false },
-  "aggregate list": { handler: aggregateList, mutating: false },
+    "overcloud network provision": { handler: networkProvision, mutating: true },
+    "overcloud network vip provision": { handler: vipProvision, mutating: true, stackDefault: true },
+    "overcloud node provision": { handler: nodeProvision, mutating: true, stackDefault: true },
+    "overcloud node unprovision": { handler: nodeUnprovision, mutating: true, stackDefault: true },
+    "overcloud ceph deploy": { handler: cephDeploy, mutating: true, stackDefault: true },
+    "overcloud export ceph": { handler: exportCeph, mutating: true },
+    "overcloud export": { handler: stackExport, mutating: true, stackDefault: true },
+    "overcloud deploy": { handler: deploy, mutating: true, stackDefault: true },
+    "overcloud delete": { handler: overcloudDelete, mutating: true },
+    "overcloud status": { handler: overcloudStatus, mutating: false, stackDefault: true },
+    "overcloud roles generate": { handler: rolesGenerate, mutating: true },
+    "overcloud roles list": { handler: rolesList, mutating: false },
+    "baremetal node list": { handler: baremetalNodeList, mutating: false },
+    "baremetal node show": { handler: baremetalNodeShow, mutating: false },
+    "baremetal node manage": { handler: baremetalNodeManage, mutating: true },
+    "baremetal node provide": { handler: baremetalNodeProvide, mutating: true },
+    "baremetal node clean": { handler: baremetalNodeClean, mutating: true },
+    "token issue": { handler: tokenIssue, mutating: false },
+    "aggregate show": { handler: aggregateShow, mutating: false },
+    "aggregate list": { handler: aggregateList, mutating: false },
 };
 const METALSMITH: Record<string, Cmd> = {
-  list: { handler: metalsmithList, mutating: false },
-  show: { handler: metalsmithShow, mutating: false },
-  undeploy: { handler: metalsmithUndeploy, mutating: true },
+    list: { handler: metalsmithList, mutating: false },
+    show: { handler: metalsmithShow, mutating: false },
+    undeploy: { handler: metalsmithUndeploy, mutating: true },
 };
 
 function resolve(tool: string, args: string[]): { key: string; cmd: Cmd; rest: string[] } | undefined {
-  const table = tool === "metalsmith" ? METALSMITH : OPENSTACK;
-  const words: string[] = [];
-  for (const a of args) {
-    if (a.startsWith("-")) break;
-    words.push(a);
-  }
-  for (let n = words.length; n > 0; n--) {
-    const key = words.slice(0, n).join(" ");
-    if (table[key]) return { key, cmd: table[key], rest: args.slice(n) };
-  }
-  return undefined;
+    const table = tool === "metalsmith" ? METALSMITH : OPENSTACK;
+    const words: string[] = [];
+    for (const a of args) {
+        if (a.startsWith("-")) break;
+        words.push(a);
+    }
+    for (let n = words.length; n > 0; n--) {
+        const key = words.slice(0, n).join(" ");
+        if (table[key]) return { key, cmd: table[key], rest: args.slice(n) };
+    }
+    return undefined;
 }
 
 function stackOf(key: string, cmd: Cmd, rest: string[]): string | null {
-  for (let i = 0; i < rest.length; i++) {
-    if (rest[i] === "--stack" && i + 1 < rest.length) return rest[i + 1];
-    if (rest[i].startsWith("--stack=")) return rest[i].slice(8);
-  }
-  if (key === "overcloud delete") return rest.find((x) => !x.startsWith("-")) ?? null;
-  return cmd.stackDefault ? "overcloud" : null;
+    for (let i = 0; i < rest.length; i++) {
+        if (rest[i] === "--stack" && i + 1 < rest.length) return rest[i + 1];
+        if (rest[i].startsWith("--stack=")) return rest[i].slice(8);
+    }
+    if (key === "overcloud delete") return rest.find((x) => !x.startsWith("-")) ?? null;
+    return cmd.stackDefault ? "overcloud" : null;
 }
 
 function takeFault(command: string, stack: string | null): Fault | undefined {
-  const release = acquireLock();
-  try {
-    const faults = readFaults();
-    const i = faults.findIndex((f) => faultMatches(f, command, stack));
-    if (i < 0) return undefined;
-    const [f] = faults.splice(i, 1);
-    writeFaults(faults);
-    return f;
-  } finally {
-    release();
-  }
+    const release = acquireLock();
+    try {
+        const faults = readFaults();
+        const i = faults.findIndex((f) => faultMatches(f, command, stack));
+        if (i < 0) return undefined;
+        const [f] = faults.splice(i, 1);
+        writeFaults(faults);
+        return f;
+    } finally {
+        release();
+    }
 }
 
 /** Cuts this command's SSH connection: kills the sshd session processes above us (not the listener). */
 function dropConnection(): void {
-  let listener = -1;
-  try {
-    listener = Number(fs.readFileSync(path.join(paths().ssh, "sshd.pid"), "utf8").trim());
-  } catch {
-    /* no listener pid */
-  }
-  const victims: number[] = [];
-  let pid = process.ppid;
-  for (let guard = 0; pid > 1 && guard < 20; guard++) {
-    let stat: string;
+    let listener = -1;
     try {
-      stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        listener = Number(fs.readFileSync(path.join(paths().ssh, "sshd.pid"), "utf8").trim());
     } catch {
-      break;
+        /* no listener pid */
     }
-    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    if (comm.startsWith("sshd") && pid !== listener) victims.push(pid);
-    pid = ppid;
-  }
-  for (const v of victims) {
-    try {
-      process.kill(v, "SIGKILL");
-    } catch {
-      /* gone */
+    const victims: number[] = [];
+    let pid = process.ppid;
+    for (let guard = 0; pid > 1 && guard < 20; guard++) {
+        let stat: string;
+        try {
+            stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        } catch {
+            break;
+        }
+        const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        if (comm.startsWith("sshd") && pid !== listener) victims.push(pid);
+        pid = ppid;
     }
-  }
+    for (const v of victims) {
+        try {
+            process.kill(v, "SIGKILL");
+        } catch {
+            /* gone */
+        }
+    }
 }
 
 async function main(): Promise<number> {
-  const [tool, ...args] = process.argv.slice(2);
-  if (!process.env.LAB_DIR) {
-    err("lab undercloud: LAB_DIR is not set (run through the lab's SSH)");
-    return 1;
-  }
-  process.on("SIGHUP", () => {
-    /* the operator's SSH session died: the command goes on, like a real deploy */
-  });
-  const r = resolve(tool, args);
-  if (!r) {
-    err(`${tool}: '${args.filter((a) => !a.startsWith("-")).slice(0, 3).join(" ")}' is not a ${tool} command. See '${tool} --help'.`);
-    return 2;
-  }
-  const argvFull = [tool, ...args];
-  const stack = stackOf(r.key, r.cmd, r.rest);
-  const id = `${Date.now()}-${process.pid}`;
-  logStart(id, { start: new Date().toISOString(), argv: argvFull, stack, mutating: r.cmd.mutating });
-  let finished = false;
-  const finish = (code: number) => {
-    if (!finished) {
-      finished = true;
-      logEnd(id, code);
+    const [tool, ...args] = process.argv.slice(2);
+    if (!process.env.LAB_DIR) {
+        err("lab undercloud: LAB_DIR is not set (run through the lab's SSH)");
+        return 1;
     }
-  };
-  for (const [sig, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
-    process.on(sig, () => {
-      finish(code);
-      process.exit(code);
+    process.on("SIGHUP", () => {
+        /* the operator's SSH session died: the command goes on, like a real deploy */
     });
-  }
-  const prog = `${tool} ${r.key}`;
-  let code: number;
-  try {
-    const fault = takeFault(`${tool === "metalsmith" ? "metalsmith " : ""}${r.key}`, stack);
-    if (fault?.kind === "fail") {
-      await sleep(simMs(1));
-      throw new CommandError(fault.message ?? `ERROR: ${prog} failed (injected fault)`);
+    const r = resolve(tool, args);
+    if (!r) {
+        err(
+            `${tool}: '${args
+                .filter((a) => !a.startsWith("-"))
+                .slice(0, 3)
+                .join(" ")}' is not a ${tool} command. See '${tool} --help'.`,
+        );
+        return 2;
     }
-    if (fault?.kind === "hang") {
-      out(`TASK [${r.key}] ${"*".repeat(40)}`);
-      setInterval(() => undefined, 1 << 30);
-      await new Promise(() => undefined);
+    const argvFull = [tool, ...args];
+    const stack = stackOf(r.key, r.cmd, r.rest);
+    const id = `${Date.now()}-${process.pid}`;
+    logStart(id, { start: new Date().toISOString(), argv: argvFull, stack, mutating: r.cmd.mutating });
+    let finished = false;
+    const finish = (code: number) => {
+        if (!finished) {
+            finished = true;
+            logEnd(id, code);
+        }
+    };
+    for (const [sig, code] of [
+        ["SIGTERM", 143],
+        ["SIGINT", 130],
+    ] as const) {
+        process.on(sig, () => {
+            finish(code);
+            process.exit(code);
+        });
     }
-    if (fault?.kind === "drop") setTimeout(dropConnection, Math.max(150, simMs(2))).unref();
-    code = await r.cmd.handler(prog, r.rest);
-  } catch (e) {
-    if (e instanceof CommandError) {
-      err(redactText(e.message));
-      code = e.exitCode;
-    } else {
-      err(redactText(`ERROR: ${(e as Error).stack ?? String(e)}`));
-      code = 1;
+    const prog = `${tool} ${r.key}`;
+    let code: number;
+    try {
+        const fault = takeFault(`${tool === "metalsmith" ? "metalsmith " : ""}${r.key}`, stack);
+        if (fault?.kind === "fail") {
+            await sleep(simMs(1));
+            throw new CommandError(fault.message ?? `ERROR: ${prog} failed (injected fault)`);
+        }
+        if (fault?.kind === "hang") {
+            out(`TASK [${r.key}] ${"*".repeat(40)}`);
+            setInterval(() => undefined, 1 << 30);
+            await new Promise(() => undefined);
+        }
+        if (fault?.kind === "drop") setTimeout(dropConnection, Math.max(150, simMs(2))).unref();
+        code = await r.cmd.handler(prog, r.rest);
+    } catch (e) {
+        if (e instanceof CommandError) {
+            err(redactText(e.message));
+            code = e.exitCode;
+        } else {
+            err(redactText(`ERROR: ${(e as Error).stack ?? String(e)}`));
+            code = 1;
+        }
     }
-  }
-  finish(code);
-  return code;
+    finish(code);
+    return code;
 }
 
 main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e) => {
-    err(String(e));
-    process.exitCode = 1;
-  },
+    (code) => {
+        process.exitCode = code;
+    },
+    (e) => {
+        err(String(e));
+        process.exitCode = 1;
+    },
 );

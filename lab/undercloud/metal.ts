@@ -8,549 +8,835 @@ import { stopCephCluster, wipeCephCluster } from "../ceph";
 import { BaremetalNode, LabState, StackRecord, readState, withState } from "../state";
 import { ROLES } from "./roles";
 import {
-  COMMON_OPTS,
-  CommandError,
-  absPath,
-  ansible,
-  confirm,
-  err,
-  home,
-  out,
-  parseArgs,
-  printList,
-  printShow,
-  readYamlFile,
-  simMs,
-  sleep,
-  str,
-  thtPath,
-  workingDir,
-  writeOut,
+    COMMON_OPTS,
+    CommandError,
+    absPath,
+    ansible,
+    confirm,
+    err,
+    home,
+    out,
+    parseArgs,
+    printList,
+    printShow,
+    readYamlFile,
+    simMs,
+    sleep,
+    str,
+    thtPath,
+    workingDir,
+    writeOut,
 } from "./util";
 
 export type Handler = (prog: string, argv: string[]) => Promise<number>;
 
 interface NetworkDef {
-  name: string;
-  name_lower?: string;
-  vip?: boolean;
-  subnets?: Record<string, { ip_subnet?: string; vlan?: number }>;
+    name: string;
+    name_lower?: string;
+    vip?: boolean;
+    subnets?: Record<string, { ip_subnet?: string; vlan?: number }>;
 }
 
 function readNetworkData(file: string): NetworkDef[] {
-  const p = absPath(file);
-  if (!fs.existsSync(p)) throw new CommandError(`ERROR: Network data file ${p} not found`);
-  const data = parse(fs.readFileSync(p, "utf8")) as NetworkDef[];
-  if (!Array.isArray(data)) throw new CommandError(`ERROR: Network data file ${p} is not a list of networks`);
-  for (const n of data) if (!n || typeof n.name !== "string") throw new CommandError(`ERROR: Network data file ${p}: every network needs a name`);
-  return data;
+    const p = absPath(file);
+    if (!fs.existsSync(p)) throw new CommandError(`ERROR: Network data file ${p} not found`);
+    const data = parse(fs.readFileSync(p, "utf8")) as NetworkDef[];
+    if (!Array.isArray(data)) throw new CommandError(`ERROR: Network data file ${p} is not a list of networks`);
+    for (const n of data)
+        if (!n || typeof n.name !== "string")
+            throw new CommandError(`ERROR: Network data file ${p}: every network needs a name`);
+    return data;
 }
 
 const lowerOf = (n: NetworkDef) => n.name_lower ?? n.name.toLowerCase();
 
 export const networkProvision: Handler = async (prog, argv) => {
-  const a = parseArgs(prog, argv, [{ names: ["-o", "--output"], value: true }, { names: ["-y", "--yes"] }, { names: ["--templates"], value: true }, { names: ["--stack"], value: true }], 1, 0);
-  const file = a.positionals[0];
-  if (!file) throw new CommandError(`usage: ${prog} [-h] --output <deployed_networks.yaml> [--yes] [--templates TEMPLATES] <network_data.yaml>\n${prog}: error: the following arguments are required: <network_data.yaml>`, 2);
-  const output = str(a.opts.output);
-  if (!output) throw new CommandError(`${prog}: error: the following arguments are required: -o/--output`, 2);
-  const outPath = absPath(output);
-  if (fs.existsSync(outPath) && !a.opts.yes && !confirm(`The output file ${outPath} will be overwritten. Are you sure?`)) throw new CommandError("Action not confirmed, exiting.");
-  const nets = readNetworkData(file);
-  const text = fs.readFileSync(absPath(file), "utf8");
-  await ansible("Overcloud Network Provision", 1, ["Create/update networks", "Create/update subnets", "Populate environment"], ["localhost"]);
-  withState((s) => {
-    s.network = {
-      dataFile: absPath(file),
-      dataText: text,
-      networks: Object.fromEntries(nets.map((n) => [lowerOf(n), { subnets: Object.keys(n.subnets ?? {}), cidr: Object.values(n.subnets ?? {})[0]?.ip_subnet ?? "" }])),
-    };
-  });
-  const attrs: Record<string, unknown> = {};
-  for (const n of nets) {
-    const sub = Object.entries(n.subnets ?? {});
-    attrs[n.name] = { network: { dns_domain: `${lowerOf(n).replace(/_/g, "")}.mydomain.tld.`, mtu: 1500, name: lowerOf(n), tags: [`tripleo_net_idx=${nets.indexOf(n)}`, `tripleo_vip=${!!n.vip}`, `tripleo_network_name=${n.name}`] }, subnets: Object.fromEntries(sub.map(([k, v]) => [k, { cidr: v.ip_subnet, ip_version: 4, name: k, tags: [`tripleo_vlan_id=${v.vlan ?? 1}`] }])) };
-  }
-  writeOut(
-    outPath,
-    stringify({
-      resource_registry: { "OS::TripleO::Network": thtPath("network/deployed_networks.yaml") },
-      parameter_defaults: {
-        DeployedNetworkEnvironment: {
-          net_attributes_map: attrs,
-          net_cidr_map: Object.fromEntries(nets.map((n) => [lowerOf(n), Object.values(n.subnets ?? {}).map((s) => s.ip_subnet)])),
-          net_ip_version_map: Object.fromEntries(nets.map((n) => [lowerOf(n), 4])),
-        },
-      },
-    }),
-  );
-  out(`Network provision output written to ${outPath}`);
-  return 0;
+    const a = parseArgs(
+        prog,
+        argv,
+        [
+            { names: ["-o", "--output"], value: true },
+            { names: ["-y", "--yes"] },
+            { names: ["--templates"], value: true },
+            { names: ["--stack"], value: true },
+        ],
+        1,
+        0,
+    );
+    const file = a.positionals[0];
+    if (!file)
+        throw new CommandError(
+            `usage: ${prog} [-h] --output <deployed_networks.yaml> [--yes] [--templates TEMPLATES] <network_data.yaml>\n${prog}: error: the following arguments are required: <network_data.yaml>`,
+            2,
+        );
+    const output = str(a.opts.output);
+    if (!output) throw new CommandError(`${prog}: error: the following arguments are required: -o/--output`, 2);
+    const outPath = absPath(output);
+    if (
+        fs.existsSync(outPath) &&
+        !a.opts.yes &&
+        !confirm(`The output file ${outPath} will be overwritten. Are you sure?`)
+    )
+        throw new CommandError("Action not confirmed, exiting.");
+    const nets = readNetworkData(file);
+    const text = fs.readFileSync(absPath(file), "utf8");
+    await ansible(
+        "Overcloud Network Provision",
+        1,
+        ["Create/update networks", "Create/update subnets", "Populate environment"],
+        ["localhost"],
+    );
+    withState((s) => {
+        s.network = {
+            dataFile: absPath(file),
+            dataText: text,
+            networks: Object.fromEntries(
+                nets.map((n) => [
+                    lowerOf(n),
+                    { subnets: Object.keys(n.subnets ?? {}), cidr: Object.values(n.subnets ?? {})[0]?.ip_subnet ?? "" },
+                ]),
+            ),
+        };
+    });
+    const attrs: Record<string, unknown> = {};
+    for (const n of nets) {
+        const sub = Object.entries(n.subnets ?? {});
+        attrs[n.name] = {
+            network: {
+                dns_domain: `${lowerOf(n).replace(/_/g, "")}.mydomain.tld.`,
+                mtu: 1500,
+                name: lowerOf(n),
+                tags: [
+                    `tripleo_net_idx=${nets.indexOf(n)}`,
+                    `tripleo_vip=${!!n.vip}`,
+                    `tripleo_network_name=${n.name}`,
+                ],
+            },
+            subnets: Object.fromEntries(
+                sub.map(([k, v]) => [
+                    k,
+                    { cidr: v.ip_subnet, ip_version: 4, name: k, tags: [`tripleo_vlan_id=${v.vlan ?? 1}`] },
+                ]),
+            ),
+        };
+    }
+    writeOut(
+        outPath,
+        stringify({
+            resource_registry: { "OS::TripleO::Network": thtPath("network/deployed_networks.yaml") },
+            parameter_defaults: {
+                DeployedNetworkEnvironment: {
+                    net_attributes_map: attrs,
+                    net_cidr_map: Object.fromEntries(
+                        nets.map((n) => [lowerOf(n), Object.values(n.subnets ?? {}).map((s) => s.ip_subnet)]),
+                    ),
+                    net_ip_version_map: Object.fromEntries(nets.map((n) => [lowerOf(n), 4])),
+                },
+            },
+        }),
+    );
+    out(`Network provision output written to ${outPath}`);
+    return 0;
 };
 
 export const vipProvision: Handler = async (prog, argv) => {
-  const a = parseArgs(prog, argv, [{ names: ["-o", "--output"], value: true }, { names: ["-y", "--yes"] }, { names: ["--stack"], value: true, default: "overcloud" }, { names: ["--templates"], value: true }, { names: ["--working-dir"], value: true }], 1, 0);
-  const file = a.positionals[0];
-  const output = str(a.opts.output);
-  if (!file || !output) throw new CommandError(`${prog}: error: the following arguments are required: <vip_data.yaml>, -o/--output`, 2);
-  const stack = String(a.opts.stack);
-  const vips = readYamlFile(absPath(file), "VIP data") as Array<{ network: string; dns_name?: string; ip_address?: string }>;
-  const st = readState();
-  if (!st.network) throw new CommandError(`ERROR: No networks found. Run 'openstack overcloud network provision' first.`);
-  for (const v of vips) if (v.network !== "ctlplane" && !st.network.networks[v.network]) throw new CommandError(`ERROR: Network ${v.network} for VIP of stack ${stack} not found.`);
-  await ansible("Overcloud Virtual IPs Provision", 1, ["Create/update VIP ports", "Populate environment"], ["localhost"]);
-  const map: Record<string, unknown> = {};
-  const registry: Record<string, string> = {};
-  for (const v of vips) {
-    if (v.network === "ctlplane") continue;
-    const cidr = st.network.networks[v.network].cidr;
-    const ip = v.ip_address ?? cidr.replace(/\.0\/\d+$/, `.${100 + (stackIndex(st, stack) % 100)}`);
-    map[v.network] = { ip_address: ip, ip_address_uri: ip, ip_subnet: `${ip}/24` };
-    const camel = v.network.split("_").map((x) => x[0].toUpperCase() + x.slice(1)).join("");
-    registry[`OS::TripleO::Network::Ports::${camel}VipPort`] = thtPath(`network/ports/deployed_vip_${v.network}.yaml`);
-  }
-  writeOut(
-    absPath(output),
-    stringify({
-      resource_registry: registry,
-      parameter_defaults: { ControlPlaneVipData: { fixed_ips: [{ ip_address: `192.168.24.${100 + (stackIndex(st, stack) % 100)}` }], name: "control_virtual_ip", network: { tags: ["192.168.24.0/24"] }, subnets: [{ ip_version: 4 }] }, VipPortMap: map },
-    }),
-  );
-  return 0;
+    const a = parseArgs(
+        prog,
+        argv,
+        [
+            { names: ["-o", "--output"], value: true },
+            { names: ["-y", "--yes"] },
+            { names: ["--stack"], value: true, default: "overcloud" },
+            { names: ["--templates"], value: true },
+            { names: ["--working-dir"], value: true },
+        ],
+        1,
+        0,
+    );
+    const file = a.positionals[0];
+    const output = str(a.opts.output);
+    if (!file || !output)
+        throw new CommandError(`${prog}: error: the following arguments are required: <vip_data.yaml>, -o/--output`, 2);
+    const stack = String(a.opts.stack);
+    const vips = readYamlFile(absPath(file), "VIP data") as Array<{
+        network: string;
+        dns_name?: string;
+        ip_address?: string;
+    }>;
+    const st = readState();
+    if (!st.network)
+        throw new CommandError(`ERROR: No networks found. Run 'openstack overcloud network provision' first.`);
+    for (const v of vips)
+        if (v.network !== "ctlplane" && !st.network.networks[v.network])
+            throw new CommandError(`ERROR: Network ${v.network} for VIP of stack ${stack} not found.`);
+    await ansible(
+        "Overcloud Virtual IPs Provision",
+        1,
+        ["Create/update VIP ports", "Populate environment"],
+        ["localhost"],
+    );
+    const map: Record<string, unknown> = {};
+    const registry: Record<string, string> = {};
+    for (const v of vips) {
+        if (v.network === "ctlplane") continue;
+        const cidr = st.network.networks[v.network].cidr;
+        const ip = v.ip_address ?? cidr.replace(/\.0\/\d+$/, `.${100 + (stackIndex(st, stack) % 100)}`);
+        map[v.network] = { ip_address: ip, ip_address_uri: ip, ip_subnet: `${ip}/24` };
+        const camel = v.network
+            .split("_")
+            .map((x) => x[0].toUpperCase() + x.slice(1))
+            .join("");
+        registry[`OS::TripleO::Network::Ports::${camel}VipPort`] = thtPath(
+            `network/ports/deployed_vip_${v.network}.yaml`,
+        );
+    }
+    writeOut(
+        absPath(output),
+        stringify({
+            resource_registry: registry,
+            parameter_defaults: {
+                ControlPlaneVipData: {
+                    fixed_ips: [{ ip_address: `192.168.24.${100 + (stackIndex(st, stack) % 100)}` }],
+                    name: "control_virtual_ip",
+                    network: { tags: ["192.168.24.0/24"] },
+                    subnets: [{ ip_version: 4 }],
+                },
+                VipPortMap: map,
+            },
+        }),
+    );
+    return 0;
 };
 
 function stackIndex(s: LabState, stack: string): number {
-  const i = s.stacks.findIndex((x) => x.name === stack);
-  return i >= 0 ? i : s.stacks.length;
+    const i = s.stacks.findIndex((x) => x.name === stack);
+    return i >= 0 ? i : s.stacks.length;
 }
 
 interface Instance {
-  hostname?: string;
-  name?: string;
-  provisioned?: boolean;
-  networks?: NetSpec[];
+    hostname?: string;
+    name?: string;
+    provisioned?: boolean;
+    networks?: NetSpec[];
 }
 interface NetSpec {
-  network: string;
-  subnet?: string;
-  vif?: boolean;
-  fixed_ip?: string;
+    network: string;
+    subnet?: string;
+    vif?: boolean;
+    fixed_ip?: string;
 }
 interface RoleEntry {
-  name: string;
-  count?: number;
-  hostname_format?: string;
-  instances?: Instance[];
-  defaults?: Record<string, unknown> & { networks?: NetSpec[] };
+    name: string;
+    count?: number;
+    hostname_format?: string;
+    instances?: Instance[];
+    defaults?: Record<string, unknown> & { networks?: NetSpec[] };
 }
 
 interface Planned {
-  role: string;
-  index: number;
-  hostname: string;
-  node?: string;
-  generated: string;
-  networks: NetSpec[];
-  provisioned: boolean;
+    role: string;
+    index: number;
+    hostname: string;
+    node?: string;
+    generated: string;
+    networks: NetSpec[];
+    provisioned: boolean;
 }
 
 function readBaremetal(file: string): RoleEntry[] {
-  const p = absPath(file);
-  const data = readYamlFile(p, "Baremetal deployment") as RoleEntry[];
-  if (!Array.isArray(data)) throw new CommandError(`ERROR: ${p}: baremetal deployment must be a list of roles`);
-  return data;
+    const p = absPath(file);
+    const data = readYamlFile(p, "Baremetal deployment") as RoleEntry[];
+    if (!Array.isArray(data)) throw new CommandError(`ERROR: ${p}: baremetal deployment must be a list of roles`);
+    return data;
 }
 
 /** tripleo_baremetal_expand_roles: validates and expands roles into instances (§7 rules). */
 export function expandRoles(stack: string, roles: RoleEntry[]): Planned[] {
-  const planned: Planned[] = [];
-  const hostnames = new Set<string>();
-  const nodes = new Set<string>();
-  const ips = new Set<string>();
-  for (const r of roles) {
-    if (!r || typeof r.name !== "string") throw new CommandError(`ERROR: Baremetal deployment: every role needs a name`);
-    const count = r.count ?? 1;
-    const instances = r.instances ?? [];
-    const defaults = r.defaults ?? {};
-    for (const k of ["hostname", "name", "provisioned"]) {
-      if (k in defaults) throw new CommandError(`ERROR: Role ${r.name}: Cannot specify ${k} in defaults`);
-    }
-    if (instances.length > count) throw new CommandError(`ERROR: Role ${r.name}: Number of instance entries ${instances.length} cannot be greater than count ${count}`);
-    const format = r.hostname_format ?? `%stackname%-${r.name === "Compute" ? "novacompute" : r.name.toLowerCase()}-%index%`;
-    for (let i = 0; i < count; i++) {
-      const inst = instances[i] ?? {};
-      const generated = format.replace("%stackname%", stack).replace("%index%", String(i));
-      const hostname = inst.hostname ?? generated;
-      if (hostnames.has(hostname)) throw new CommandError(`ERROR: Hostname ${hostname} used more than once`);
-      hostnames.add(hostname);
-      if (inst.name) {
-        if (nodes.has(inst.name)) throw new CommandError(`ERROR: Node ${inst.name} is requested more than once`);
-        nodes.add(inst.name);
-      }
-      const networks = inst.networks ?? defaults.networks ?? [];
-      for (const n of networks) {
-        if (n.fixed_ip) {
-          if (ips.has(n.fixed_ip)) throw new CommandError(`ERROR: Fixed IP ${n.fixed_ip} is used more than once`);
-          ips.add(n.fixed_ip);
+    const planned: Planned[] = [];
+    const hostnames = new Set<string>();
+    const nodes = new Set<string>();
+    const ips = new Set<string>();
+    for (const r of roles) {
+        if (!r || typeof r.name !== "string")
+            throw new CommandError(`ERROR: Baremetal deployment: every role needs a name`);
+        const count = r.count ?? 1;
+        const instances = r.instances ?? [];
+        const defaults = r.defaults ?? {};
+        for (const k of ["hostname", "name", "provisioned"]) {
+            if (k in defaults) throw new CommandError(`ERROR: Role ${r.name}: Cannot specify ${k} in defaults`);
         }
-      }
-      planned.push({ role: r.name, index: i, hostname, node: inst.name, generated, networks, provisioned: inst.provisioned !== false });
+        if (instances.length > count)
+            throw new CommandError(
+                `ERROR: Role ${r.name}: Number of instance entries ${instances.length} cannot be greater than count ${count}`,
+            );
+        const format =
+            r.hostname_format ?? `%stackname%-${r.name === "Compute" ? "novacompute" : r.name.toLowerCase()}-%index%`;
+        for (let i = 0; i < count; i++) {
+            const inst = instances[i] ?? {};
+            const generated = format.replace("%stackname%", stack).replace("%index%", String(i));
+            const hostname = inst.hostname ?? generated;
+            if (hostnames.has(hostname)) throw new CommandError(`ERROR: Hostname ${hostname} used more than once`);
+            hostnames.add(hostname);
+            if (inst.name) {
+                if (nodes.has(inst.name))
+                    throw new CommandError(`ERROR: Node ${inst.name} is requested more than once`);
+                nodes.add(inst.name);
+            }
+            const networks = inst.networks ?? defaults.networks ?? [];
+            for (const n of networks) {
+                if (n.fixed_ip) {
+                    if (ips.has(n.fixed_ip))
+                        throw new CommandError(`ERROR: Fixed IP ${n.fixed_ip} is used more than once`);
+                    ips.add(n.fixed_ip);
+                }
+            }
+            planned.push({
+                role: r.name,
+                index: i,
+                hostname,
+                node: inst.name,
+                generated,
+                networks,
+                provisioned: inst.provisioned !== false,
+            });
+        }
     }
-  }
-  return planned;
+    return planned;
 }
 
 function findNode(s: LabState, ref: string): BaremetalNode | undefined {
-  const exact = s.nodes.filter((n) => n.name === ref || n.uuid === ref);
-  if (exact.length > 1) throw new CommandError(`ERROR: Node name ${ref} is ambiguous`);
-  return exact[0];
+    const exact = s.nodes.filter((n) => n.name === ref || n.uuid === ref);
+    if (exact.length > 1) throw new CommandError(`ERROR: Node name ${ref} is ambiguous`);
+    return exact[0];
 }
 
 function ensureStack(s: LabState, name: string): StackRecord {
-  let st = s.stacks.find((x) => x.name === name);
-  if (!st) {
-    st = { name, status: "NODES_PROVISIONED", roles: [], deployed: false };
-    s.stacks.push(st);
-  }
-  return st;
+    let st = s.stacks.find((x) => x.name === name);
+    if (!st) {
+        st = { name, status: "NODES_PROVISIONED", roles: [], deployed: false };
+        s.stacks.push(st);
+    }
+    return st;
 }
 
 export const nodeProvision: Handler = async (prog, argv) => {
-  const a = parseArgs(
-    prog,
-    argv,
-    [
-      { names: ["--stack"], value: true, default: "overcloud" },
-      { names: ["-o", "--output"], value: true },
-      { names: ["-y", "--yes"] },
-      { names: ["--network-config"] },
-      { names: ["--network-ports"] },
-      { names: ["--concurrency"], value: true, default: "20" },
-      { names: ["--timeout"], value: true, default: "3600" },
-      { names: ["--overcloud-ssh-user"], value: true },
-      { names: ["--overcloud-ssh-key"], value: true },
-      { names: ["--templates"], value: true },
-      { names: ["--working-dir"], value: true },
-      { names: ["--ansible-playbook-verbosity"], value: true },
-    ],
-    1,
-  );
-  const file = a.positionals[0];
-  if (!file) throw new CommandError(`usage: ${prog} [-h] [--stack STACK] [-o OUTPUT] [-y] <baremetal_deployment.yaml>\n${prog}: error: the following arguments are required: <baremetal_deployment.yaml>`, 2);
-  const stack = String(a.opts.stack);
-  const wd = workingDir(stack, str(a.opts.working_dir));
-  const outPath = absPath(str(a.opts.output) ?? path.join(wd, `tripleo-${stack}-baremetal-deployment-environment.yaml`));
-  if (fs.existsSync(outPath) && !a.opts.yes && !confirm(`The output file ${outPath} will be overwritten. Are you sure?`)) {
-    throw new CommandError(`ERROR: Output file ${outPath} already exists; not overwriting it without --yes (-y). Action not confirmed, exiting.`);
-  }
-  const roles = readBaremetal(file);
-  const planned = expandRoles(stack, roles);
-  const wanted = planned.filter((p) => p.provisioned);
+    const a = parseArgs(
+        prog,
+        argv,
+        [
+            { names: ["--stack"], value: true, default: "overcloud" },
+            { names: ["-o", "--output"], value: true },
+            { names: ["-y", "--yes"] },
+            { names: ["--network-config"] },
+            { names: ["--network-ports"] },
+            { names: ["--concurrency"], value: true, default: "20" },
+            { names: ["--timeout"], value: true, default: "3600" },
+            { names: ["--overcloud-ssh-user"], value: true },
+            { names: ["--overcloud-ssh-key"], value: true },
+            { names: ["--templates"], value: true },
+            { names: ["--working-dir"], value: true },
+            { names: ["--ansible-playbook-verbosity"], value: true },
+        ],
+        1,
+    );
+    const file = a.positionals[0];
+    if (!file)
+        throw new CommandError(
+            `usage: ${prog} [-h] [--stack STACK] [-o OUTPUT] [-y] <baremetal_deployment.yaml>\n${prog}: error: the following arguments are required: <baremetal_deployment.yaml>`,
+            2,
+        );
+    const stack = String(a.opts.stack);
+    const wd = workingDir(stack, str(a.opts.working_dir));
+    const outPath = absPath(
+        str(a.opts.output) ?? path.join(wd, `tripleo-${stack}-baremetal-deployment-environment.yaml`),
+    );
+    if (
+        fs.existsSync(outPath) &&
+        !a.opts.yes &&
+        !confirm(`The output file ${outPath} will be overwritten. Are you sure?`)
+    ) {
+        throw new CommandError(
+            `ERROR: Output file ${outPath} already exists; not overwriting it without --yes (-y). Action not confirmed, exiting.`,
+        );
+    }
+    const roles = readBaremetal(file);
+    const planned = expandRoles(stack, roles);
+    const wanted = planned.filter((p) => p.provisioned);
 
-  // Allocate under the lock: networks exist, nodes and hostnames not taken by another stack.
-  const chosen = withState((s) => {
-    for (const p of wanted) {
-      for (const n of p.networks) {
-        if (n.network === "ctlplane") continue;
-        if (!s.network || !s.network.networks[n.network]) throw new CommandError(`ERROR: Network ${n.network} for instance ${p.hostname} not found.${s.network ? "" : " No networks exist: run 'openstack overcloud network provision' first."}`);
-        if (n.subnet && !s.network.networks[n.network].subnets.includes(n.subnet)) throw new CommandError(`ERROR: Subnet ${n.subnet} of network ${n.network} for instance ${p.hostname} not found.`);
-      }
-    }
-    const res: Array<{ p: Planned; node: BaremetalNode }> = [];
-    const taken = new Set<string>();
-    for (const p of wanted) {
-      const other = s.nodes.find((n) => n.hostname === p.hostname && n.stack !== null && n.stack !== stack);
-      if (other) throw new CommandError(`ERROR: Allocation with name ${p.hostname} already exists (used by stack ${other.stack} on node ${other.name}). (HTTP 409)`);
-      let node: BaremetalNode | undefined;
-      if (p.node) {
-        node = findNode(s, p.node);
-        if (!node) throw new CommandError(`ERROR: No node found with name or UUID ${p.node} (instance ${p.hostname})`);
-        if (node.stack && (node.stack !== stack || node.hostname !== p.hostname)) throw new CommandError(`ERROR: Node ${node.name} is already allocated to instance ${node.hostname} of stack ${node.stack}; a node can belong to one stack only`);
-      } else {
-        node = s.nodes.find((n) => n.stack === stack && n.hostname === p.hostname) ?? s.nodes.find((n) => n.provisionState === "available" && !n.stack && !n.maintenance && !taken.has(n.name) && !wanted.some((w) => w.node === n.name));
-        if (!node) throw new CommandError(`ERROR: Allocation failed for instance ${p.hostname}: No available nodes match the resource class baremetal.`);
-      }
-      if (!(node.stack === stack && node.provisionState === "active")) {
-        if (node.provisionState !== "available" || node.maintenance) throw new CommandError(`ERROR: Node ${node.name} (${node.uuid}) is in provision state "${node.provisionState}"${node.maintenance ? " and maintenance" : ""}; it must be "available" to be provisioned.`);
-      }
-      taken.add(node.name);
-      res.push({ p, node });
-    }
-    for (const { p, node } of res) {
-      node.stack = stack;
-      node.hostname = p.hostname;
-      node.role = p.role;
-      node.provisionState = "deploying";
-    }
-    const st = ensureStack(s, stack);
-    st.roles = [...new Set(planned.map((p) => p.role))];
-    return res.map(({ p, node }) => ({ p, name: node.name, uuid: node.uuid, ip: node.ctlplaneIp }));
-  });
-
-  const hosts = chosen.map((c) => c.p.hostname);
-  try {
-    await ansible("Overcloud Node Provision", 15, ["Expand roles", "Network port create", "Provision instances (metalsmith)", "Wait for provisioned nodes to boot", "Populate environment", "Generate inventory", ...(a.opts.network_config ? ["tripleo_network_config : Apply os-net-config"] : [])], hosts);
-  } catch (e) {
-    withState((s) => {
-      for (const c of chosen) {
-        const n = s.nodes.find((x) => x.name === c.name)!;
-        n.provisionState = "error";
-      }
+    // Allocate under the lock: networks exist, nodes and hostnames not taken by another stack.
+    const chosen = withState((s) => {
+        for (const p of wanted) {
+            for (const n of p.networks) {
+                if (n.network === "ctlplane") continue;
+                if (!s.network || !s.network.networks[n.network])
+                    throw new CommandError(
+                        `ERROR: Network ${n.network} for instance ${p.hostname} not found.${s.network ? "" : " No networks exist: run 'openstack overcloud network provision' first."}`,
+                    );
+                if (n.subnet && !s.network.networks[n.network].subnets.includes(n.subnet))
+                    throw new CommandError(
+                        `ERROR: Subnet ${n.subnet} of network ${n.network} for instance ${p.hostname} not found.`,
+                    );
+            }
+        }
+        const res: Array<{ p: Planned; node: BaremetalNode }> = [];
+        const taken = new Set<string>();
+        for (const p of wanted) {
+            const other = s.nodes.find((n) => n.hostname === p.hostname && n.stack !== null && n.stack !== stack);
+            if (other)
+                throw new CommandError(
+                    `ERROR: Allocation with name ${p.hostname} already exists (used by stack ${other.stack} on node ${other.name}). (HTTP 409)`,
+                );
+            let node: BaremetalNode | undefined;
+            if (p.node) {
+                node = findNode(s, p.node);
+                if (!node)
+                    throw new CommandError(`ERROR: No node found with name or UUID ${p.node} (instance ${p.hostname})`);
+                if (node.stack && (node.stack !== stack || node.hostname !== p.hostname))
+                    throw new CommandError(
+                        `ERROR: Node ${node.name} is already allocated to instance ${node.hostname} of stack ${node.stack}; a node can belong to one stack only`,
+                    );
+            } else {
+                node =
+                    s.nodes.find((n) => n.stack === stack && n.hostname === p.hostname) ??
+                    s.nodes.find(
+                        (n) =>
+                            n.provisionState === "available" &&
+                            !n.stack &&
+                            !n.maintenance &&
+                            !taken.has(n.name) &&
+                            !wanted.some((w) => w.node === n.name),
+                    );
+                if (!node)
+                    throw new CommandError(
+                        `ERROR: Allocation failed for instance ${p.hostname}: No available nodes match the resource class baremetal.`,
+                    );
+            }
+            if (!(node.stack === stack && node.provisionState === "active")) {
+                if (node.provisionState !== "available" || node.maintenance)
+                    throw new CommandError(
+                        `ERROR: Node ${node.name} (${node.uuid}) is in provision state "${node.provisionState}"${node.maintenance ? " and maintenance" : ""}; it must be "available" to be provisioned.`,
+                    );
+            }
+            taken.add(node.name);
+            res.push({ p, node });
+        }
+        for (const { p, node } of res) {
+            node.stack = stack;
+            node.hostname = p.hostname;
+            node.role = p.role;
+            node.provisionState = "deploying";
+        }
+        const st = ensureStack(s, stack);
+        st.roles = [...new Set(planned.map((p) => p.role))];
+        return res.map(({ p, node }) => ({ p, name: node.name, uuid: node.uuid, ip: node.ctlplaneIp }));
     });
-    throw e;
-  }
-  const netState = readState().network;
-  const params: Record<string, unknown> = {};
-  const registry: Record<string, string> = { "OS::TripleO::DeployedServer::ControlPlanePort": thtPath("deployed-server/deployed-neutron-port.yaml") };
-  const hostnameMap: Record<string, string> = {};
-  const portMap: Record<string, unknown> = {};
-  const nodePortMap: Record<string, Record<string, unknown>> = {};
-  for (const r of roles) {
-    const mine = planned.filter((p) => p.role === r.name);
-    params[`${r.name}Count`] = mine.filter((p) => p.provisioned).length;
-    params[`${r.name}HostnameFormat`] = r.hostname_format ?? `%stackname%-${r.name === "Compute" ? "novacompute" : r.name.toLowerCase()}-%index%`;
-    const removed = mine.filter((p) => !p.provisioned);
-    if (removed.length) params[`${r.name}RemovalPolicies`] = [{ resource_list: removed.map((p) => p.index) }];
-  }
-  for (const c of chosen) {
-    hostnameMap[c.p.generated] = c.p.hostname;
-    portMap[`${c.p.hostname}-ctlplane`] = { fixed_ips: [{ ip_address: c.ip }] };
-    const hostOctet = Number(c.ip.split(".")[3]);
-    nodePortMap[c.p.hostname] = { ctlplane: { ip_address: c.ip, ip_address_uri: c.ip, ip_subnet: `${c.ip}/24` } };
-    for (const n of c.p.networks) {
-      if (n.network === "ctlplane") continue;
-      const cidr = netState?.networks[n.network]?.cidr ?? "172.16.0.0/24";
-      const ip = n.fixed_ip ?? cidr.replace(/\.0\/\d+$/, `.${hostOctet + 40}`);
-      nodePortMap[c.p.hostname][n.network] = { ip_address: ip, ip_address_uri: ip, ip_subnet: `${ip}/24` };
-      const camel = n.network.split("_").map((x) => x[0].toUpperCase() + x.slice(1)).join("");
-      registry[`OS::TripleO::${c.p.role}::Ports::${camel}Port`] = thtPath(`network/ports/deployed_${n.network}.yaml`);
+
+    const hosts = chosen.map((c) => c.p.hostname);
+    try {
+        await ansible(
+            "Overcloud Node Provision",
+            15,
+            [
+                "Expand roles",
+                "Network port create",
+                "Provision instances (metalsmith)",
+                "Wait for provisioned nodes to boot",
+                "Populate environment",
+                "Generate inventory",
+                ...(a.opts.network_config ? ["tripleo_network_config : Apply os-net-config"] : []),
+            ],
+            hosts,
+        );
+    } catch (e) {
+        withState((s) => {
+            for (const c of chosen) {
+                const n = s.nodes.find((x) => x.name === c.name)!;
+                n.provisionState = "error";
+            }
+        });
+        throw e;
     }
-  }
-  params.HostnameMap = hostnameMap;
-  params.DeployedServerPortMap = portMap;
-  params.NodePortMap = nodePortMap;
-  writeOut(outPath, stringify({ resource_registry: registry, parameter_defaults: params }));
-  fs.mkdirSync(wd, { recursive: true });
-  fs.copyFileSync(absPath(file), path.join(wd, `tripleo-${stack}-baremetal-deployment.yaml`));
-  const inventory: Record<string, unknown> = {
-    Undercloud: { hosts: { undercloud: { ansible_connection: "local", ansible_host: "localhost" } }, vars: { plan: stack } },
-    allovercloud: { children: Object.fromEntries([...new Set(chosen.map((c) => c.p.role))].map((r) => [r, {}])) },
-  };
-  for (const r of new Set(chosen.map((c) => c.p.role))) {
-    inventory[r] = { hosts: Object.fromEntries(chosen.filter((c) => c.p.role === r).map((c) => [c.p.hostname, { ansible_host: c.ip, ctlplane_ip: c.ip, ansible_user: "tripleo-admin" }])) };
-  }
-  writeOut(path.join(wd, "tripleo-ansible-inventory.yaml"), stringify(inventory));
-  if (a.opts.network_config) writeOut(path.join(wd, "inventory-network-config.yaml"), stringify({ ...inventory, _meta: { network_config: true } }));
-  withState((s) => {
+    const netState = readState().network;
+    const params: Record<string, unknown> = {};
+    const registry: Record<string, string> = {
+        "OS::TripleO::DeployedServer::ControlPlanePort": thtPath("deployed-server/deployed-neutron-port.yaml"),
+    };
+    const hostnameMap: Record<string, string> = {};
+    const portMap: Record<string, unknown> = {};
+    const nodePortMap: Record<string, Record<string, unknown>> = {};
+    for (const r of roles) {
+        const mine = planned.filter((p) => p.role === r.name);
+        params[`${r.name}Count`] = mine.filter((p) => p.provisioned).length;
+        params[`${r.name}HostnameFormat`] =
+            r.hostname_format ?? `%stackname%-${r.name === "Compute" ? "novacompute" : r.name.toLowerCase()}-%index%`;
+        const removed = mine.filter((p) => !p.provisioned);
+        if (removed.length) params[`${r.name}RemovalPolicies`] = [{ resource_list: removed.map((p) => p.index) }];
+    }
     for (const c of chosen) {
-      const n = s.nodes.find((x) => x.name === c.name)!;
-      n.provisionState = "active";
-      n.powerState = "power on";
+        hostnameMap[c.p.generated] = c.p.hostname;
+        portMap[`${c.p.hostname}-ctlplane`] = { fixed_ips: [{ ip_address: c.ip }] };
+        const hostOctet = Number(c.ip.split(".")[3]);
+        nodePortMap[c.p.hostname] = { ctlplane: { ip_address: c.ip, ip_address_uri: c.ip, ip_subnet: `${c.ip}/24` } };
+        for (const n of c.p.networks) {
+            if (n.network === "ctlplane") continue;
+            const cidr = netState?.networks[n.network]?.cidr ?? "172.16.0.0/24";
+            const ip = n.fixed_ip ?? cidr.replace(/\.0\/\d+$/, `.${hostOctet + 40}`);
+            nodePortMap[c.p.hostname][n.network] = { ip_address: ip, ip_address_uri: ip, ip_subnet: `${ip}/24` };
+            const camel = n.network
+                .split("_")
+                .map((x) => x[0].toUpperCase() + x.slice(1))
+                .join("");
+            registry[`OS::TripleO::${c.p.role}::Ports::${camel}Port`] = thtPath(
+                `network/ports/deployed_${n.network}.yaml`,
+            );
+        }
     }
-    const st = ensureStack(s, stack);
-    if (st.status === "NODES_UNPROVISIONED" || !st.deployed) st.status = st.status === "CEPH_DEPLOYED" ? st.status : "NODES_PROVISIONED";
-  });
-  out(`Nodes provisioned for stack ${stack}: ${hosts.join(", ")}`);
-  out(`Environment written to ${outPath}`);
-  return 0;
+    params.HostnameMap = hostnameMap;
+    params.DeployedServerPortMap = portMap;
+    params.NodePortMap = nodePortMap;
+    writeOut(outPath, stringify({ resource_registry: registry, parameter_defaults: params }));
+    fs.mkdirSync(wd, { recursive: true });
+    fs.copyFileSync(absPath(file), path.join(wd, `tripleo-${stack}-baremetal-deployment.yaml`));
+    const inventory: Record<string, unknown> = {
+        Undercloud: {
+            hosts: { undercloud: { ansible_connection: "local", ansible_host: "localhost" } },
+            vars: { plan: stack },
+        },
+        allovercloud: { children: Object.fromEntries([...new Set(chosen.map((c) => c.p.role))].map((r) => [r, {}])) },
+    };
+    for (const r of new Set(chosen.map((c) => c.p.role))) {
+        inventory[r] = {
+            hosts: Object.fromEntries(
+                chosen
+                    .filter((c) => c.p.role === r)
+                    .map((c) => [
+                        c.p.hostname,
+                        { ansible_host: c.ip, ctlplane_ip: c.ip, ansible_user: "tripleo-admin" },
+                    ]),
+            ),
+        };
+    }
+    writeOut(path.join(wd, "tripleo-ansible-inventory.yaml"), stringify(inventory));
+    if (a.opts.network_config)
+        writeOut(
+            path.join(wd, "inventory-network-config.yaml"),
+            stringify({ ...inventory, _meta: { network_config: true } }),
+        );
+    withState((s) => {
+        for (const c of chosen) {
+            const n = s.nodes.find((x) => x.name === c.name)!;
+            n.provisionState = "active";
+            n.powerState = "power on";
+        }
+        const st = ensureStack(s, stack);
+        if (st.status === "NODES_UNPROVISIONED" || !st.deployed)
+            st.status = st.status === "CEPH_DEPLOYED" ? st.status : "NODES_PROVISIONED";
+    });
+    out(`Nodes provisioned for stack ${stack}: ${hosts.join(", ")}`);
+    out(`Environment written to ${outPath}`);
+    return 0;
 };
 
 export const nodeUnprovision: Handler = async (prog, argv) => {
-  const a = parseArgs(prog, argv, [{ names: ["--stack"], value: true, default: "overcloud" }, { names: ["--all"] }, { names: ["-y", "--yes"] }, { names: ["--network-ports"] }, { names: ["--templates"], value: true }, { names: ["--working-dir"], value: true }], 1);
-  const file = a.positionals[0];
-  if (!file) throw new CommandError(`${prog}: error: the following arguments are required: <baremetal_deployment.yaml>`, 2);
-  const stack = String(a.opts.stack);
-  const planned = expandRoles(stack, readBaremetal(file));
-  const targets = planned.filter((p) => a.opts.all || !p.provisioned);
-  const s0 = readState();
-  const nodes = targets.map((p) => s0.nodes.find((n) => n.stack === stack && n.hostname === p.hostname)).filter((n): n is BaremetalNode => !!n);
-  if (!nodes.length) {
-    out("Nothing to unprovision, exiting");
-    return 0;
-  }
-  printList({ opts: {}, positionals: [] }, ["hostname", "name", "id"], nodes.map((n) => [n.hostname, n.name, n.uuid]));
-  if (!a.opts.yes && !confirm("Are you sure you want to unprovision these " + stack + " nodes and ports")) throw new CommandError("Action not confirmed, exiting.");
-  await ansible("Overcloud Node Unprovision", 10, ["Expand roles", "Unprovision instances", "Unprovision network ports"], nodes.map((n) => n.hostname!));
-  // The Ceph daemons on those nodes go down with them.
-  const clusters = readState().cephClusters.filter((c) => c.running && c.hosts.some((h) => nodes.some((n) => n.name === h)));
-  for (const c of clusters) await stopCephCluster(c.dir);
-  withState((s) => {
-    for (const c of s.cephClusters) if (clusters.some((x) => x.dir === c.dir)) c.running = false;
-    for (const n of s.nodes) {
-      if (nodes.some((x) => x.name === n.name)) {
-        n.stack = null;
-        n.hostname = null;
-        n.role = null;
-        n.provisionState = "available";
-        n.powerState = "power off";
-      }
+    const a = parseArgs(
+        prog,
+        argv,
+        [
+            { names: ["--stack"], value: true, default: "overcloud" },
+            { names: ["--all"] },
+            { names: ["-y", "--yes"] },
+            { names: ["--network-ports"] },
+            { names: ["--templates"], value: true },
+            { names: ["--working-dir"], value: true },
+        ],
+        1,
+    );
+    const file = a.positionals[0];
+    if (!file)
+        throw new CommandError(`${prog}: error: the following arguments are required: <baremetal_deployment.yaml>`, 2);
+    const stack = String(a.opts.stack);
+    const planned = expandRoles(stack, readBaremetal(file));
+    const targets = planned.filter((p) => a.opts.all || !p.provisioned);
+    const s0 = readState();
+    const nodes = targets
+        .map((p) => s0.nodes.find((n) => n.stack === stack && n.hostname === p.hostname))
+        .filter((n): n is BaremetalNode => !!n);
+    if (!nodes.length) {
+        out("Nothing to unprovision, exiting");
+        return 0;
     }
-    const st = s.stacks.find((x) => x.name === stack);
-    if (st && !s.nodes.some((n) => n.stack === stack)) st.status = "NODES_UNPROVISIONED";
-  });
-  return 0;
+    printList(
+        { opts: {}, positionals: [] },
+        ["hostname", "name", "id"],
+        nodes.map((n) => [n.hostname, n.name, n.uuid]),
+    );
+    if (!a.opts.yes && !confirm("Are you sure you want to unprovision these " + stack + " nodes and ports"))
+        throw new CommandError("Action not confirmed, exiting.");
+    await ansible(
+        "Overcloud Node Unprovision",
+        10,
+        ["Expand roles", "Unprovision instances", "Unprovision network ports"],
+        nodes.map((n) => n.hostname!),
+    );
+    // The Ceph daemons on those nodes go down with them.
+    const clusters = readState().cephClusters.filter(
+        (c) => c.running && c.hosts.some((h) => nodes.some((n) => n.name === h)),
+    );
+    for (const c of clusters) await stopCephCluster(c.dir);
+    withState((s) => {
+        for (const c of s.cephClusters) if (clusters.some((x) => x.dir === c.dir)) c.running = false;
+        for (const n of s.nodes) {
+            if (nodes.some((x) => x.name === n.name)) {
+                n.stack = null;
+                n.hostname = null;
+                n.role = null;
+                n.provisionState = "available";
+                n.powerState = "power off";
+            }
+        }
+        const st = s.stacks.find((x) => x.name === stack);
+        if (st && !s.nodes.some((n) => n.stack === stack)) st.status = "NODES_UNPROVISIONED";
+    });
+    return 0;
 };
 
 // ---- openstack baremetal node ... ----
 
 function nodeRow(n: BaremetalNode): (string | boolean | null)[] {
-  return [n.uuid, n.name, n.stack ? `${n.uuid.slice(0, 24)}${n.hostname}`.slice(0, 36) : null, n.powerState, n.provisionState, n.maintenance];
+    return [
+        n.uuid,
+        n.name,
+        n.stack ? `${n.uuid.slice(0, 24)}${n.hostname}`.slice(0, 36) : null,
+        n.powerState,
+        n.provisionState,
+        n.maintenance,
+    ];
 }
 
 export const baremetalNodeList: Handler = async (prog, argv) => {
-  const a = parseArgs(prog, argv, [...COMMON_OPTS, { names: ["--provision-state"], value: true }, { names: ["--long"] }, { names: ["--maintenance"] }], 0);
-  const s = readState();
-  const rows = s.nodes.filter((n) => !a.opts.provision_state || n.provisionState === a.opts.provision_state).map(nodeRow);
-  printList(a, ["UUID", "Name", "Instance UUID", "Power State", "Provisioning State", "Maintenance"], rows);
-  return 0;
+    const a = parseArgs(
+        prog,
+        argv,
+        [
+            ...COMMON_OPTS,
+            { names: ["--provision-state"], value: true },
+            { names: ["--long"] },
+            { names: ["--maintenance"] },
+        ],
+        0,
+    );
+    const s = readState();
+    const rows = s.nodes
+        .filter((n) => !a.opts.provision_state || n.provisionState === a.opts.provision_state)
+        .map(nodeRow);
+    printList(a, ["UUID", "Name", "Instance UUID", "Power State", "Provisioning State", "Maintenance"], rows);
+    return 0;
 };
 
 function mustNode(s: LabState, ref: string | undefined): BaremetalNode {
-  if (!ref) throw new CommandError(`error: the following arguments are required: <node>`, 2);
-  const n = findNode(s, ref);
-  if (!n) throw new CommandError(`Node ${ref} could not be found. (HTTP 404)`);
-  return n;
+    if (!ref) throw new CommandError(`error: the following arguments are required: <node>`, 2);
+    const n = findNode(s, ref);
+    if (!n) throw new CommandError(`Node ${ref} could not be found. (HTTP 404)`);
+    return n;
 }
 
 export const baremetalNodeShow: Handler = async (prog, argv) => {
-  const a = parseArgs(prog, argv, [...COMMON_OPTS, { names: ["--fields"], value: true }], 1);
-  const n = mustNode(readState(), a.positionals[0]);
-  printShow(a, { uuid: n.uuid, name: n.name, provision_state: n.provisionState, power_state: n.powerState, maintenance: n.maintenance, instance_info: n.hostname ? { display_name: n.hostname } : {}, instance_uuid: n.stack ? n.uuid : null, driver: "ipmi", resource_class: "baremetal", extra: {} });
-  return 0;
+    const a = parseArgs(prog, argv, [...COMMON_OPTS, { names: ["--fields"], value: true }], 1);
+    const n = mustNode(readState(), a.positionals[0]);
+    printShow(a, {
+        uuid: n.uuid,
+        name: n.name,
+        provision_state: n.provisionState,
+        power_state: n.powerState,
+        maintenance: n.maintenance,
+        instance_info: n.hostname ? { display_name: n.hostname } : {},
+        instance_uuid: n.stack ? n.uuid : null,
+        driver: "ipmi",
+        resource_class: "baremetal",
+        extra: {},
+    });
+    return 0;
 };
 
 function transition(verb: string, from: string[], to: BaremetalNode["provisionState"]): Handler {
-  return async (prog, argv) => {
-    const a = parseArgs(prog, argv, [{ names: ["--wait"], value: true, optionalValue: true }], Infinity, 1);
-    withState((s) => {
-      for (const ref of a.positionals) {
-        const n = mustNode(s, ref);
-        if (!from.includes(n.provisionState)) throw new CommandError(`The requested action "${verb}" can not be performed on node "${n.uuid}" while it is in state "${n.provisionState}". (HTTP 400)`);
-        n.provisionState = to;
-        if (to === "available") n.powerState = "power off";
-      }
-    });
-    return 0;
-  };
+    return async (prog, argv) => {
+        const a = parseArgs(prog, argv, [{ names: ["--wait"], value: true, optionalValue: true }], Infinity, 1);
+        withState((s) => {
+            for (const ref of a.positionals) {
+                const n = mustNode(s, ref);
+                if (!from.includes(n.provisionState))
+                    throw new CommandError(
+                        `The requested action "${verb}" can not be performed on node "${n.uuid}" while it is in state "${n.provisionState}". (HTTP 400)`,
+                    );
+                n.provisionState = to;
+                if (to === "available") n.powerState = "power off";
+            }
+        });
+        return 0;
+    };
 }
 export const baremetalNodeManage = transition("manage", ["available", "manageable", "error"], "manageable");
 export const baremetalNodeProvide = transition("provide", ["manageable"], "available");
 
 export const baremetalNodeClean: Handler = async (prog, argv) => {
-  const a = parseArgs(prog, argv, [{ names: ["--clean-steps"], value: true }, { names: ["--wait"], value: true, optionalValue: true }, { names: ["--disable-ramdisk"] }], Infinity, 1);
-  const stepsText = str(a.opts.clean_steps);
-  if (!stepsText) throw new CommandError(`${prog}: error: the following arguments are required: --clean-steps`, 2);
-  let steps: Array<{ interface?: string; step?: string }>;
-  try {
-    steps = JSON.parse(stepsText);
-  } catch {
-    throw new CommandError(`Invalid JSON in --clean-steps: ${stepsText}`);
-  }
-  const erase = steps.some((x) => x.step === "erase_devices_metadata" || x.step === "erase_devices");
-  const until = new Date(Date.now() + simMs(5)).toISOString();
-  const cleaned = withState((s) => {
-    const names: string[] = [];
-    for (const ref of a.positionals) {
-      const n = mustNode(s, ref);
-      if (n.provisionState !== "manageable") throw new CommandError(`The requested action "clean" can not be performed on node "${n.uuid}" while it is in state "${n.provisionState}". (HTTP 400)`);
-      n.provisionState = "cleaning";
-      n.cleanUntil = until;
-      if (erase) n.disksDirty = false;
-      names.push(n.name);
+    const a = parseArgs(
+        prog,
+        argv,
+        [
+            { names: ["--clean-steps"], value: true },
+            { names: ["--wait"], value: true, optionalValue: true },
+            { names: ["--disable-ramdisk"] },
+        ],
+        Infinity,
+        1,
+    );
+    const stepsText = str(a.opts.clean_steps);
+    if (!stepsText) throw new CommandError(`${prog}: error: the following arguments are required: --clean-steps`, 2);
+    let steps: Array<{ interface?: string; step?: string }>;
+    try {
+        steps = JSON.parse(stepsText);
+    } catch {
+        throw new CommandError(`Invalid JSON in --clean-steps: ${stepsText}`);
     }
-    return names;
-  });
-  // Erasing the disk metadata of a node that carried a cluster's mon/OSD destroys that cluster.
-  if (erase) {
-    const s = readState();
-    const gone = s.cephClusters.filter((c) => c.hosts.some((h) => cleaned.includes(hostNode(s, h))));
-    for (const c of gone) {
-      await stopCephCluster(c.dir);
-      await wipeCephCluster(c.dir);
-    }
-    withState((st) => {
-      st.cephClusters = st.cephClusters.filter((c) => !gone.some((g) => g.dir === c.dir));
+    const erase = steps.some((x) => x.step === "erase_devices_metadata" || x.step === "erase_devices");
+    const until = new Date(Date.now() + simMs(5)).toISOString();
+    const cleaned = withState((s) => {
+        const names: string[] = [];
+        for (const ref of a.positionals) {
+            const n = mustNode(s, ref);
+            if (n.provisionState !== "manageable")
+                throw new CommandError(
+                    `The requested action "clean" can not be performed on node "${n.uuid}" while it is in state "${n.provisionState}". (HTTP 400)`,
+                );
+            n.provisionState = "cleaning";
+            n.cleanUntil = until;
+            if (erase) n.disksDirty = false;
+            names.push(n.name);
+        }
+        return names;
     });
-  }
-  if (a.opts.wait !== undefined) await sleep(Math.max(0, Date.parse(until) - Date.now()) + 20);
-  return 0;
+    // Erasing the disk metadata of a node that carried a cluster's mon/OSD destroys that cluster.
+    if (erase) {
+        const s = readState();
+        const gone = s.cephClusters.filter((c) => c.hosts.some((h) => cleaned.includes(hostNode(s, h))));
+        for (const c of gone) {
+            await stopCephCluster(c.dir);
+            await wipeCephCluster(c.dir);
+        }
+        withState((st) => {
+            st.cephClusters = st.cephClusters.filter((c) => !gone.some((g) => g.dir === c.dir));
+        });
+    }
+    if (a.opts.wait !== undefined) await sleep(Math.max(0, Date.parse(until) - Date.now()) + 20);
+    return 0;
 };
 
 /** Cluster hosts are recorded by node name. */
 function hostNode(_s: LabState, host: string): string {
-  return host;
+    return host;
 }
 
 // ---- metalsmith ----
 
 export const metalsmithList: Handler = async (prog, argv) => {
-  const a = parseArgs(prog, argv, [...COMMON_OPTS], 0);
-  const s = readState();
-  const rows = s.nodes.filter((n) => n.stack).map((n) => [n.name, n.uuid, n.hostname, n.provisionState === "active" ? "ACTIVE" : n.provisionState === "error" ? "ERROR" : "DEPLOYING", `ctlplane=${n.ctlplaneIp}`]);
-  printList(a, ["Node Name", "Node UUID", "Instance Name", "State", "IP Addresses"], rows);
-  return 0;
+    const a = parseArgs(prog, argv, [...COMMON_OPTS], 0);
+    const s = readState();
+    const rows = s.nodes
+        .filter((n) => n.stack)
+        .map((n) => [
+            n.name,
+            n.uuid,
+            n.hostname,
+            n.provisionState === "active" ? "ACTIVE" : n.provisionState === "error" ? "ERROR" : "DEPLOYING",
+            `ctlplane=${n.ctlplaneIp}`,
+        ]);
+    printList(a, ["Node Name", "Node UUID", "Instance Name", "State", "IP Addresses"], rows);
+    return 0;
 };
 
 export const metalsmithShow: Handler = async (prog, argv) => {
-  const a = parseArgs(prog, argv, [...COMMON_OPTS], Infinity, 1);
-  const s = readState();
-  for (const ref of a.positionals) {
-    const n = s.nodes.find((x) => x.hostname === ref || ((x.name === ref || x.uuid === ref) && x.stack));
-    if (!n) throw new CommandError(`Failed to show instance ${ref}: No node found with name or UUID ${ref}, or it is not deployed (no instance)`);
-    printShow(a, { hostname: n.hostname, node: n.name, uuid: n.uuid, state: n.provisionState === "active" ? "ACTIVE" : "DEPLOYING", ip_addresses: `ctlplane=${n.ctlplaneIp}`, allocation: n.hostname });
-  }
-  return 0;
+    const a = parseArgs(prog, argv, [...COMMON_OPTS], Infinity, 1);
+    const s = readState();
+    for (const ref of a.positionals) {
+        const n = s.nodes.find((x) => x.hostname === ref || ((x.name === ref || x.uuid === ref) && x.stack));
+        if (!n)
+            throw new CommandError(
+                `Failed to show instance ${ref}: No node found with name or UUID ${ref}, or it is not deployed (no instance)`,
+            );
+        printShow(a, {
+            hostname: n.hostname,
+            node: n.name,
+            uuid: n.uuid,
+            state: n.provisionState === "active" ? "ACTIVE" : "DEPLOYING",
+            ip_addresses: `ctlplane=${n.ctlplaneIp}`,
+            allocation: n.hostname,
+        });
+    }
+    return 0;
 };
 
 export const metalsmithUndeploy: Handler = async (prog, argv) => {
-  const a = parseArgs(prog, argv, [{ names: ["--wait"], value: true, optionalValue: true }], Infinity, 1);
-  await sleep(simMs(2));
-  withState((s) => {
-    for (const ref of a.positionals) {
-      const n = s.nodes.find((x) => x.hostname === ref || x.name === ref || x.uuid === ref);
-      if (!n) throw new CommandError(`No node found with name or UUID ${ref}`);
-      n.stack = null;
-      n.hostname = null;
-      n.role = null;
-      n.provisionState = "available";
-      n.powerState = "power off";
-    }
-  });
-  return 0;
+    const a = parseArgs(prog, argv, [{ names: ["--wait"], value: true, optionalValue: true }], Infinity, 1);
+    await sleep(simMs(2));
+    withState((s) => {
+        for (const ref of a.positionals) {
+            const n = s.nodes.find((x) => x.hostname === ref || x.name === ref || x.uuid === ref);
+            if (!n) throw new CommandError(`No node found with name or UUID ${ref}`);
+            n.stack = null;
+            n.hostname = null;
+            n.role = null;
+            n.provisionState = "available";
+            n.powerState = "power off";
+        }
+    });
+    return 0;
 };
 
 // ---- roles ----
 
 export const rolesGenerate: Handler = async (prog, argv) => {
-  const a = parseArgs(prog, argv, [{ names: ["-o", "--output-file"], value: true }, { names: ["--roles-path"], value: true }, { names: ["--skip-validate"] }], Infinity, 1);
-  const unknown = a.positionals.map((r) => r.split(":")[0]).filter((r) => !ROLES[r]);
-  if (unknown.length) throw new CommandError(`ERROR: Could not find a role definition for role(s): ${unknown.join(", ")} in ${str(a.opts.roles_path) ?? path.join(home(), "templates/roles")}`);
-  const text = a.positionals
-    .map((spec) => {
-      const [name, alias] = spec.split(":");
-      const r = { ...ROLES[name], ...(alias ? { name: alias } : {}) };
-      return `###############################################################################\n# Role: ${r.name}\n###############################################################################\n${stringify([r])}`;
-    })
-    .join("");
-  const o = str(a.opts.output_file);
-  if (o) writeOut(absPath(o), text);
-  else out(text);
-  return 0;
+    const a = parseArgs(
+        prog,
+        argv,
+        [
+            { names: ["-o", "--output-file"], value: true },
+            { names: ["--roles-path"], value: true },
+            { names: ["--skip-validate"] },
+        ],
+        Infinity,
+        1,
+    );
+    const unknown = a.positionals.map((r) => r.split(":")[0]).filter((r) => !ROLES[r]);
+    if (unknown.length)
+        throw new CommandError(
+            `ERROR: Could not find a role definition for role(s): ${unknown.join(", ")} in ${str(a.opts.roles_path) ?? path.join(home(), "templates/roles")}`,
+        );
+    const text = a.positionals
+        .map((spec) => {
+            const [name, alias] = spec.split(":");
+            const r = { ...ROLES[name], ...(alias ? { name: alias } : {}) };
+            return `###############################################################################\n# Role: ${r.name}\n###############################################################################\n${stringify([r])}`;
+        })
+        .join("");
+    const o = str(a.opts.output_file);
+    if (o) writeOut(absPath(o), text);
+    else out(text);
+    return 0;
 };
 
 export const rolesList: Handler = async (prog, argv) => {
-  parseArgs(prog, argv, [...COMMON_OPTS, { names: ["--roles-path"], value: true }], 0);
-  for (const r of Object.keys(ROLES).sort()) out(r);
-  return 0;
+    parseArgs(prog, argv, [...COMMON_OPTS, { names: ["--roles-path"], value: true }], 0);
+    for (const r of Object.keys(ROLES).sort()) out(r);
+    return 0;
 };
 
 /** Roles file: list of {name, ServicesDefault}. */
 export function readRolesFile(p: string): Array<{ name: string; ServicesDefault: string[] }> {
-  const data = readYamlFile(p, "Roles data") as Array<{ name: string; ServicesDefault?: string[] }>;
-  if (!Array.isArray(data)) throw new CommandError(`ERROR: Roles data file ${p} is not a list of roles`);
-  return data.map((r) => ({ name: r.name, ServicesDefault: r.ServicesDefault ?? [] }));
+    const data = readYamlFile(p, "Roles data") as Array<{ name: string; ServicesDefault?: string[] }>;
+    if (!Array.isArray(data)) throw new CommandError(`ERROR: Roles data file ${p} is not a list of roles`);
+    return data.map((r) => ({ name: r.name, ServicesDefault: r.ServicesDefault ?? [] }));
 }
 
 export function unused(): void {
-  void err;
+    void err;
 }
