@@ -444,7 +444,11 @@ async function bootstrap(spec: CephClusterSpec): Promise<CephClusterInfo> {
         }
         return mon;
     })();
-    const [mon] = await Promise.all([registerOsd, osdMkfs]);
+    // Both must settle before a failure propagates: the cleanup must see every daemon started.
+    const [registered, mkfs] = await Promise.allSettled([registerOsd, osdMkfs]);
+    if (registered.status === "rejected") throw registered.reason;
+    if (mkfs.status === "rejected") throw mkfs.reason;
+    const mon = registered.value;
 
     const osdLog = path.join(p.logDir, "osd.out");
     const osd = await spawnDetachedDaemon("osd", "0", "ceph-osd", ["-c", p.conf, "-i", "0", "-f"], osdLog);

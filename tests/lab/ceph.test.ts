@@ -60,10 +60,13 @@ function sameKey(actual: string | undefined, expected: string): boolean {
     return actual === expected;
 }
 
+/** True once the process and all its threads have exited (a zombie main thread may still have live threads). */
 function pidIsGone(pid: number): boolean {
     try {
         const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        return parseProcStat(stat)?.state === "Z";
+        return (
+            parseProcStat(stat)?.state === "Z" && readdirSync(`/proc/${pid}/task`).every((tid) => tid === String(pid))
+        );
     } catch {
         return true;
     }
