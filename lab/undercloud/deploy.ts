@@ -423,7 +423,7 @@ async function heatPhase(plan: Plan, a: ReturnType<typeof parseArgs>): Promise<v
             await sleep(Math.max(0, t0 + (total * (i + 1)) / steps.length - Date.now()));
             tick();
             out(
-                `${new Date().toISOString()} [${plan.stack}]: ${steps[i]} ${i === steps.length - 1 ? "done" : "CREATE_IN_PROGRESS"}`,
+                `${new Date().toISOString()} [${plan.stack}]: ${steps[i]}${i < steps.length - 2 ? " CREATE_IN_PROGRESS" : ""}`,
             );
         }
         tick();

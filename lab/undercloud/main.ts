@@ -107,7 +107,11 @@ function takeFault(command: string, stack: string | null): Fault | undefined {
     }
 }
 
-/** Cuts this command's SSH connection: kills the sshd session processes above us (not the listener). */
+/**
+ * Cuts this command's SSH connection: kills the sshd session processes above us (never the
+ * listener). A command detached from its session (nohup/setsid) has none; then every open
+ * connection of the lab is cut, as a network outage would (children of the listener).
+ */
 function dropConnection(): void {
     let listener = -1;
     try {
@@ -115,19 +119,29 @@ function dropConnection(): void {
     } catch {
         /* no listener pid */
     }
+    const stat = (pid: number): { comm: string; ppid: number } | undefined => {
+        try {
+            const st = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+            const comm = st.slice(st.indexOf("(") + 1, st.lastIndexOf(")"));
+            return { comm, ppid: Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]) };
+        } catch {
+            return undefined;
+        }
+    };
     const victims: number[] = [];
     let pid = process.ppid;
     for (let guard = 0; pid > 1 && guard < 20; guard++) {
-        let stat: string;
-        try {
-            stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        } catch {
-            break;
+        const st = stat(pid);
+        if (!st) break;
+        if (st.comm.startsWith("sshd") && pid !== listener) victims.push(pid);
+        pid = st.ppid;
+    }
+    if (!victims.length && listener > 0) {
+        for (const d of fs.readdirSync("/proc")) {
+            if (!/^\d+$/.test(d)) continue;
+            const st = stat(Number(d));
+            if (st && st.ppid === listener && st.comm.startsWith("sshd")) victims.push(Number(d));
         }
-        const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        if (comm.startsWith("sshd") && pid !== listener) victims.push(pid);
-        pid = ppid;
     }
     for (const v of victims) {
         try {
