@@ -8,9 +8,10 @@
  *                        undercloud, so it also holds across pulumi processes and projects.
  *       phase 2, Ansible: detached job `overcloud deploy … --config-download-only`, unlocked
  *                        (config-download phases of different stacks may run side by side).
- *     Each phase leaves a marker with the hash of everything it consumed; a rerun after a failure
- *     skips a phase whose marker matches while the stack's working dir exists (no repeated Heat
- *     phase after a config-download failure). Then the sanity checks: central `openstack token
+ *     Both phases run in ONE detached job (config-download starts as soon as Heat is done and the
+ *     lock is released); each leaves a marker with the hash of everything it consumed, and a rerun
+ *     after a failure leaves out a phase whose marker matches while the stack's working dir exists
+ *     (no repeated Heat phase after a config-download failure). Then the sanity checks: central `openstack token
  *     issue`; a DCN site `openstack aggregate show <az>` against central (the NovaAZConfig result).
  *   read   → the stack's working dir, rc file and deployment status; gone when the stack is gone.
  *   delete → detached `openstack overcloud delete <stack> --yes`; "not found" counts as deleted.
@@ -214,25 +215,29 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
     const base = deployCommand(inputs, envFiles, home);
 
     const dirExists = (await run(t, ["test", "-d", p.dir])).code === 0;
-    for (const phase of ["heat", "config"] as const) {
-        const marker = markerPath(work, phase);
-        if (dirExists && (await readFile(t, marker))?.trim() === deployHash) {
-            log(`${phase} phase already done for these inputs; skipping it`);
-            continue;
-        }
-        const cmd: JobCommand =
-            phase === "heat"
-                ? { argv: [...base, "--stack-only"], lock: expandHome(`${JOBS_DIR}/heat.lock`, home) }
-                : { argv: [...base, "--config-download-only"] };
+    const done = async (phase: "heat" | "config") => dirExists && (await readFile(t, markerPath(work, phase)))?.trim() === deployHash;
+    const heatDone = await done("heat");
+    const configDone = heatDone && (await done("config"));
+    const commands = deployJobCommands(base, {
+        heatLock: expandHome(`${JOBS_DIR}/heat.lock`, home),
+        heatMarker: markerPath(work, "heat"),
+        configMarker: markerPath(work, "config"),
+        deployHash,
+        skipHeat: heatDone,
+        skipConfig: configDone,
+    });
+    if (heatDone) {
+        log(configDone ? "both phases already done for these inputs" : "Heat phase already done for these inputs; running config-download only");
+    }
+    if (commands.length > 0) {
         await runJob(t, {
             stack: inputs.stack,
-            step: `deploy-${phase}`,
+            step: "deploy",
             identity: deployHash,
             timeoutMs: inputs.timeoutMinutes * 60000,
             onLine: log,
-            commands: [cmd],
+            commands,
         });
-        await writeFile(t, marker, deployHash + "\n");
     }
 
     const status = await readStatus(inputs.stack, home, t);
@@ -310,6 +315,31 @@ export function deployCommand(inputs: OvercloudStackInputs, envFiles: string[], 
         ...inputs.deployArgs,
         ...envFiles.flatMap((f) => ["-e", f]),
     ];
+}
+
+/** Writes a phase marker (path and hash are quoted arguments). */
+export const MARKER_SCRIPT = 'printf "%s\\n" "$2" > "$1"';
+
+/**
+ * The deploy job: the Heat phase (`--stack-only`) holding the undercloud-wide Heat lock, its
+ * marker, then the config-download phase (`--config-download-only`, unlocked) and its marker.
+ * One job, so config-download starts the moment Heat is done and the lock is free for the next
+ * stack; phases already done for the same inputs are left out.
+ */
+export function deployJobCommands(
+    base: string[],
+    o: { heatLock: string; heatMarker: string; configMarker: string; deployHash: string; skipHeat: boolean; skipConfig: boolean },
+): JobCommand[] {
+    const cmds: JobCommand[] = [];
+    if (!o.skipHeat) {
+        cmds.push({ argv: [...base, "--stack-only"], lock: o.heatLock });
+        cmds.push({ argv: ["sh", "-c", MARKER_SCRIPT, "sh", o.heatMarker, o.deployHash] });
+    }
+    if (!o.skipConfig) {
+        cmds.push({ argv: [...base, "--config-download-only"] });
+        cmds.push({ argv: ["sh", "-c", MARKER_SCRIPT, "sh", o.configMarker, o.deployHash] });
+    }
+    return cmds;
 }
 
 /** Post-deploy checks (reference §3.5/§3.6): constant scripts, paths and AZ as quoted arguments. */

@@ -22,6 +22,7 @@ import { renderGlanceEnv, storeProblems } from "../../providers/glanceMultistore
 import {
     DeployFiles,
     deployCommand,
+    deployJobCommands,
     isAlreadyGone,
     orderedEnvFiles,
     parseDeploymentStatus,
@@ -301,6 +302,21 @@ describe("overcloud deploy", () => {
             "openstack", "overcloud", "deploy", "--templates", "/h/templates", "--stack", "dcn0", "-r", "/w/roles.yaml", "-n", "/h/n.yaml",
             "--timeout", "90", "-e", "/a.yaml", "-e", "/b.yaml",
         ]);
+    });
+
+    it("deploy job: Heat phase under the lock with its marker, then unlocked config-download; done phases left out", () => {
+        const o = { heatLock: "/h/.dcn-jobs/heat.lock", heatMarker: "/w/.deploy-heat.done", configMarker: "/w/.deploy-config.done", deployHash: "abc", skipHeat: false, skipConfig: false };
+        const all = deployJobCommands(["openstack", "overcloud", "deploy"], o);
+        assert.deepEqual(all.map((c) => [c.argv[c.argv.length - 1], c.lock ?? ""]), [
+            ["--stack-only", "/h/.dcn-jobs/heat.lock"],
+            ["abc", ""],
+            ["--config-download-only", ""],
+            ["abc", ""],
+        ]);
+        assert.equal(all[1].argv[4], "/w/.deploy-heat.done");
+        const configOnly = deployJobCommands(["d"], { ...o, skipHeat: true });
+        assert.deepEqual(configOnly.map((c) => c.argv[c.argv.length - 1]), ["--config-download-only", "abc"]);
+        assert.deepEqual(deployJobCommands(["d"], { ...o, skipHeat: true, skipConfig: true }), []);
     });
 
     it("sanity checks: token issue for central, aggregate show <az> with central's rc for DCN", () => {

@@ -1,0 +1,175 @@
+// End to end: the real program (compiled bin/), the project's own Pulumi CLI and a private lab
+// (own LAB_DIR, SSH port and Ceph loopback net, so it never collides with `npm start`'s lab).
+// Checks the issue's "done when": seed order in the lab's command log (metal → ceph → exports →
+// central deploy → DCN deploys; Heat phases serialized, config-download phases overlapping),
+// preview with no changes and no mutating command, preview without a reachable undercloud,
+// no plaintext secret in the state, destroy in reverse order leaving the lab empty.
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { PulumiWorkspace, projectRoot, pulumiWorkspace, toolchainBuilt } from "../support/pulumi";
+
+interface LogEntry {
+    start: string;
+    end: string;
+    argv: string[];
+    stack: string | null;
+    exit: number;
+    mutating: boolean;
+}
+
+async function freePort(): Promise<number> {
+    return new Promise((resolve) => {
+        const s = net.createServer();
+        s.listen(0, "127.0.0.1", () => {
+            const port = (s.address() as net.AddressInfo).port;
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-program-"));
+const labDir = path.join(root, "lab");
+let labEnv: NodeJS.ProcessEnv;
+let ws: PulumiWorkspace;
+
+function lab(...args: string[]): string {
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(projectRoot, "lab", "cli.ts"), ...args], { cwd: projectRoot, env: labEnv, encoding: "utf8" });
+    if (r.status !== 0) {
+        throw new Error(`lab ${args.join(" ")} failed: ${r.stdout}\n${r.stderr}`);
+    }
+    return r.stdout;
+}
+
+function labLog(): LogEntry[] {
+    return lab("log", "--json")
+        .split("\n")
+        .filter((l) => l.trim().startsWith("{"))
+        .map((l) => JSON.parse(l) as LogEntry);
+}
+
+const sub = (e: LogEntry) => e.argv.slice(1, 4).join(" ");
+const stackOf = (e: LogEntry) => e.stack ?? (e.argv.includes("--stack") ? e.argv[e.argv.indexOf("--stack") + 1] : null);
+const t = (s: string) => Date.parse(s);
+function find(log: LogEntry[], pred: (e: LogEntry) => boolean, what: string): LogEntry[] {
+    const r = log.filter(pred);
+    assert.ok(r.length > 0, `no ${what} in the lab log`);
+    return r;
+}
+const overlap = (a: LogEntry, b: LogEntry) => t(a.start) < t(b.end) && t(b.start) < t(a.end);
+
+describe("program against the lab", { skip: !toolchainBuilt() && "toolchain not built (npm run setup)" }, () => {
+    before(async () => {
+        execFileSync("npx", ["--no-install", "tsc", "-p", "tsconfig.json"], { cwd: projectRoot, stdio: "inherit" });
+        const port = await freePort();
+        labEnv = { ...process.env, LAB_DIR: labDir, LAB_SSH_PORT: String(port), LAB_CEPH_NET: `127.1.${200 + (port % 50)}` };
+        lab("start");
+        const fixture = path.join(root, "project");
+        fs.mkdirSync(fixture);
+        fs.cpSync(path.join(projectRoot, "bin"), path.join(fixture, "bin"), { recursive: true });
+        fs.copyFileSync(path.join(projectRoot, "Pulumi.yaml"), path.join(fixture, "Pulumi.yaml"));
+        fs.copyFileSync(path.join(projectRoot, "package.json"), path.join(fixture, "package.json"));
+        const dev = fs
+            .readFileSync(path.join(projectRoot, "Pulumi.dev.yaml"), "utf8")
+            .replace("connectionFile: .lab/connection.json", `connectionFile: ${path.join(labDir, "connection.json")}`)
+            .replace(/^\s+(knownHostsFile|privateKeyFile): .*\n/gm, "");
+        fs.writeFileSync(path.join(fixture, "Pulumi.it.yaml"), dev);
+        ws = await pulumiWorkspace(fixture, "it");
+    });
+
+    after(() => {
+        try {
+            lab("stop");
+        } catch {
+            // already stopped
+        }
+        ws?.dispose();
+        fs.rmSync(root, { recursive: true, force: true });
+    });
+
+    it("up deploys the seed topology in the seed order", async () => {
+        const began = Date.now();
+        await ws.ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
+        const wall = (Date.now() - began) / 1000;
+        const log = labLog();
+        const sites = ["control-plane", "dcn0", "dcn1"];
+        for (const s of sites) {
+            const metal = find(log, (e) => sub(e) === "overcloud node provision" && stackOf(e) === s && e.exit === 0, `metal of ${s}`);
+            const ceph = find(log, (e) => sub(e) === "overcloud ceph deploy" && stackOf(e) === s && e.exit === 0, `ceph of ${s}`);
+            assert.ok(t(metal[0].end) <= t(ceph[0].start), `${s}: metal before ceph`);
+        }
+        const dcnExport = find(log, (e) => sub(e) === "overcloud export ceph" && e.argv.includes("dcn0,dcn1"), "DCN ceph export")[0];
+        const deploys = (s: string, flag: string) => find(log, (e) => sub(e) === "overcloud deploy --templates" && stackOf(e) === s && e.argv.includes(flag), `${flag} of ${s}`)[0];
+        const centralHeat = deploys("control-plane", "--stack-only");
+        const centralConfig = deploys("control-plane", "--config-download-only");
+        assert.ok(t(dcnExport.end) <= t(centralHeat.start), "DCN exports before the central deploy");
+        for (const d of ["dcn0", "dcn1"]) {
+            assert.ok(t(centralConfig.end) <= t(deploys(d, "--stack-only").start), `central deploy before ${d}`);
+        }
+        const metal = (s: string) => find(log, (e) => sub(e) === "overcloud node provision" && stackOf(e) === s, "metal")[0];
+        const ceph = (s: string) => find(log, (e) => sub(e) === "overcloud ceph deploy" && stackOf(e) === s && e.exit === 0, "ceph")[0];
+        assert.ok(overlap(metal("dcn0"), metal("dcn1")), "dcn0/dcn1 metal overlap");
+        assert.ok(overlap(ceph("dcn0"), ceph("dcn1")), "dcn0/dcn1 ceph overlap");
+        const heats = log.filter((e) => sub(e) === "overcloud deploy --templates" && e.argv.includes("--stack-only"));
+        for (let i = 0; i < heats.length; i++) {
+            for (let j = i + 1; j < heats.length; j++) {
+                assert.ok(!overlap(heats[i], heats[j]), `Heat phases of ${stackOf(heats[i])} and ${stackOf(heats[j])} overlap`);
+            }
+        }
+        assert.ok(overlap(deploys("dcn0", "--config-download-only"), deploys("dcn1", "--config-download-only")), "DCN config-download phases overlap");
+        const first = Math.min(...log.map((e) => t(e.start)));
+        const last = Math.max(...log.map((e) => t(e.end)));
+        console.log(`up wall time ${wall.toFixed(1)} s; undercloud busy from first to last command ${((last - first) / 1000).toFixed(1)} s`);
+        const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
+        assert.equal(out.sites.dcn0.status, "DEPLOY_SUCCESS");
+        assert.match(out.sites.dcn1.cephFsid, /^[0-9a-f-]{36}$/);
+        assert.deepEqual(out.sites["control-plane"].glanceStoreIds, ["central", "dcn0", "dcn1"]);
+    });
+
+    it("preview right after shows no changes and runs no mutating command", async () => {
+        const before = labLog().filter((e) => e.mutating).length;
+        await ws.ok(["preview", "--expect-no-changes", "--non-interactive"]);
+        assert.equal(labLog().filter((e) => e.mutating).length, before);
+    });
+
+    it("a plain preview works with the undercloud unreachable", async () => {
+        lab("stop");
+        try {
+            await ws.ok(["preview", "--non-interactive"]);
+        } finally {
+            lab("start");
+        }
+    });
+
+    it("the state holds no plaintext cephx key or private key", async () => {
+        const state = (await ws.ok(["stack", "export"])).stdout;
+        assert.ok(!/AQ[A-Za-z0-9+/]{38}==/.test(state), "cephx key in plaintext");
+        assert.ok(!/PRIVATE KEY/.test(state), "private key in plaintext");
+        const key = fs.readFileSync(JSON.parse(fs.readFileSync(path.join(labDir, "connection.json"), "utf8")).privateKeyPath, "utf8");
+        const body = key.split("\n").find((l) => l.length > 40 && !l.startsWith("-----"));
+        assert.ok(body && !state.includes(body));
+    });
+
+    it("destroy empties the lab in reverse order", async () => {
+        const from = labLog().length;
+        await ws.ok(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
+        const log = labLog().slice(from);
+        const del = (s: string) => find(log, (e) => sub(e).startsWith("overcloud delete") && e.argv.includes(s), `delete of ${s}`)[0];
+        const unprov = find(log, (e) => sub(e) === "overcloud node unprovision", "unprovision");
+        for (const d of ["dcn0", "dcn1"]) {
+            assert.ok(t(del(d).end) <= t(del("control-plane").start), `${d} deleted before central`);
+        }
+        for (const u of unprov) {
+            assert.ok(t(del("control-plane").end) <= t(u.start), "stacks deleted before metal");
+        }
+        const state = JSON.parse(lab("state", "--json"));
+        assert.deepEqual(state.stacks, []);
+        assert.deepEqual(state.nodes.filter((n: { stack: string | null }) => n.stack), []);
+        assert.deepEqual(state.nodes.filter((n: { disksDirty?: boolean }) => n.disksDirty).map((n: { name: string }) => n.name), []);
+        assert.deepEqual(state.cephClusters.filter((c: { running?: boolean }) => c.running), []);
+    });
+});
