@@ -15,11 +15,11 @@ import { CephCommandError, runCeph, runCommand } from "./commands";
 import {
     type CephClusterRecord,
     type CephClusterSpec,
+    clusterFiles,
     clusterPaths,
     formatMonHost,
     formatMonIps,
     generateCephxKey,
-    recordPath,
     renderClusterConf,
     renderKeyring,
     validateClusterSpec,
@@ -90,7 +90,7 @@ const OSD_READY_MS = 90_000;
 /** Reads `<dir>/cluster.json`, or undefined when there is no cluster. */
 export async function readClusterRecord(dir: string): Promise<CephClusterRecord | undefined> {
     try {
-        return JSON.parse(await fs.readFile(recordPath(dir), "utf8")) as CephClusterRecord;
+        return JSON.parse(await fs.readFile(clusterFiles(dir).record, "utf8")) as CephClusterRecord;
     } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
         throw err;
@@ -100,7 +100,7 @@ export async function readClusterRecord(dir: string): Promise<CephClusterRecord 
 /** Same as readClusterRecord but synchronous, for cephCommandEnv. */
 function readClusterRecordSync(dir: string): CephClusterRecord {
     try {
-        return JSON.parse(readFileSync(recordPath(dir), "utf8")) as CephClusterRecord;
+        return JSON.parse(readFileSync(clusterFiles(dir).record, "utf8")) as CephClusterRecord;
     } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`no Ceph cluster in ${dir}`);
         throw err;
@@ -211,7 +211,7 @@ async function assertAlive(daemon: DaemonRecord, logDir: string, fail: (reason: 
 
 /** Waits until the mon says it leads its (one-member) quorum, or throws `fail(...)`. */
 async function waitForMon(dir: string, mon: DaemonRecord, fail: (reason: string) => Error): Promise<void> {
-    const p = clusterPaths(dir, "");
+    const p = clusterFiles(dir);
     const asok = path.join(p.runDir, `mon.${mon.id}.asok`);
     const ok = await waitFor(
         async () => {
@@ -238,7 +238,7 @@ async function waitForMon(dir: string, mon: DaemonRecord, fail: (reason: string)
  * the mon sees it is not enough: after a kill -9 it still shows the dead OSD instance as up.
  */
 async function waitForOsd(dir: string, osd: DaemonRecord, fail: (reason: string) => Error): Promise<void> {
-    const asok = path.join(clusterPaths(dir, "").runDir, `osd.${osd.id}.asok`);
+    const asok = path.join(clusterFiles(dir).runDir, `osd.${osd.id}.asok`);
     const ok = await waitFor(
         async () => {
             if (!isDaemonAlive(osd)) return true;
@@ -254,7 +254,7 @@ async function waitForOsd(dir: string, osd: DaemonRecord, fail: (reason: string)
         OSD_READY_MS,
         200,
     );
-    await assertAlive(osd, clusterPaths(dir, "").logDir, fail);
+    await assertAlive(osd, clusterFiles(dir).logDir, fail);
     if (!ok) throw fail(`osd.${osd.id} did not become active within ${OSD_READY_MS} ms`);
 }
 
@@ -296,7 +296,7 @@ interface CreationMarker {
 
 async function readMarker(dir: string): Promise<CreationMarker | undefined> {
     try {
-        return JSON.parse(await fs.readFile(clusterPaths(dir, "").marker, "utf8")) as CreationMarker;
+        return JSON.parse(await fs.readFile(clusterFiles(dir).marker, "utf8")) as CreationMarker;
     } catch {
         return undefined; // absent, or empty because its writer died between open and write
     }
@@ -348,14 +348,7 @@ export async function createCephCluster(spec: CephClusterSpec): Promise<CephClus
 
 /** Stops the recorded daemons and removes the cluster's files, marker last. */
 async function discardCluster(dir: string, name: string): Promise<void> {
-    const pidsPath = clusterPaths(dir, name).pids;
-    const survivors = await stopDaemons(await readDaemonRecords(pidsPath));
-    if (survivors.length > 0) {
-        await writeDaemonRecords(pidsPath, survivors);
-        throw new Error(
-            `Ceph cluster in ${dir}: ${survivors.map((d) => `${d.role}.${d.id} (pid ${d.pid})`).join(", ")} would not stop`,
-        );
-    }
+    await stopCephCluster(dir);
     await removeClusterFiles(dir, name);
 }
 
@@ -514,12 +507,15 @@ export async function startCephCluster(dir: string): Promise<CephClusterInfo> {
     return infoFrom(dir, record, current());
 }
 
-/** Stops exactly the recorded daemons (never by name), OSD before mon, waiting for exit; no-op when stopped. */
+/**
+ * Stops exactly the recorded daemons (never by name), OSD before mon, waiting for exit; no-op when
+ * stopped or absent. Also stops a cluster still being created (its creator then fails and cleans up).
+ */
 export async function stopCephCluster(dir: string): Promise<void> {
-    const record = await readClusterRecord(dir);
-    if (!record) return;
-    const pidsPath = clusterPaths(dir, record.name).pids;
-    const survivors = await stopDaemons(await readDaemonRecords(pidsPath));
+    const pidsPath = clusterFiles(dir).pids;
+    const recorded = await readDaemonRecords(pidsPath);
+    if (recorded.length === 0) return;
+    const survivors = await stopDaemons(recorded);
     await writeDaemonRecords(pidsPath, survivors);
     if (survivors.length > 0) {
         throw new Error(
@@ -533,5 +529,5 @@ export async function wipeCephCluster(dir: string): Promise<void> {
     const name = (await readClusterRecord(dir))?.name ?? (await readMarker(dir))?.name;
     if (name !== undefined) await discardCluster(dir, name);
     // A create that died between opening its marker and writing it leaves an empty one.
-    await fs.rm(clusterPaths(dir, "").marker, { force: true });
+    await fs.rm(clusterFiles(dir).marker, { force: true });
 }

@@ -43,16 +43,15 @@ export const POOL_PG_NUM = 8;
 /** Size of the OSD's sparse bluestore file; only what is written takes disk space. */
 export const OSD_BLOCK_BYTES = 8 * 1024 ** 3;
 
-/** Where each file of a cluster lives, relative to nothing but the cluster dir and name. */
-export function clusterPaths(dir: string, name: string) {
+/** Where the files of a cluster live that do not depend on its name. */
+export function clusterFiles(dir: string) {
     return {
         /** Marker created exclusively (O_EXCL) first, so two creates on one dir cannot both proceed. */
         marker: path.join(dir, ".ceph-lab-cluster"),
+        /** Recorded facts (CephClusterRecord); written last by create, so it exists only for a whole cluster. */
         record: path.join(dir, "cluster.json"),
+        /** The daemons' PID records (DaemonRecord[]). */
         pids: path.join(dir, "pids.json"),
-        conf: path.join(dir, `${name}.conf`),
-        adminKeyring: path.join(dir, `${name}.client.admin.keyring`),
-        clientKeyring: (user: string) => path.join(dir, `${name}.client.${user}.keyring`),
         monKeyring: path.join(dir, "mon.keyring"),
         monmap: path.join(dir, "monmap"),
         monData: path.join(dir, "mon", "a"),
@@ -66,9 +65,14 @@ export function clusterPaths(dir: string, name: string) {
     };
 }
 
-/** Path of the recorded facts; the cluster name is not needed to find it. */
-export function recordPath(dir: string): string {
-    return path.join(dir, "cluster.json");
+/** Every file of a cluster, including those named after it (`<name>.conf`, `<name>.client.<user>.keyring`). */
+export function clusterPaths(dir: string, name: string) {
+    return {
+        ...clusterFiles(dir),
+        conf: path.join(dir, `${name}.conf`),
+        adminKeyring: path.join(dir, `${name}.client.admin.keyring`),
+        clientKeyring: (user: string) => path.join(dir, `${name}.client.${user}.keyring`),
+    };
 }
 
 /** Throws an Error naming what is wrong with a spec (name, address, ports). */
