@@ -88,6 +88,8 @@ export interface LabState {
     aggregates: Aggregate[];
     /** The ceph-admin SSH key exists on the undercloud (first ceph deploy creates it). */
     cephAdminKey: boolean;
+    /** PID of the ceph deploy creating ~/.ssh/ceph-admin-id_rsa right now (first runs race, §9). */
+    cephAdminKeyCreator?: number;
     nextIp: number;
 }
 
