@@ -10,8 +10,8 @@
  *                        (config-download phases of different stacks may run side by side).
  *     Both phases run in ONE detached job (config-download starts as soon as Heat is done and the
  *     lock is released); each leaves a marker with the hash of everything it consumed, and a rerun
- *     after a failure leaves out a phase whose marker matches while the stack's working dir exists
- *     (no repeated Heat phase after a config-download failure). Then the sanity checks: central `openstack token
+ *     after a failure leaves out a phase whose marker matches while the undercloud still shows its
+ *     result (no repeated Heat phase after a config-download failure). Then the sanity checks: central `openstack token
  *     issue`; a DCN site `openstack aggregate show <az>` against central (the NovaAZConfig result).
  *   read   → the stack's working dir, rc file and deployment status; gone when the stack is gone.
  *   delete → detached `openstack overcloud delete <stack> --yes`; "not found" counts as deleted.
@@ -214,10 +214,12 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
     const log = progress(`overcloud ${inputs.stack}`);
     const base = deployCommand(inputs, envFiles, home);
 
-    const dirExists = (await run(t, ["test", "-d", p.dir])).code === 0;
-    const done = async (phase: "heat" | "config") => dirExists && (await readFile(t, markerPath(work, phase)))?.trim() === deployHash;
-    const heatDone = await done("heat");
-    const configDone = heatDone && (await done("config"));
+    // A marker counts only while the undercloud still shows the phase's result: the Heat phase
+    // leaves `config-download/<stack>` in the working dir, a finished deploy reports DEPLOY_SUCCESS.
+    // (A stack deleted and re-provisioned out of band has neither, whatever the markers say.)
+    const marker = async (phase: "heat" | "config") => (await readFile(t, markerPath(work, phase)))?.trim() === deployHash;
+    const heatDone = (await marker("heat")) && (await run(t, ["test", "-d", `${p.dir}/config-download/${inputs.stack}`])).code === 0;
+    const configDone = heatDone && (await marker("config")) && (await readStatus(inputs.stack, home, t)) === "DEPLOY_SUCCESS";
     const commands = deployJobCommands(base, {
         heatLock: expandHome(`${JOBS_DIR}/heat.lock`, home),
         heatMarker: markerPath(work, "heat"),

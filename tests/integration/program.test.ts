@@ -61,12 +61,14 @@ function find(log: LogEntry[], pred: (e: LogEntry) => boolean, what: string): Lo
     return r;
 }
 const overlap = (a: LogEntry, b: LogEntry) => t(a.start) < t(b.end) && t(b.start) < t(a.end);
+const span = (e: LogEntry) => `${stackOf(e)} ${e.start.slice(11, 23)}..${e.end.slice(11, 23)}`;
 
 describe("program against the lab", { skip: !toolchainBuilt() && "toolchain not built (npm run setup)" }, () => {
     before(async () => {
         execFileSync("npx", ["--no-install", "tsc", "-p", "tsconfig.json"], { cwd: projectRoot, stdio: "inherit" });
         const port = await freePort();
-        labEnv = { ...process.env, LAB_DIR: labDir, LAB_SSH_PORT: String(port), LAB_CEPH_NET: `127.1.${200 + (port % 50)}` };
+        // Time scale 0.2 s per simulated minute: steps long enough that "overlap" is not a matter of luck.
+        labEnv = { ...process.env, LAB_DIR: labDir, LAB_SSH_PORT: String(port), LAB_CEPH_NET: `127.1.${200 + (port % 50)}`, LAB_TIME_SCALE: "0.2" };
         lab("start");
         const fixture = path.join(root, "project");
         fs.mkdirSync(fixture);
@@ -112,8 +114,8 @@ describe("program against the lab", { skip: !toolchainBuilt() && "toolchain not 
         }
         const metal = (s: string) => find(log, (e) => sub(e) === "overcloud node provision" && stackOf(e) === s, "metal")[0];
         const ceph = (s: string) => find(log, (e) => sub(e) === "overcloud ceph deploy" && stackOf(e) === s && e.exit === 0, "ceph")[0];
-        assert.ok(overlap(metal("dcn0"), metal("dcn1")), "dcn0/dcn1 metal overlap");
-        assert.ok(overlap(ceph("dcn0"), ceph("dcn1")), "dcn0/dcn1 ceph overlap");
+        assert.ok(overlap(metal("dcn0"), metal("dcn1")), `dcn0/dcn1 metal overlap: ${span(metal("dcn0"))} ${span(metal("dcn1"))}`);
+        assert.ok(overlap(ceph("dcn0"), ceph("dcn1")), `dcn0/dcn1 ceph overlap: ${span(ceph("dcn0"))} ${span(ceph("dcn1"))}`);
         const heats = log.filter((e) => sub(e) === "overcloud deploy --templates" && e.argv.includes("--stack-only"));
         for (let i = 0; i < heats.length; i++) {
             for (let j = i + 1; j < heats.length; j++) {
@@ -152,6 +154,60 @@ describe("program against the lab", { skip: !toolchainBuilt() && "toolchain not 
         const key = fs.readFileSync(JSON.parse(fs.readFileSync(path.join(labDir, "connection.json"), "utf8")).privateKeyPath, "utf8");
         const body = key.split("\n").find((l) => l.length > 40 && !l.startsWith("-----"));
         assert.ok(body && !state.includes(body));
+    });
+
+    it("refresh reports a stack deleted out of band and the next up repairs it", async () => {
+        lab("ssh", "--", "openstack", "overcloud", "delete", "dcn1", "--yes");
+        const refresh = await ws.ok(["refresh", "--yes", "--non-interactive", "--skip-preview"]);
+        assert.match(refresh.stdout, /dcn1-overcloud\s+deleted/);
+        await ws.ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
+        const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
+        assert.equal(out.sites.dcn1.status, "DEPLOY_SUCCESS");
+        await ws.ok(["preview", "--expect-no-changes", "--non-interactive"]);
+    });
+
+    it("adding dcn2 with a failing deploy: up fails with the undercloud's message, the next up finishes without repeating steps; dcn0/dcn1 untouched", async () => {
+        const from = labLog().length;
+        for (const [k, v] of [
+            ["sites[3].name", "dcn2"],
+            ["sites[3].kind", "dcn"],
+            ["sites[3].cephCluster", "dcn2"],
+            ["sites[3].roles[0].name", "DistributedComputeHCI"],
+            ["sites[3].roles[0].instances[0]", "oc0-spare-0"],
+        ]) {
+            await ws.ok(["config", "set", "--path", k, v]);
+        }
+        lab("fault", "add", "--command", "overcloud deploy", "--stack", "dcn2", "--kind", "fail", "--message", "injected: heat stack dcn2 CREATE_FAILED");
+        const failed = await ws.run(["up", "--yes", "--non-interactive", "--skip-preview"]);
+        assert.notEqual(failed.code, 0);
+        assert.match(failed.stdout + failed.stderr, /injected: heat stack dcn2 CREATE_FAILED/);
+        lab("fault", "clear");
+        await ws.ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
+        const log = labLog().slice(from);
+        const count = (cmd: string, stack: string) => log.filter((e) => sub(e).startsWith(cmd) && stackOf(e) === stack && e.exit === 0).length;
+        assert.equal(count("overcloud node provision", "dcn2"), 1, "dcn2 provisioned once");
+        assert.equal(count("overcloud ceph deploy", "dcn2"), 1, "dcn2 ceph deployed once");
+        for (const d of ["dcn0", "dcn1"]) {
+            assert.equal(log.filter((e) => stackOf(e) === d && e.mutating).length, 0, `${d} untouched`);
+        }
+        assert.ok(count("overcloud deploy --templates", "control-plane") >= 1, "central redeployed with dcn2's store");
+        const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
+        assert.deepEqual(out.sites["control-plane"].glanceStoreIds, ["central", "dcn0", "dcn1", "dcn2"]);
+    });
+
+    it("removing dcn2 reverses it and leaves dcn0/dcn1 untouched", async () => {
+        const from = labLog().length;
+        await ws.ok(["config", "rm", "--path", "sites[3]"]);
+        await ws.ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
+        const log = labLog().slice(from);
+        assert.ok(log.some((e) => sub(e).startsWith("overcloud delete") && e.argv.includes("dcn2")));
+        for (const d of ["dcn0", "dcn1"]) {
+            assert.equal(log.filter((e) => stackOf(e) === d && e.mutating).length, 0, `${d} untouched`);
+        }
+        const state = JSON.parse(lab("state", "--json"));
+        assert.deepEqual(state.nodes.filter((n: { stack: string | null }) => n.stack === "dcn2"), []);
+        const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
+        assert.deepEqual(out.sites["control-plane"].glanceStoreIds, ["central", "dcn0", "dcn1"]);
     });
 
     it("destroy empties the lab in reverse order", async () => {
