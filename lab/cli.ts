@@ -191,7 +191,17 @@ async function stateCmd(json: boolean): Promise<void> {
             role: n.role,
             disksDirty: n.disksDirty,
         })),
-        stacks: s.stacks.map((x) => ({ name: x.name, status: x.status, deployed: x.deployed })),
+        stacks: s.stacks.map((x) => ({
+            name: x.name,
+            status: x.status,
+            deployed: x.deployed,
+            // Glance stores as last deployed (stale ones stay until the stack is updated, §8.12);
+            // usable = the store's cluster exists here, runs, and has its pools and key.
+            glanceStores: Object.entries(x.glanceStores ?? {}).map(([id, cluster]) => {
+                const c = clusters.find((y) => y.name === cluster);
+                return { id, cluster, usable: !!c && c.running && c.pools };
+            }),
+        })),
         cephClusters: clusters,
         aggregates: s.aggregates,
         networks: s.network ? Object.keys(s.network.networks) : [],

@@ -203,5 +203,13 @@ test(
         s = lab.state();
         assert.ok(!s.cephClusters.some((c) => c.name === "dcn1"), "cleaning the disks wiped the cluster");
         assert.ok(!fs.existsSync(path.join(lab.dir, "ceph", "dcn1", "osd")));
+        // §8.12: the central stack keeps its (now stale) dcn1 store until it is updated.
+        const central = JSON.parse(lab.cli("state", "--json").stdout).stacks.find(
+            (x: { name: string }) => x.name === "control-plane",
+        );
+        assert.deepEqual(
+            central.glanceStores.find((g: { id: string }) => g.id === "dcn1"),
+            { id: "dcn1", cluster: "dcn1", usable: false },
+        );
     },
 );
