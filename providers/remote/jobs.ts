@@ -41,7 +41,7 @@ export interface JobSpec {
     identity?: string;
     /** Overall deadline of the wait (ms); default 4 h. */
     timeoutMs?: number;
-    /** Longest poll interval (ms); default 5000. Polling starts at 300 ms and backs off to it. */
+    /** Longest poll interval (ms); default 2000 (one exec on the open connection). Polling starts at 300 ms and backs off to it. */
     pollMs?: number;
     /** Receives every new output line. */
     onLine?: (line: string) => void;
@@ -238,7 +238,7 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
     const id = jobId(spec.stack, spec.step, script);
     const home = await remoteHome(t);
     const dir = expandHome(`${JOBS_DIR}/${id}`, home);
-    const pollMs = spec.pollMs ?? 5000;
+    const pollMs = spec.pollMs ?? 2000;
     const deadline = Date.now() + (spec.timeoutMs ?? 4 * 3600 * 1000);
     const onLine = spec.onLine ?? (() => undefined);
     const archive = async (suffix: string) => {
