@@ -179,9 +179,22 @@ export async function remoteHome(t: SshTarget): Promise<string> {
     return home;
 }
 
-/** Runs a short command given as argv; never throws on a non-zero exit. */
+/**
+ * Runs a short command given as argv; never throws on a non-zero exit. Transport errors (a dropped
+ * or half-dead connection) are retried on a fresh connection: every short command the providers
+ * run is idempotent (reads, atomic writes, rm -f, export -f, probes), long ones are jobs.
+ */
 export async function run(t: SshTarget, argv: string[], stdin?: string, timeoutMs = 300000): Promise<ExecResult> {
-    return exec(t, shJoin(argv), { stdin, timeoutMs });
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await exec(t, shJoin(argv), { stdin, timeoutMs });
+        } catch (err) {
+            if (attempt >= 6 || !/^ssh /.test((err as Error).message) || /timed out/.test((err as Error).message)) {
+                throw err;
+            }
+            await sleep(400 * attempt);
+        }
+    }
 }
 
 /** Runs a short command and throws with its output when it fails. */

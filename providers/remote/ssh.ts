@@ -198,6 +198,13 @@ export async function exec(t: SshTarget, command: string, opts: ExecOptions = {}
         return await new Promise<ExecResult>((resolve, reject) => {
             entry.client.exec(command, (err, stream) => {
                 if (err) {
+                    // The connection is unusable (e.g. half-dead after a network drop): forget it so
+                    // the next call reconnects.
+                    entry.closed = true;
+                    if (pool().get(entry.key) === entry) {
+                        pool().delete(entry.key);
+                    }
+                    entry.client.end();
                     reject(new Error(`ssh ${connectionKey(t)}: cannot start command: ${err.message}`));
                     return;
                 }
