@@ -13,13 +13,24 @@
  * nothing is copied from another site.
  */
 import { z } from "zod";
-import { AZ_NAME, CEPH_CLUSTER_NAME, GLANCE_STORE_ID, HOST_NAME, ROLE_NAME, SAFE_ARG, STACK_NAME, isRemotePath } from "../providers/remote/shell";
+import {
+    AZ_NAME,
+    CEPH_CLUSTER_NAME,
+    GLANCE_STORE_ID,
+    HOST_NAME,
+    ROLE_NAME,
+    SAFE_ARG,
+    STACK_NAME,
+    isRemotePath,
+} from "../providers/remote/shell";
 import type { RoleSpec, VipSpec } from "../providers/baremetalNodes";
 import type { OverrideValue, SiteKind } from "../providers/overcloudStack";
 
 export const PROJECT = "dcn-storage";
 
-const remotePath = z.string().refine(isRemotePath, { message: "must be an absolute or ~/ path of [A-Za-z0-9_.+@=,/-] without .." });
+const remotePath = z
+    .string()
+    .refine(isRemotePath, { message: "must be an absolute or ~/ path of [A-Za-z0-9_.+@=,/-] without .." });
 
 export function undercloudSchema() {
     return z
@@ -27,8 +38,14 @@ export function undercloudSchema() {
             connectionFile: z.string().min(1).optional(),
             host: z.string().regex(HOST_NAME, "host must be a hostname or IPv4 address").optional(),
             port: z.number().int().min(1).max(65535).optional(),
-            user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).optional(),
-            hostKey: z.string().regex(/^(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/]+=*( .*)?$/, "must be an OpenSSH public key line").optional(),
+            user: z
+                .string()
+                .regex(/^[a-z_][a-z0-9_-]*$/)
+                .optional(),
+            hostKey: z
+                .string()
+                .regex(/^(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/]+=*( .*)?$/, "must be an OpenSSH public key line")
+                .optional(),
             knownHostsFile: z.string().min(1).optional(),
             privateKeyFile: z.string().min(1).optional(),
         })
@@ -42,7 +59,13 @@ const instanceSchema = z.union([
 
 const networkSchema = z.union([
     z.string().regex(HOST_NAME),
-    z.object({ network: z.string().regex(HOST_NAME), subnet: z.string().regex(HOST_NAME).optional(), vif: z.boolean().optional() }).strict(),
+    z
+        .object({
+            network: z.string().regex(HOST_NAME),
+            subnet: z.string().regex(HOST_NAME).optional(),
+            vif: z.boolean().optional(),
+        })
+        .strict(),
 ]);
 
 const roleSchema = z
@@ -68,7 +91,13 @@ export function siteSchema() {
             glanceStore: z.string().regex(GLANCE_STORE_ID).optional(),
             glanceDescription: z.string().max(200).optional(),
             roles: z.array(roleSchema).min(1),
-            vips: z.array(z.object({ network: z.string().regex(HOST_NAME), dnsName: z.string().regex(AZ_NAME).optional() }).strict()).optional(),
+            vips: z
+                .array(
+                    z
+                        .object({ network: z.string().regex(HOST_NAME), dnsName: z.string().regex(AZ_NAME).optional() })
+                        .strict(),
+                )
+                .optional(),
             overrides: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), overrideValue).optional(),
         })
         .strict();
@@ -89,7 +118,11 @@ export function settingsSchema() {
             metalConcurrency: z.number().int().min(1).max(64).default(2),
             sanityChecks: z.boolean().default(true),
             timeoutMinutes: z
-                .object({ metal: z.number().positive().default(120), ceph: z.number().positive().default(120), deploy: z.number().positive().default(240) })
+                .object({
+                    metal: z.number().positive().default(120),
+                    ceph: z.number().positive().default(120),
+                    deploy: z.number().positive().default(240),
+                })
                 .strict()
                 .default({ metal: 120, ceph: 120, deploy: 240 }),
         })
@@ -122,11 +155,30 @@ export interface TopologyPlan {
 
 /** Networks of the roles used by the DCN topology (lab network names; override with settings.roleNetworks). */
 export const DEFAULT_ROLE_NETWORKS: Record<string, string[]> = {
-    Controller: ["ctlplane", "external_cloud_0", "internal_api_cloud_0", "storage_cloud_0", "storage_mgmt_cloud_0", "tenant_cloud_0"],
+    Controller: [
+        "ctlplane",
+        "external_cloud_0",
+        "internal_api_cloud_0",
+        "storage_cloud_0",
+        "storage_mgmt_cloud_0",
+        "tenant_cloud_0",
+    ],
     Compute: ["ctlplane", "internal_api_cloud_0", "storage_cloud_0", "tenant_cloud_0"],
     ComputeHCI: ["ctlplane", "internal_api_cloud_0", "storage_cloud_0", "storage_mgmt_cloud_0", "tenant_cloud_0"],
-    DistributedComputeHCI: ["ctlplane", "internal_api_cloud_0", "storage_cloud_0", "storage_mgmt_cloud_0", "tenant_cloud_0"],
-    DistributedComputeHCIScaleOut: ["ctlplane", "internal_api_cloud_0", "storage_cloud_0", "storage_mgmt_cloud_0", "tenant_cloud_0"],
+    DistributedComputeHCI: [
+        "ctlplane",
+        "internal_api_cloud_0",
+        "storage_cloud_0",
+        "storage_mgmt_cloud_0",
+        "tenant_cloud_0",
+    ],
+    DistributedComputeHCIScaleOut: [
+        "ctlplane",
+        "internal_api_cloud_0",
+        "storage_cloud_0",
+        "storage_mgmt_cloud_0",
+        "tenant_cloud_0",
+    ],
     DistributedCompute: ["ctlplane", "internal_api_cloud_0", "storage_cloud_0", "tenant_cloud_0"],
     DistributedComputeScaleOut: ["ctlplane", "internal_api_cloud_0", "storage_cloud_0", "tenant_cloud_0"],
     CephAll: ["ctlplane", "storage_cloud_0", "storage_mgmt_cloud_0"],
@@ -134,7 +186,13 @@ export const DEFAULT_ROLE_NETWORKS: Record<string, string[]> = {
 };
 
 /** Roles whose nodes carry Ceph OSD disks (cleaned when the nodes are freed). */
-export const CEPH_OSD_ROLES = ["ComputeHCI", "DistributedComputeHCI", "DistributedComputeHCIScaleOut", "CephAll", "CephStorage"];
+export const CEPH_OSD_ROLES = [
+    "ComputeHCI",
+    "DistributedComputeHCI",
+    "DistributedComputeHCIScaleOut",
+    "CephAll",
+    "CephStorage",
+];
 
 /** VIPs of a central stack when the config names none (the lab's ~/vip_data.yaml). */
 export const DEFAULT_CENTRAL_VIPS: VipSpec[] = [
@@ -158,14 +216,15 @@ function keyOf(root: string, path: ReadonlyArray<PropertyKey>): string {
 
 function zodFail(root: string, err: z.ZodError): never {
     throw new ConfigError(
-        "invalid stack config:\n" +
-            err.issues.map((i) => `  ${keyOf(root, i.path)}: ${i.message}`).join("\n"),
+        "invalid stack config:\n" + err.issues.map((i) => `  ${keyOf(root, i.path)}: ${i.message}`).join("\n"),
     );
 }
 
 export function parseUndercloud(raw: unknown): UndercloudConfig {
     if (raw === undefined) {
-        throw new ConfigError(`invalid stack config:\n  ${PROJECT}:undercloud: missing (host, port, user, hostKey or knownHostsFile, privateKeyFile or ${PROJECT}:undercloudPrivateKey)`);
+        throw new ConfigError(
+            `invalid stack config:\n  ${PROJECT}:undercloud: missing (host, port, user, hostKey or knownHostsFile, privateKeyFile or ${PROJECT}:undercloudPrivateKey)`,
+        );
     }
     const r = undercloudSchema().safeParse(raw);
     return r.success ? r.data : zodFail("undercloud", r.error);
@@ -183,7 +242,9 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
     }
     const settings = st.data;
     if (rawSites === undefined) {
-        throw new ConfigError(`invalid stack config:\n  ${PROJECT}:sites: missing (a list with one central site and any number of DCN sites)`);
+        throw new ConfigError(
+            `invalid stack config:\n  ${PROJECT}:sites: missing (a list with one central site and any number of DCN sites)`,
+        );
     }
     const sr = z.array(siteSchema()).min(1).safeParse(rawSites);
     if (!sr.success) {
@@ -196,13 +257,22 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
     if (centrals.length !== 1) {
         problems.push(`${PROJECT}:sites: exactly one site must have kind central (found ${centrals.length})`);
     }
-    const seen = { name: new Map<string, number>(), cluster: new Map<string, number>(), store: new Map<string, number>(), az: new Map<string, number>(), host: new Map<string, string>(), node: new Map<string, string>() };
+    const seen = {
+        name: new Map<string, number>(),
+        cluster: new Map<string, number>(),
+        store: new Map<string, number>(),
+        az: new Map<string, number>(),
+        host: new Map<string, string>(),
+        node: new Map<string, string>(),
+    };
     const plans: SitePlan[] = sites.map((s, i) => {
         const az = s.az ?? s.name;
         const store = s.glanceStore ?? s.cephCluster;
         const uniq = (m: Map<string, number>, v: string, key: string, what: string) => {
             if (m.has(v)) {
-                problems.push(`${at(i, key)}: ${what} ${JSON.stringify(v)} is already used by ${PROJECT}:sites[${m.get(v)}]`);
+                problems.push(
+                    `${at(i, key)}: ${what} ${JSON.stringify(v)} is already used by ${PROJECT}:sites[${m.get(v)}]`,
+                );
             }
             m.set(v, i);
         };
@@ -220,7 +290,9 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
                 const node = inst.node ?? inst.hostname;
                 const where = `${at(i, `roles[${j}].instances[${k}]`)}`;
                 if (seen.host.has(inst.hostname)) {
-                    problems.push(`${where}: hostname ${inst.hostname} is already used at ${seen.host.get(inst.hostname)}`);
+                    problems.push(
+                        `${where}: hostname ${inst.hostname} is already used at ${seen.host.get(inst.hostname)}`,
+                    );
                 }
                 seen.host.set(inst.hostname, where);
                 if (seen.node.has(node)) {
@@ -235,7 +307,11 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
                 instances,
                 networks,
                 networkConfigTemplate: r.networkConfigTemplate ?? settings.networkConfigTemplate,
-                defaultRouteNetwork: r.defaultRouteNetwork ?? (r.name === "Controller" && networks.some((n) => n.network === "external_cloud_0") ? ["external_cloud_0"] : []),
+                defaultRouteNetwork:
+                    r.defaultRouteNetwork ??
+                    (r.name === "Controller" && networks.some((n) => n.network === "external_cloud_0")
+                        ? ["external_cloud_0"]
+                        : []),
                 cephDisks: r.cephDisks ?? CEPH_OSD_ROLES.includes(r.name),
             };
         });

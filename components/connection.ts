@@ -25,14 +25,20 @@ interface LabConnection {
     hostKey?: string;
 }
 
-export function resolveUndercloud(cfg: UndercloudConfig, projectDir: string, hasSecretKey: boolean): ResolvedUndercloud {
+export function resolveUndercloud(
+    cfg: UndercloudConfig,
+    projectDir: string,
+    hasSecretKey: boolean,
+): ResolvedUndercloud {
     const key = (k: string) => `${PROJECT}:undercloud.${k}`;
     const abs = (p: string) => (path.isAbsolute(p) ? p : path.join(projectDir, p));
     let lab: LabConnection = {};
     if (cfg.connectionFile) {
         const f = abs(cfg.connectionFile);
         if (!fs.existsSync(f)) {
-            throw new ConfigError(`${key("connectionFile")}: ${f} does not exist (start the lab with \`npm run lab -- start\`, or set host/port/user/knownHostsFile/privateKeyFile)`);
+            throw new ConfigError(
+                `${key("connectionFile")}: ${f} does not exist (start the lab with \`npm run lab -- start\`, or set host/port/user/knownHostsFile/privateKeyFile)`,
+            );
         }
         try {
             lab = JSON.parse(fs.readFileSync(f, "utf8")) as LabConnection;
@@ -58,7 +64,9 @@ export function resolveUndercloud(cfg: UndercloudConfig, projectDir: string, has
             }
             hostKey = findKnownHost(fs.readFileSync(f, "utf8"), host, port);
             if (!hostKey) {
-                throw new ConfigError(`${key("knownHostsFile")}: ${f} has no key for ${port === 22 ? host : `[${host}]:${port}`}`);
+                throw new ConfigError(
+                    `${key("knownHostsFile")}: ${f} has no key for ${port === 22 ? host : `[${host}]:${port}`}`,
+                );
             }
         } else if (lab.hostKey) {
             hostKey = lab.hostKey.trim().split(/\s+/).slice(0, 2).join(" ");
@@ -76,7 +84,9 @@ export function resolveUndercloud(cfg: UndercloudConfig, projectDir: string, has
     if (!hasSecretKey) {
         const pk = cfg.privateKeyFile ?? lab.privateKeyPath;
         if (!pk) {
-            throw new ConfigError(`${key("privateKeyFile")}: missing (or set the secret ${PROJECT}:undercloudPrivateKey)`);
+            throw new ConfigError(
+                `${key("privateKeyFile")}: missing (or set the secret ${PROJECT}:undercloudPrivateKey)`,
+            );
         }
         privateKeyFile = abs(pk);
         if (!fs.existsSync(privateKeyFile)) {

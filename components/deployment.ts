@@ -53,7 +53,9 @@ export class Deployment extends pulumi.ComponentResource {
             description: plan.central.glanceDescription,
         };
 
-        this.dcns = plan.dcns.map((p) => new Site(p.name, { ...common, plan: p, glanceStores: [centralStore] }, { parent: this }));
+        this.dcns = plan.dcns.map(
+            (p) => new Site(p.name, { ...common, plan: p, glanceStores: [centralStore] }, { parent: this }),
+        );
         this.central = new Site(
             plan.central.name,
             { ...common, plan: plan.central, glanceStores: this.dcns.map((s) => s.glanceStore) },
@@ -90,8 +92,14 @@ export class Deployment extends pulumi.ComponentResource {
         });
         for (const dcn of this.dcns) {
             dcn.deploy({
-                files: { centralExportFile: centralStack.exportFile, centralCephExportFile: this.centralCephExport.outputFile },
-                hashes: { centralExport: centralStack.exportHash, centralCephExport: this.centralCephExport.exportHash },
+                files: {
+                    centralExportFile: centralStack.exportFile,
+                    centralCephExportFile: this.centralCephExport.outputFile,
+                },
+                hashes: {
+                    centralExport: centralStack.exportHash,
+                    centralCephExport: this.centralCephExport.exportHash,
+                },
                 centralRcFile: centralStack.rcFile,
             });
         }
@@ -105,7 +113,9 @@ export class Deployment extends pulumi.ComponentResource {
                 cephFsid: s.ceph.fsid,
                 az: s.plan.az,
                 glanceStoreIds: s.glance.storeIds,
-                nodes: s.metal.nodes.apply((ns) => ns.map((n) => ({ hostname: n.hostname, role: n.role, ctlplaneIp: n.ctlplaneIp }))),
+                nodes: s.metal.nodes.apply((ns) =>
+                    ns.map((n) => ({ hostname: n.hostname, role: n.role, ctlplaneIp: n.ctlplaneIp })),
+                ),
             };
         }
         this.centralEndpoints = centralStack.endpoints;

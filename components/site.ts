@@ -88,7 +88,11 @@ export class Site extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        this.glanceStore = { id: plan.glanceStore, cephClusterName: plan.cephCluster, description: plan.glanceDescription };
+        this.glanceStore = {
+            id: plan.glanceStore,
+            cephClusterName: plan.cephCluster,
+            description: plan.glanceDescription,
+        };
         this.glance = new GlanceMultistore(
             `${name}-glance`,
             {
@@ -140,7 +144,12 @@ export class Site extends pulumi.ComponentResource {
                 networkDataFile: settings.networkDataFile,
                 files,
                 overrides: siteOverrides(plan.kind, plan.cephCluster, plan.az, plan.overrides),
-                consumedHashes: { metal: this.metal.metalHash, ceph: this.ceph.cephHash, glance: this.glance.contentHash, ...d.hashes },
+                consumedHashes: {
+                    metal: this.metal.metalHash,
+                    ceph: this.ceph.cephHash,
+                    glance: this.glance.contentHash,
+                    ...d.hashes,
+                },
                 deployArgs: settings.deployArgs,
                 az: plan.az,
                 centralRcFile: d.centralRcFile ?? "",

@@ -17,12 +17,10 @@ import {
     BaseInputs,
     UndercloudArg,
     DiffPolicy,
-
     baseShape,
     checkWith,
     containsUnknown,
     diffByPolicy,
-
     progress,
     sha256,
     targetOf,
@@ -121,9 +119,26 @@ export const POLICY: DiffPolicy = {
 export function inputSchema() {
     const role = z.object({
         name: unk(z.string().regex(ROLE_NAME)),
-        instances: unk(z.array(unk(z.object({ hostname: unk(z.string().regex(HOST_NAME)), node: unk(z.string().regex(HOST_NAME)).optional() })))),
+        instances: unk(
+            z.array(
+                unk(
+                    z.object({
+                        hostname: unk(z.string().regex(HOST_NAME)),
+                        node: unk(z.string().regex(HOST_NAME)).optional(),
+                    }),
+                ),
+            ),
+        ),
         networks: unk(
-            z.array(unk(z.object({ network: unk(z.string().regex(HOST_NAME)), subnet: unk(z.string().regex(HOST_NAME)).optional(), vif: unk(z.boolean()).optional() }))),
+            z.array(
+                unk(
+                    z.object({
+                        network: unk(z.string().regex(HOST_NAME)),
+                        subnet: unk(z.string().regex(HOST_NAME)).optional(),
+                        vif: unk(z.boolean()).optional(),
+                    }),
+                ),
+            ),
         ),
         networkConfigTemplate: unk(z.string().refine((p) => isRemotePath("/" + p), "bad template path")).optional(),
         defaultRouteNetwork: unk(z.array(unk(z.string().regex(HOST_NAME)))).optional(),
@@ -134,7 +149,16 @@ export function inputSchema() {
         stack: unk(z.string().regex(STACK_NAME)),
         roles: unk(z.array(unk(role)).min(1)),
         networkDataFile: unk(z.string().refine(isRemotePath, "not a safe remote path")),
-        vips: unk(z.array(unk(z.object({ network: unk(z.string().regex(HOST_NAME)), dnsName: unk(z.string().regex(AZ_NAME)).optional() })))),
+        vips: unk(
+            z.array(
+                unk(
+                    z.object({
+                        network: unk(z.string().regex(HOST_NAME)),
+                        dnsName: unk(z.string().regex(AZ_NAME)).optional(),
+                    }),
+                ),
+            ),
+        ),
         concurrency: unk(z.number().int().min(1).max(64)),
         workDir: unk(z.string().refine(isRemotePath, "not a safe remote path")),
         timeoutMinutes: unk(z.number().positive()),
@@ -155,8 +179,16 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async diff(_id: string, olds: BaremetalNodesOutputs, news: BaremetalNodesInputs) {
-        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
-        return { changes: d.changes || olds.healthy === false, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+        const d = diffByPolicy(
+            POLICY,
+            olds as unknown as Record<string, unknown>,
+            news as unknown as Record<string, unknown>,
+        );
+        return {
+            changes: d.changes || olds.healthy === false,
+            replaces: d.replaces,
+            deleteBeforeReplace: d.deleteBeforeReplace,
+        };
     },
 
     async create(inputs: BaremetalNodesInputs) {
@@ -172,11 +204,23 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = {
         }
         const home = await remoteHome(t);
         const inventory = await readFile(t, inventoryPath(props.stack, home));
-        return { id, props: { ...props, nodes: parseDeployedMetal(text, props.roles), metalHash: sha256(text), healthy: inventory !== undefined } };
+        return {
+            id,
+            props: {
+                ...props,
+                nodes: parseDeployedMetal(text, props.roles),
+                metalHash: sha256(text),
+                healthy: inventory !== undefined,
+            },
+        };
     },
 
     async update(_id: string, olds: BaremetalNodesOutputs, news: BaremetalNodesInputs) {
-        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+        const d = diffByPolicy(
+            POLICY,
+            olds as unknown as Record<string, unknown>,
+            news as unknown as Record<string, unknown>,
+        );
         if (d.updates.length === 0 && olds.healthy !== false) {
             return { outs: { ...olds, ...news } };
         }
@@ -199,13 +243,28 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = {
             commands: [
                 unprovisionCommand(props.stack, f.baremetalFile, true),
                 ...freed.filter((x) => x.role.cephDisks).map((x) => cleanDisksCommand(x.i.node ?? x.i.hostname)),
-                { argv: ["rm", "-f", "--", f.metalFile, f.networkFile, f.vipsFile, f.baremetalFile, f.vipDataFile, f.rolesFile] },
+                {
+                    argv: [
+                        "rm",
+                        "-f",
+                        "--",
+                        f.metalFile,
+                        f.networkFile,
+                        f.vipsFile,
+                        f.baremetalFile,
+                        f.vipDataFile,
+                        f.rolesFile,
+                    ],
+                },
             ],
         });
     },
 };
 
-async function provision(inputs: BaremetalNodesInputs, removed: Array<{ role: RoleSpec; instance: RoleInstance }>): Promise<BaremetalNodesOutputs> {
+async function provision(
+    inputs: BaremetalNodesInputs,
+    removed: Array<{ role: RoleSpec; instance: RoleInstance }>,
+): Promise<BaremetalNodesOutputs> {
     const t = targetOf(inputs);
     const home = await remoteHome(t);
     const f = filesOf(inputs.stack, expandHome(inputs.workDir, home));
@@ -228,7 +287,9 @@ async function provision(inputs: BaremetalNodesInputs, removed: Array<{ role: Ro
     await runJob(t, {
         stack: inputs.stack,
         step: "metal",
-        identity: sha256(baremetal + renderVipData(inputs.vips) + JSON.stringify(removed.map((r) => r.instance.hostname))),
+        identity: sha256(
+            baremetal + renderVipData(inputs.vips) + JSON.stringify(removed.map((r) => r.instance.hostname)),
+        ),
         timeoutMs: inputs.timeoutMinutes * 60000,
         onLine: progress(`metal ${inputs.stack}`),
         commands,
@@ -270,7 +331,12 @@ export function filesOf(stack: string, workDir: string) {
 }
 
 /** The create job: roles file, networks (locked), VIPs, node provision. */
-export function metalCommands(inputs: BaremetalNodesInputs, f: ReturnType<typeof filesOf>, netData: string, home: string): JobCommand[] {
+export function metalCommands(
+    inputs: BaremetalNodesInputs,
+    f: ReturnType<typeof filesOf>,
+    netData: string,
+    home: string,
+): JobCommand[] {
     const cmds: JobCommand[] = [
         { argv: ["openstack", "overcloud", "roles", "generate", "-o", f.rolesFile, ...roleNames(inputs.roles)] },
         { argv: ["rm", "-f", "--", f.networkFile] },
@@ -283,7 +349,18 @@ export function metalCommands(inputs: BaremetalNodesInputs, f: ReturnType<typeof
         cmds.push(
             { argv: ["rm", "-f", "--", f.vipsFile] },
             {
-                argv: ["openstack", "overcloud", "network", "vip", "provision", "--stack", inputs.stack, "--output", f.vipsFile, f.vipDataFile],
+                argv: [
+                    "openstack",
+                    "overcloud",
+                    "network",
+                    "vip",
+                    "provision",
+                    "--stack",
+                    inputs.stack,
+                    "--output",
+                    f.vipsFile,
+                    f.vipDataFile,
+                ],
                 lock: expandHome(`${JOBS_DIR}/network.lock`, home),
             },
         );
@@ -292,9 +369,18 @@ export function metalCommands(inputs: BaremetalNodesInputs, f: ReturnType<typeof
         { argv: ["rm", "-f", "--", f.metalFile] },
         {
             argv: [
-                "openstack", "overcloud", "node", "provision", "--network-config",
-                "--stack", inputs.stack, "--concurrency", String(inputs.concurrency),
-                "--output", f.metalFile, f.baremetalFile,
+                "openstack",
+                "overcloud",
+                "node",
+                "provision",
+                "--network-config",
+                "--stack",
+                inputs.stack,
+                "--concurrency",
+                String(inputs.concurrency),
+                "--output",
+                f.metalFile,
+                f.baremetalFile,
             ],
         },
     );
@@ -304,7 +390,17 @@ export function metalCommands(inputs: BaremetalNodesInputs, f: ReturnType<typeof
 /** `node unprovision` (all instances of the file, or only those marked `provisioned: false`). */
 export function unprovisionCommand(stack: string, file: string, all: boolean): JobCommand {
     return {
-        argv: ["openstack", "overcloud", "node", "unprovision", ...(all ? ["--all"] : []), "-y", "--stack", stack, file],
+        argv: [
+            "openstack",
+            "overcloud",
+            "node",
+            "unprovision",
+            ...(all ? ["--all"] : []),
+            "-y",
+            "--stack",
+            stack,
+            file,
+        ],
     };
 }
 
@@ -363,7 +459,10 @@ export function validateRoles(roles: RoleSpec[]): string[] {
  * Renders the baremetal deployment file (input of `node provision`). `removed` instances are
  * listed with `provisioned: false` (for a scale-in `node unprovision` without `--all`).
  */
-export function renderBaremetalFile(roles: RoleSpec[], removed: Array<{ role: RoleSpec; instance: RoleInstance }> = []): string {
+export function renderBaremetalFile(
+    roles: RoleSpec[],
+    removed: Array<{ role: RoleSpec; instance: RoleInstance }> = [],
+): string {
     const doc = roles.map((r) => {
         const gone = removed.filter((x) => x.role.name === r.name).map((x) => x.instance);
         const networkConfig: Record<string, unknown> = {};
@@ -398,11 +497,16 @@ export function renderBaremetalFile(roles: RoleSpec[], removed: Array<{ role: Ro
 
 /** Renders the VIP data file of `network vip provision`. */
 export function renderVipData(vips: VipSpec[]): string {
-    return stringify(vips.map((v) => (v.dnsName ? { network: v.network, dns_name: v.dnsName } : { network: v.network })));
+    return stringify(
+        vips.map((v) => (v.dnsName ? { network: v.network, dns_name: v.dnsName } : { network: v.network })),
+    );
 }
 
 /** Instances present in `olds` and absent from `news` (scale-in). */
-export function removedInstances(olds: RoleSpec[], news: RoleSpec[]): Array<{ role: RoleSpec; instance: RoleInstance }> {
+export function removedInstances(
+    olds: RoleSpec[],
+    news: RoleSpec[],
+): Array<{ role: RoleSpec; instance: RoleInstance }> {
     const kept = new Set(news.flatMap((r) => r.instances.map((i) => i.hostname)));
     const out: Array<{ role: RoleSpec; instance: RoleInstance }> = [];
     for (const r of olds) {
@@ -464,7 +568,6 @@ export interface BaremetalNodesArgs {
     timeoutMinutes?: pulumi.Input<number>;
 }
 
-
 /** A stack's provisioned metal (`pulumi-nodejs:dynamic/dcn:BaremetalNodes`). */
 export class BaremetalNodes extends pulumi.dynamic.Resource {
     declare public readonly stack: pulumi.Output<string>;
@@ -502,4 +605,3 @@ export class BaremetalNodes extends pulumi.dynamic.Resource {
         );
     }
 }
-

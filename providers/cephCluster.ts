@@ -16,7 +16,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import { z } from "zod";
-import { BaseInputs, DiffPolicy, UndercloudArg, baseShape, checkWith, diffByPolicy, progress, sha256, targetOf, unk } from "./common";
+import {
+    BaseInputs,
+    DiffPolicy,
+    UndercloudArg,
+    baseShape,
+    checkWith,
+    diffByPolicy,
+    progress,
+    sha256,
+    targetOf,
+    unk,
+} from "./common";
 import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, runJob, writeFile } from "./remote/jobs";
 import { CEPH_CLUSTER_NAME, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 
@@ -68,7 +79,15 @@ export interface CephClusterOutputs extends CephClusterInputs {
 
 export const POLICY: DiffPolicy = {
     replace: ["stack", "clusterName", "workDir"],
-    update: ["metalFile", "metalHash", "rolesFile", "networkDataFile", "containerPrepareFile", "singleHostDefaults", "pools"],
+    update: [
+        "metalFile",
+        "metalHash",
+        "rolesFile",
+        "networkDataFile",
+        "containerPrepareFile",
+        "singleHostDefaults",
+        "pools",
+    ],
     quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes"],
 };
 
@@ -85,7 +104,16 @@ export function inputSchema() {
         containerPrepareFile: path,
         workDir: path,
         singleHostDefaults: unk(z.boolean()),
-        pools: unk(z.array(unk(z.object({ name: unk(z.string().regex(/^[a-z][a-z0-9_-]*$/)), targetSizeRatio: unk(z.number().min(0).max(1)) })))),
+        pools: unk(
+            z.array(
+                unk(
+                    z.object({
+                        name: unk(z.string().regex(/^[a-z][a-z0-9_-]*$/)),
+                        targetSizeRatio: unk(z.number().min(0).max(1)),
+                    }),
+                ),
+            ),
+        ),
         timeoutMinutes: unk(z.number().positive()),
     });
 }
@@ -98,8 +126,16 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async diff(_id: string, olds: CephClusterOutputs, news: CephClusterInputs) {
-        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
-        return { changes: d.changes || olds.healthy === false, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+        const d = diffByPolicy(
+            POLICY,
+            olds as unknown as Record<string, unknown>,
+            news as unknown as Record<string, unknown>,
+        );
+        return {
+            changes: d.changes || olds.healthy === false,
+            replaces: d.replaces,
+            deleteBeforeReplace: d.deleteBeforeReplace,
+        };
     },
 
     async create(inputs: CephClusterInputs) {
@@ -116,12 +152,23 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = {
         const vars = await readFile(targetOf(props), clientVarsPath(props.stack, home));
         return {
             id,
-            props: { ...props, fsid: p.fsid, clientKey: p.clientKey, clientUserName: p.clientUserName, cephHash: sha256(text), healthy: vars !== undefined },
+            props: {
+                ...props,
+                fsid: p.fsid,
+                clientKey: p.clientKey,
+                clientUserName: p.clientUserName,
+                cephHash: sha256(text),
+                healthy: vars !== undefined,
+            },
         };
     },
 
     async update(_id: string, olds: CephClusterOutputs, news: CephClusterInputs) {
-        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+        const d = diffByPolicy(
+            POLICY,
+            olds as unknown as Record<string, unknown>,
+            news as unknown as Record<string, unknown>,
+        );
         if (d.updates.length === 0 && olds.healthy !== false) {
             return { outs: { ...olds, ...news } };
         }
@@ -142,8 +189,15 @@ async function deploy(inputs: CephClusterInputs, adopt: boolean): Promise<CephCl
         const existing = await readFile(t, f.cephFile);
         if (existing !== undefined) {
             const p = parseDeployedCeph(existing);
-            if (p.clusterName === inputs.clusterName && p.fsid && p.clientKey && (await readFile(t, clientVars)) !== undefined) {
-                progress(`ceph ${inputs.stack}`)(`adopting the existing cluster ${p.clusterName} (fsid ${p.fsid}) from ${f.cephFile}`);
+            if (
+                p.clusterName === inputs.clusterName &&
+                p.fsid &&
+                p.clientKey &&
+                (await readFile(t, clientVars)) !== undefined
+            ) {
+                progress(`ceph ${inputs.stack}`)(
+                    `adopting the existing cluster ${p.clusterName} (fsid ${p.fsid}) from ${f.cephFile}`,
+                );
                 return outputsOf(inputs, f, existing, clientVars);
             }
         }
@@ -165,7 +219,12 @@ async function deploy(inputs: CephClusterInputs, adopt: boolean): Promise<CephCl
     return outputsOf(inputs, f, text, clientVars);
 }
 
-function outputsOf(inputs: CephClusterInputs, f: ReturnType<typeof cephFilesOf>, text: string, clientVarsFile: string): CephClusterOutputs {
+function outputsOf(
+    inputs: CephClusterInputs,
+    f: ReturnType<typeof cephFilesOf>,
+    text: string,
+    clientVarsFile: string,
+): CephClusterOutputs {
     const p = parseDeployedCeph(text);
     if (p.clusterName && p.clusterName !== inputs.clusterName) {
         throw new Error(`${f.cephFile} describes cluster ${p.clusterName}, expected ${inputs.clusterName}`);
@@ -204,15 +263,28 @@ export function cephCommands(inputs: CephClusterInputs, f: ReturnType<typeof cep
         {
             // -y overwrites the output: a failed re-run keeps the previous file (and refresh keeps the cluster).
             argv: [
-                "openstack", "overcloud", "ceph", "deploy", inputs.metalFile,
-                "-y", "-o", f.cephFile,
+                "openstack",
+                "overcloud",
+                "ceph",
+                "deploy",
+                inputs.metalFile,
+                "-y",
+                "-o",
+                f.cephFile,
                 ...(inputs.singleHostDefaults ? ["--single-host-defaults"] : []),
-                "--container-image-prepare", expandHome(inputs.containerPrepareFile, home),
-                "--network-data", expandHome(inputs.networkDataFile, home),
-                "--roles-data", inputs.rolesFile,
-                "--cluster", inputs.clusterName,
-                "--stack", inputs.stack,
-                "--force", "--ansible-extra-vars", f.poolsFile,
+                "--container-image-prepare",
+                expandHome(inputs.containerPrepareFile, home),
+                "--network-data",
+                expandHome(inputs.networkDataFile, home),
+                "--roles-data",
+                inputs.rolesFile,
+                "--cluster",
+                inputs.clusterName,
+                "--stack",
+                inputs.stack,
+                "--force",
+                "--ansible-extra-vars",
+                f.poolsFile,
             ],
         },
     ];
@@ -240,7 +312,12 @@ export function renderPoolsFile(pools: CephPool[], clientVarsPath: string): stri
 }
 
 /** Parses a deployed-ceph env file (§4.2). */
-export function parseDeployedCeph(text: string): { fsid: string; clusterName: string; clientUserName: string; clientKey: string } {
+export function parseDeployedCeph(text: string): {
+    fsid: string;
+    clusterName: string;
+    clientUserName: string;
+    clientKey: string;
+} {
     const doc = (parse(text) ?? {}) as { parameter_defaults?: Record<string, unknown> };
     const pd = doc.parameter_defaults ?? {};
     return {

@@ -13,7 +13,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { z } from "zod";
-import { BaseInputs, DiffPolicy, UndercloudArg, baseShape, checkWith, diffByPolicy, progress, sha256, targetOf, unk } from "./common";
+import {
+    BaseInputs,
+    DiffPolicy,
+    UndercloudArg,
+    baseShape,
+    checkWith,
+    diffByPolicy,
+    progress,
+    sha256,
+    targetOf,
+    unk,
+} from "./common";
 import { readFile, remoteHome, removeFiles, runOk } from "./remote/jobs";
 import { STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 
@@ -77,7 +88,11 @@ export const cephExportProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async diff(_id: string, olds: CephExportOutputs, news: CephExportInputs) {
-        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+        const d = diffByPolicy(
+            POLICY,
+            olds as unknown as Record<string, unknown>,
+            news as unknown as Record<string, unknown>,
+        );
         return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
     },
 
@@ -94,7 +109,11 @@ export const cephExportProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async update(_id: string, olds: CephExportOutputs, news: CephExportInputs) {
-        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+        const d = diffByPolicy(
+            POLICY,
+            olds as unknown as Record<string, unknown>,
+            news as unknown as Record<string, unknown>,
+        );
         if (d.updates.length === 0) {
             return { outs: { ...olds, ...news } };
         }
@@ -120,7 +139,9 @@ async function exportCeph(inputs: CephExportInputs): Promise<CephExportOutputs> 
     const clusters = parseCephExport(text);
     const got = clusters.map((c) => c.cluster);
     if (clusters.length !== inputs.stacks.length) {
-        throw new Error(`export ceph of ${inputs.stacks.join(",")} produced ${clusters.length} clusters (${got.join(",")})`);
+        throw new Error(
+            `export ceph of ${inputs.stacks.join(",")} produced ${clusters.length} clusters (${got.join(",")})`,
+        );
     }
     return { ...inputs, clusters, exportHash: sha256(text) };
 }
@@ -129,11 +150,19 @@ async function exportCeph(inputs: CephExportInputs): Promise<CephExportOutputs> 
 
 export function exportCommand(inputs: CephExportInputs, home: string): string[] {
     return [
-        "openstack", "overcloud", "export", "ceph", "-f",
-        "--stack", inputs.stacks.join(","),
-        "--cephx-key-client-name", inputs.keyClientName,
-        "--config-download-dir", expandHome(inputs.configDownloadDir, home),
-        "--output-file", expandHome(inputs.outputFile, home),
+        "openstack",
+        "overcloud",
+        "export",
+        "ceph",
+        "-f",
+        "--stack",
+        inputs.stacks.join(","),
+        "--cephx-key-client-name",
+        inputs.keyClientName,
+        "--config-download-dir",
+        expandHome(inputs.configDownloadDir, home),
+        "--output-file",
+        expandHome(inputs.outputFile, home),
     ];
 }
 

@@ -93,7 +93,10 @@ type Issue = { code?: string; path: PropertyKey[]; message: string; errors?: Iss
  * zod issues → CheckFailures. Our `unk(x)` unions report "Invalid input" at the union; the real
  * reason is in the last branch (the schema itself, the first branch being the unknown sentinel).
  */
-export function flattenIssues(issues: readonly unknown[], prefix: PropertyKey[]): { property: string; reason: string }[] {
+export function flattenIssues(
+    issues: readonly unknown[],
+    prefix: PropertyKey[],
+): { property: string; reason: string }[] {
     const out: { property: string; reason: string }[] = [];
     for (const raw of issues) {
         const i = raw as Issue;
@@ -166,13 +169,18 @@ export interface DiffOutcome {
  * Keys not in the policy are compared as `update` keys, so a forgotten key re-runs rather than
  * silently being ignored.
  */
-export function diffByPolicy(policy: DiffPolicy, olds: Record<string, unknown>, news: Record<string, unknown>): DiffOutcome {
+export function diffByPolicy(
+    policy: DiffPolicy,
+    olds: Record<string, unknown>,
+    news: Record<string, unknown>,
+): DiffOutcome {
     const keys = new Set([...Object.keys(news)].filter((k) => k !== "__provider"));
     const replaces: string[] = [];
     const updates: string[] = [];
     const quiets: string[] = [];
     for (const k of keys) {
-        const changed = news[k] === UNKNOWN || containsUnknown(news[k]) || stableStringify(olds[k]) !== stableStringify(news[k]);
+        const changed =
+            news[k] === UNKNOWN || containsUnknown(news[k]) || stableStringify(olds[k]) !== stableStringify(news[k]);
         if (!changed) {
             continue;
         }
@@ -196,7 +204,6 @@ export function diffByPolicy(policy: DiffPolicy, olds: Record<string, unknown>, 
 /** Progress line to the Pulumi log (inside the provider process this reaches the CLI output). */
 export function progress(resource: string): (line: string) => void {
     return (line: string) => {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const pulumi = require("@pulumi/pulumi");
         pulumi.log.info(`${resource}: ${line}`);
     };

@@ -12,7 +12,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { z } from "zod";
-import { BaseInputs, DiffPolicy, UndercloudArg, baseShape, checkWith, containsUnknown, diffByPolicy, sha256, targetOf, unk } from "./common";
+import {
+    BaseInputs,
+    DiffPolicy,
+    UndercloudArg,
+    baseShape,
+    checkWith,
+    containsUnknown,
+    diffByPolicy,
+    sha256,
+    targetOf,
+    unk,
+} from "./common";
 import { readFile, removeFiles, writeFile } from "./remote/jobs";
 import { CEPH_CLUSTER_NAME, GLANCE_STORE_ID, STACK_NAME, isRemotePath } from "./remote/shell";
 
@@ -95,9 +106,16 @@ export const glanceMultistoreProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async diff(_id: string, olds: GlanceMultistoreOutputs, news: GlanceMultistoreInputs) {
-        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+        const d = diffByPolicy(
+            POLICY,
+            olds as unknown as Record<string, unknown>,
+            news as unknown as Record<string, unknown>,
+        );
         // Drift: the remote file (hash recorded by create/read) is not what the inputs render.
-        const drift = !containsUnknown(news) && inputSchema().safeParse(news).success && olds.contentHash !== sha256(renderGlanceEnv(news));
+        const drift =
+            !containsUnknown(news) &&
+            inputSchema().safeParse(news).success &&
+            olds.contentHash !== sha256(renderGlanceEnv(news));
         return { changes: d.changes || drift, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
     },
 
@@ -145,7 +163,9 @@ export function storeProblems(backendId: string, stores: GlanceStore[]): string[
 }
 
 /** The site's Glance env file (parameter_defaults). */
-export function renderGlanceEnv(i: Pick<GlanceMultistoreInputs, "backendId" | "description" | "stores" | "importMethods" | "showMultipleLocations">): string {
+export function renderGlanceEnv(
+    i: Pick<GlanceMultistoreInputs, "backendId" | "description" | "stores" | "importMethods" | "showMultipleLocations">,
+): string {
     const pd: Record<string, unknown> = {
         GlanceBackend: "rbd",
         GlanceBackendID: i.backendId,

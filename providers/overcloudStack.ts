@@ -21,7 +21,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import { z } from "zod";
-import { BaseInputs, DiffPolicy, UndercloudArg, baseShape, checkWith, diffByPolicy, progress, sha256, stableStringify, targetOf, unk } from "./common";
+import {
+    BaseInputs,
+    DiffPolicy,
+    UndercloudArg,
+    baseShape,
+    checkWith,
+    diffByPolicy,
+    progress,
+    sha256,
+    stableStringify,
+    targetOf,
+    unk,
+} from "./common";
 import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, tail, writeFile } from "./remote/jobs";
 import { AZ_NAME, SAFE_ARG, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 
@@ -93,7 +105,17 @@ export interface OvercloudStackOutputs extends OvercloudStackInputs {
 
 export const POLICY: DiffPolicy = {
     replace: ["stack", "kind", "workDir"],
-    update: ["templatesDir", "rolesFile", "networkDataFile", "files", "overrides", "consumedHashes", "deployArgs", "az", "centralRcFile"],
+    update: [
+        "templatesDir",
+        "rolesFile",
+        "networkDataFile",
+        "files",
+        "overrides",
+        "consumedHashes",
+        "deployArgs",
+        "az",
+        "centralRcFile",
+    ],
     quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes", "sanityChecks"],
 };
 
@@ -121,7 +143,9 @@ export function inputSchema() {
                 centralCephExportFile: optPath,
             }),
         ),
-        overrides: unk(z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), unk(z.union([z.string(), z.number(), z.boolean()])))),
+        overrides: unk(
+            z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), unk(z.union([z.string(), z.number(), z.boolean()]))),
+        ),
         consumedHashes: unk(z.record(z.string(), unk(z.string()))),
         deployArgs: unk(z.array(unk(z.string().regex(SAFE_ARG)))),
         az: unk(z.string().regex(AZ_NAME)),
@@ -140,7 +164,11 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async diff(_id: string, olds: OvercloudStackOutputs, news: OvercloudStackInputs) {
-        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+        const d = diffByPolicy(
+            POLICY,
+            olds as unknown as Record<string, unknown>,
+            news as unknown as Record<string, unknown>,
+        );
         // A refresh that found the stack failed (or half-deleted) makes the next up redeploy.
         const broken = olds.status !== undefined && olds.status !== "DEPLOY_SUCCESS";
         return { changes: d.changes || broken, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
@@ -172,7 +200,11 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async update(_id: string, olds: OvercloudStackOutputs, news: OvercloudStackInputs) {
-        const d = diffByPolicy(POLICY, olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+        const d = diffByPolicy(
+            POLICY,
+            olds as unknown as Record<string, unknown>,
+            news as unknown as Record<string, unknown>,
+        );
         if (d.updates.length === 0 && olds.status === "DEPLOY_SUCCESS") {
             return { outs: { ...olds, ...news } };
         }
@@ -197,7 +229,11 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = {
             }
             progress(`overcloud ${props.stack}`)("stack already gone");
         }
-        await removeFiles(t, [markerPath(work, "heat"), markerPath(work, "config"), `${work}/overrides-${props.stack}.yaml`]);
+        await removeFiles(t, [
+            markerPath(work, "heat"),
+            markerPath(work, "config"),
+            `${work}/overrides-${props.stack}.yaml`,
+        ]);
     },
 };
 
@@ -209,17 +245,30 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
     const overridesFile = `${work}/overrides-${inputs.stack}.yaml`;
     const overrides = renderOverridesFile(inputs.overrides);
     await writeFile(t, overridesFile, overrides);
-    const envFiles = orderedEnvFiles(inputs.kind, inputs.templatesDir, inputs.files, overridesFile).map((f) => expandHome(f, home));
-    const deployHash = sha256(stableStringify({ envFiles, overrides, hashes: inputs.consumedHashes, args: inputs.deployArgs, roles: inputs.rolesFile }));
+    const envFiles = orderedEnvFiles(inputs.kind, inputs.templatesDir, inputs.files, overridesFile).map((f) =>
+        expandHome(f, home),
+    );
+    const deployHash = sha256(
+        stableStringify({
+            envFiles,
+            overrides,
+            hashes: inputs.consumedHashes,
+            args: inputs.deployArgs,
+            roles: inputs.rolesFile,
+        }),
+    );
     const log = progress(`overcloud ${inputs.stack}`);
     const base = deployCommand(inputs, envFiles, home);
 
     // A marker counts only while the undercloud still shows the phase's result: the Heat phase
     // leaves `config-download/<stack>` in the working dir, a finished deploy reports DEPLOY_SUCCESS.
     // (A stack deleted and re-provisioned out of band has neither, whatever the markers say.)
-    const marker = async (phase: "heat" | "config") => (await readFile(t, markerPath(work, phase)))?.trim() === deployHash;
-    const heatDone = (await marker("heat")) && (await run(t, ["test", "-d", `${p.dir}/config-download/${inputs.stack}`])).code === 0;
-    const configDone = heatDone && (await marker("config")) && (await readStatus(inputs.stack, home, t)) === "DEPLOY_SUCCESS";
+    const marker = async (phase: "heat" | "config") =>
+        (await readFile(t, markerPath(work, phase)))?.trim() === deployHash;
+    const heatDone =
+        (await marker("heat")) && (await run(t, ["test", "-d", `${p.dir}/config-download/${inputs.stack}`])).code === 0;
+    const configDone =
+        heatDone && (await marker("config")) && (await readStatus(inputs.stack, home, t)) === "DEPLOY_SUCCESS";
     const commands = deployJobCommands(base, {
         heatLock: expandHome(`${JOBS_DIR}/heat.lock`, home),
         heatMarker: markerPath(work, "heat"),
@@ -229,7 +278,11 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
         skipConfig: configDone,
     });
     if (heatDone) {
-        log(configDone ? "both phases already done for these inputs" : "Heat phase already done for these inputs; running config-download only");
+        log(
+            configDone
+                ? "both phases already done for these inputs"
+                : "Heat phase already done for these inputs; running config-download only",
+        );
     }
     if (commands.length > 0) {
         await runJob(t, {
@@ -270,7 +323,9 @@ async function sanity(inputs: OvercloudStackInputs, rcFile: string, t: ReturnTyp
     for (const c of checks) {
         const r = await run(t, c.argv);
         if (r.code !== 0) {
-            throw new Error(`post-deploy check "${c.what}" failed for ${inputs.stack}: ${tail(r.stderr + r.stdout, 10)}`);
+            throw new Error(
+                `post-deploy check "${c.what}" failed for ${inputs.stack}: ${tail(r.stderr + r.stdout, 10)}`,
+            );
         }
         progress(`overcloud ${inputs.stack}`)(`check passed: ${c.what}`);
     }
@@ -278,7 +333,17 @@ async function sanity(inputs: OvercloudStackInputs, rcFile: string, t: ReturnTyp
 
 async function readStatus(stack: string, home: string, t: ReturnType<typeof targetOf>): Promise<string> {
     const p = stackPaths(stack, home);
-    const st = await run(t, ["openstack", "overcloud", "status", "--stack", stack, "-f", "value", "-c", "Deployment Status"]);
+    const st = await run(t, [
+        "openstack",
+        "overcloud",
+        "status",
+        "--stack",
+        stack,
+        "-f",
+        "value",
+        "-c",
+        "Deployment Status",
+    ]);
     if (st.code === 0 && /^[A-Z_]+$/.test(st.stdout.trim())) {
         return st.stdout.trim();
     }
@@ -309,11 +374,17 @@ export function markerPath(workDir: string, phase: "heat" | "config"): string {
 /** `openstack overcloud deploy` without its phase flag. */
 export function deployCommand(inputs: OvercloudStackInputs, envFiles: string[], home: string): string[] {
     return [
-        "openstack", "overcloud", "deploy",
-        "--templates", expandHome(inputs.templatesDir, home),
-        "--stack", inputs.stack,
-        "-r", expandHome(inputs.rolesFile, home),
-        "-n", expandHome(inputs.networkDataFile, home),
+        "openstack",
+        "overcloud",
+        "deploy",
+        "--templates",
+        expandHome(inputs.templatesDir, home),
+        "--stack",
+        inputs.stack,
+        "-r",
+        expandHome(inputs.rolesFile, home),
+        "-n",
+        expandHome(inputs.networkDataFile, home),
         ...inputs.deployArgs,
         ...envFiles.flatMap((f) => ["-e", f]),
     ];
@@ -330,7 +401,14 @@ export const MARKER_SCRIPT = 'printf "%s\\n" "$2" > "$1"';
  */
 export function deployJobCommands(
     base: string[],
-    o: { heatLock: string; heatMarker: string; configMarker: string; deployHash: string; skipHeat: boolean; skipConfig: boolean },
+    o: {
+        heatLock: string;
+        heatMarker: string;
+        configMarker: string;
+        deployHash: string;
+        skipHeat: boolean;
+        skipConfig: boolean;
+    },
 ): JobCommand[] {
     const cmds: JobCommand[] = [];
     if (!o.skipHeat) {
@@ -345,9 +423,17 @@ export function deployJobCommands(
 }
 
 /** Post-deploy checks (reference §3.5/§3.6): constant scripts, paths and AZ as quoted arguments. */
-export function sanityCommands(inputs: Pick<OvercloudStackInputs, "kind" | "az" | "centralRcFile">, rcFile: string): Array<{ what: string; argv: string[] }> {
+export function sanityCommands(
+    inputs: Pick<OvercloudStackInputs, "kind" | "az" | "centralRcFile">,
+    rcFile: string,
+): Array<{ what: string; argv: string[] }> {
     if (inputs.kind === "central") {
-        return [{ what: "openstack token issue", argv: ["sh", "-c", '. "$1" && openstack token issue -f value -c id > /dev/null', "sh", rcFile] }];
+        return [
+            {
+                what: "openstack token issue",
+                argv: ["sh", "-c", '. "$1" && openstack token issue -f value -c id > /dev/null', "sh", rcFile],
+            },
+        ];
     }
     if (!inputs.centralRcFile) {
         return [];
@@ -355,13 +441,22 @@ export function sanityCommands(inputs: Pick<OvercloudStackInputs, "kind" | "az" 
     return [
         {
             what: `openstack aggregate show ${inputs.az}`,
-            argv: ["sh", "-c", '. "$1" && openstack aggregate show "$2" -f value -c name', "sh", inputs.centralRcFile, inputs.az],
+            argv: [
+                "sh",
+                "-c",
+                '. "$1" && openstack aggregate show "$2" -f value -c name',
+                "sh",
+                inputs.centralRcFile,
+                inputs.az,
+            ],
         },
     ];
 }
 
 export function isAlreadyGone(message: string): boolean {
-    return /not found|does not exist|no such (stack|file)|nothing to (delete|unprovision)|could not find/i.test(message);
+    return /not found|does not exist|no such (stack|file)|nothing to (delete|unprovision)|could not find/i.test(
+        message,
+    );
 }
 
 // ---------------------------------------------------------------- pure helpers
@@ -404,7 +499,12 @@ export function orderedEnvFiles(kind: SiteKind, templatesDir: string, f: DeployF
  * Per-site overrides (reference §5.3). Central: its cluster name and AZs. DCN: cluster name,
  * Cinder AZ/cluster and Nova AZ = the site's AZ, no cross-AZ attach. `extra` (from the config) wins.
  */
-export function siteOverrides(kind: SiteKind, cephClusterName: string, az: string, extra: Record<string, OverrideValue> = {}): Record<string, OverrideValue> {
+export function siteOverrides(
+    kind: SiteKind,
+    cephClusterName: string,
+    az: string,
+    extra: Record<string, OverrideValue> = {},
+): Record<string, OverrideValue> {
     const base: Record<string, OverrideValue> =
         kind === "central"
             ? { CephClusterName: cephClusterName, NovaComputeAvailabilityZone: az, CinderStorageAvailabilityZone: az }
@@ -419,13 +519,19 @@ export function siteOverrides(kind: SiteKind, cephClusterName: string, az: strin
 }
 
 export function renderOverridesFile(overrides: Record<string, OverrideValue>): string {
-    const sorted = Object.fromEntries(Object.keys(overrides).sort().map((k) => [k, overrides[k]]));
+    const sorted = Object.fromEntries(
+        Object.keys(overrides)
+            .sort()
+            .map((k) => [k, overrides[k]]),
+    );
     return "# generated by dcn-storage (OvercloudStack); do not edit\n" + stringify({ parameter_defaults: sorted });
 }
 
 /** Endpoint URIs of a stack export's EndpointMapOverride (no passwords). */
 export function parseEndpoints(exportText: string): Record<string, string> {
-    const doc = (parse(exportText) ?? {}) as { parameter_defaults?: { EndpointMapOverride?: Record<string, { uri?: string }> } };
+    const doc = (parse(exportText) ?? {}) as {
+        parameter_defaults?: { EndpointMapOverride?: Record<string, { uri?: string }> };
+    };
     const map = doc.parameter_defaults?.EndpointMapOverride ?? {};
     const out: Record<string, string> = {};
     for (const k of Object.keys(map).sort()) {

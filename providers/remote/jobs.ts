@@ -201,7 +201,9 @@ export async function run(t: SshTarget, argv: string[], stdin?: string, timeoutM
 export async function runOk(t: SshTarget, argv: string[], stdin?: string): Promise<ExecResult> {
     const r = await run(t, argv, stdin);
     if (r.code !== 0) {
-        throw new Error(`${argv.slice(0, 4).join(" ")} failed (exit ${r.code}) on the undercloud: ${tail(r.stderr + r.stdout)}`);
+        throw new Error(
+            `${argv.slice(0, 4).join(" ")} failed (exit ${r.code}) on the undercloud: ${tail(r.stderr + r.stdout)}`,
+        );
     }
     return r;
 }

@@ -38,7 +38,11 @@ let labEnv: NodeJS.ProcessEnv;
 let ws: PulumiWorkspace;
 
 function lab(...args: string[]): string {
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(projectRoot, "lab", "cli.ts"), ...args], { cwd: projectRoot, env: labEnv, encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(projectRoot, "lab", "cli.ts"), ...args], {
+        cwd: projectRoot,
+        env: labEnv,
+        encoding: "utf8",
+    });
     if (r.status !== 0) {
         throw new Error(`lab ${args.join(" ")} failed: ${r.stdout}\n${r.stderr}`);
     }
@@ -68,7 +72,13 @@ describe("program against the lab", { skip: !toolchainBuilt() && "toolchain not 
         execFileSync("npx", ["--no-install", "tsc", "-p", "tsconfig.json"], { cwd: projectRoot, stdio: "inherit" });
         const port = await freePort();
         // Time scale 0.2 s per simulated minute: steps long enough that "overlap" is not a matter of luck.
-        labEnv = { ...process.env, LAB_DIR: labDir, LAB_SSH_PORT: String(port), LAB_CEPH_NET: `127.1.${200 + (port % 50)}`, LAB_TIME_SCALE: "0.2" };
+        labEnv = {
+            ...process.env,
+            LAB_DIR: labDir,
+            LAB_SSH_PORT: String(port),
+            LAB_CEPH_NET: `127.1.${200 + (port % 50)}`,
+            LAB_TIME_SCALE: "0.2",
+        };
         lab("start");
         const fixture = path.join(root, "project");
         fs.mkdirSync(fixture);
@@ -100,32 +110,65 @@ describe("program against the lab", { skip: !toolchainBuilt() && "toolchain not 
         const log = labLog();
         const sites = ["control-plane", "dcn0", "dcn1"];
         for (const s of sites) {
-            const metal = find(log, (e) => sub(e) === "overcloud node provision" && stackOf(e) === s && e.exit === 0, `metal of ${s}`);
-            const ceph = find(log, (e) => sub(e) === "overcloud ceph deploy" && stackOf(e) === s && e.exit === 0, `ceph of ${s}`);
+            const metal = find(
+                log,
+                (e) => sub(e) === "overcloud node provision" && stackOf(e) === s && e.exit === 0,
+                `metal of ${s}`,
+            );
+            const ceph = find(
+                log,
+                (e) => sub(e) === "overcloud ceph deploy" && stackOf(e) === s && e.exit === 0,
+                `ceph of ${s}`,
+            );
             assert.ok(t(metal[0].end) <= t(ceph[0].start), `${s}: metal before ceph`);
         }
-        const dcnExport = find(log, (e) => sub(e) === "overcloud export ceph" && e.argv.includes("dcn0,dcn1"), "DCN ceph export")[0];
-        const deploys = (s: string, flag: string) => find(log, (e) => sub(e) === "overcloud deploy --templates" && stackOf(e) === s && e.argv.includes(flag), `${flag} of ${s}`)[0];
+        const dcnExport = find(
+            log,
+            (e) => sub(e) === "overcloud export ceph" && e.argv.includes("dcn0,dcn1"),
+            "DCN ceph export",
+        )[0];
+        const deploys = (s: string, flag: string) =>
+            find(
+                log,
+                (e) => sub(e) === "overcloud deploy --templates" && stackOf(e) === s && e.argv.includes(flag),
+                `${flag} of ${s}`,
+            )[0];
         const centralHeat = deploys("control-plane", "--stack-only");
         const centralConfig = deploys("control-plane", "--config-download-only");
         assert.ok(t(dcnExport.end) <= t(centralHeat.start), "DCN exports before the central deploy");
         for (const d of ["dcn0", "dcn1"]) {
             assert.ok(t(centralConfig.end) <= t(deploys(d, "--stack-only").start), `central deploy before ${d}`);
         }
-        const metal = (s: string) => find(log, (e) => sub(e) === "overcloud node provision" && stackOf(e) === s, "metal")[0];
-        const ceph = (s: string) => find(log, (e) => sub(e) === "overcloud ceph deploy" && stackOf(e) === s && e.exit === 0, "ceph")[0];
-        assert.ok(overlap(metal("dcn0"), metal("dcn1")), `dcn0/dcn1 metal overlap: ${span(metal("dcn0"))} ${span(metal("dcn1"))}`);
-        assert.ok(overlap(ceph("dcn0"), ceph("dcn1")), `dcn0/dcn1 ceph overlap: ${span(ceph("dcn0"))} ${span(ceph("dcn1"))}`);
+        const metal = (s: string) =>
+            find(log, (e) => sub(e) === "overcloud node provision" && stackOf(e) === s, "metal")[0];
+        const ceph = (s: string) =>
+            find(log, (e) => sub(e) === "overcloud ceph deploy" && stackOf(e) === s && e.exit === 0, "ceph")[0];
+        assert.ok(
+            overlap(metal("dcn0"), metal("dcn1")),
+            `dcn0/dcn1 metal overlap: ${span(metal("dcn0"))} ${span(metal("dcn1"))}`,
+        );
+        assert.ok(
+            overlap(ceph("dcn0"), ceph("dcn1")),
+            `dcn0/dcn1 ceph overlap: ${span(ceph("dcn0"))} ${span(ceph("dcn1"))}`,
+        );
         const heats = log.filter((e) => sub(e) === "overcloud deploy --templates" && e.argv.includes("--stack-only"));
         for (let i = 0; i < heats.length; i++) {
             for (let j = i + 1; j < heats.length; j++) {
-                assert.ok(!overlap(heats[i], heats[j]), `Heat phases of ${stackOf(heats[i])} and ${stackOf(heats[j])} overlap`);
+                assert.ok(
+                    !overlap(heats[i], heats[j]),
+                    `Heat phases of ${stackOf(heats[i])} and ${stackOf(heats[j])} overlap`,
+                );
             }
         }
-        assert.ok(overlap(deploys("dcn0", "--config-download-only"), deploys("dcn1", "--config-download-only")), "DCN config-download phases overlap");
+        assert.ok(
+            overlap(deploys("dcn0", "--config-download-only"), deploys("dcn1", "--config-download-only")),
+            "DCN config-download phases overlap",
+        );
         const first = Math.min(...log.map((e) => t(e.start)));
         const last = Math.max(...log.map((e) => t(e.end)));
-        console.log(`up wall time ${wall.toFixed(1)} s; undercloud busy from first to last command ${((last - first) / 1000).toFixed(1)} s`);
+        console.log(
+            `up wall time ${wall.toFixed(1)} s; undercloud busy from first to last command ${((last - first) / 1000).toFixed(1)} s`,
+        );
         const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
         assert.equal(out.sites.dcn0.status, "DEPLOY_SUCCESS");
         assert.match(out.sites.dcn1.cephFsid, /^[0-9a-f-]{36}$/);
@@ -151,7 +194,10 @@ describe("program against the lab", { skip: !toolchainBuilt() && "toolchain not 
         const state = (await ws.ok(["stack", "export"])).stdout;
         assert.ok(!/AQ[A-Za-z0-9+/]{38}==/.test(state), "cephx key in plaintext");
         assert.ok(!/PRIVATE KEY/.test(state), "private key in plaintext");
-        const key = fs.readFileSync(JSON.parse(fs.readFileSync(path.join(labDir, "connection.json"), "utf8")).privateKeyPath, "utf8");
+        const key = fs.readFileSync(
+            JSON.parse(fs.readFileSync(path.join(labDir, "connection.json"), "utf8")).privateKeyPath,
+            "utf8",
+        );
         const body = key.split("\n").find((l) => l.length > 40 && !l.startsWith("-----"));
         assert.ok(body && !state.includes(body));
     });
@@ -177,14 +223,26 @@ describe("program against the lab", { skip: !toolchainBuilt() && "toolchain not 
         ]) {
             await ws.ok(["config", "set", "--path", k, v]);
         }
-        lab("fault", "add", "--command", "overcloud deploy", "--stack", "dcn2", "--kind", "fail", "--message", "injected: heat stack dcn2 CREATE_FAILED");
+        lab(
+            "fault",
+            "add",
+            "--command",
+            "overcloud deploy",
+            "--stack",
+            "dcn2",
+            "--kind",
+            "fail",
+            "--message",
+            "injected: heat stack dcn2 CREATE_FAILED",
+        );
         const failed = await ws.run(["up", "--yes", "--non-interactive", "--skip-preview"]);
         assert.notEqual(failed.code, 0);
         assert.match(failed.stdout + failed.stderr, /injected: heat stack dcn2 CREATE_FAILED/);
         lab("fault", "clear");
         await ws.ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
         const log = labLog().slice(from);
-        const count = (cmd: string, stack: string) => log.filter((e) => sub(e).startsWith(cmd) && stackOf(e) === stack && e.exit === 0).length;
+        const count = (cmd: string, stack: string) =>
+            log.filter((e) => sub(e).startsWith(cmd) && stackOf(e) === stack && e.exit === 0).length;
         assert.equal(count("overcloud node provision", "dcn2"), 1, "dcn2 provisioned once");
         assert.equal(count("overcloud ceph deploy", "dcn2"), 1, "dcn2 ceph deployed once");
         for (const d of ["dcn0", "dcn1"]) {
@@ -205,7 +263,10 @@ describe("program against the lab", { skip: !toolchainBuilt() && "toolchain not 
             assert.equal(log.filter((e) => stackOf(e) === d && e.mutating).length, 0, `${d} untouched`);
         }
         const state = JSON.parse(lab("state", "--json"));
-        assert.deepEqual(state.nodes.filter((n: { stack: string | null }) => n.stack === "dcn2"), []);
+        assert.deepEqual(
+            state.nodes.filter((n: { stack: string | null }) => n.stack === "dcn2"),
+            [],
+        );
         const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
         assert.deepEqual(out.sites["control-plane"].glanceStoreIds, ["central", "dcn0", "dcn1"]);
     });
@@ -214,7 +275,8 @@ describe("program against the lab", { skip: !toolchainBuilt() && "toolchain not 
         const from = labLog().length;
         await ws.ok(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
         const log = labLog().slice(from);
-        const del = (s: string) => find(log, (e) => sub(e).startsWith("overcloud delete") && e.argv.includes(s), `delete of ${s}`)[0];
+        const del = (s: string) =>
+            find(log, (e) => sub(e).startsWith("overcloud delete") && e.argv.includes(s), `delete of ${s}`)[0];
         const unprov = find(log, (e) => sub(e) === "overcloud node unprovision", "unprovision");
         for (const d of ["dcn0", "dcn1"]) {
             assert.ok(t(del(d).end) <= t(del("control-plane").start), `${d} deleted before central`);
@@ -224,8 +286,17 @@ describe("program against the lab", { skip: !toolchainBuilt() && "toolchain not 
         }
         const state = JSON.parse(lab("state", "--json"));
         assert.deepEqual(state.stacks, []);
-        assert.deepEqual(state.nodes.filter((n: { stack: string | null }) => n.stack), []);
-        assert.deepEqual(state.nodes.filter((n: { disksDirty?: boolean }) => n.disksDirty).map((n: { name: string }) => n.name), []);
-        assert.deepEqual(state.cephClusters.filter((c: { running?: boolean }) => c.running), []);
+        assert.deepEqual(
+            state.nodes.filter((n: { stack: string | null }) => n.stack),
+            [],
+        );
+        assert.deepEqual(
+            state.nodes.filter((n: { disksDirty?: boolean }) => n.disksDirty).map((n: { name: string }) => n.name),
+            [],
+        );
+        assert.deepEqual(
+            state.cephClusters.filter((c: { running?: boolean }) => c.running),
+            [],
+        );
     });
 });

@@ -23,7 +23,7 @@ const OUTPUTS: Record<string, string[]> = {
     OvercloudStack: ["status", "exportFile", "rcFile", "exportHash"],
 };
 
-pulumi.runtime.setMocks(
+void pulumi.runtime.setMocks(
     {
         newResource(args) {
             regs.push({ type: args.type, name: args.name, inputs: args.inputs });
@@ -77,14 +77,32 @@ before(async () => {
 describe("deployment component", () => {
     it("registers the components and five resource types with their custom tokens", () => {
         const types = new Set(regs.map((r) => r.type));
-        for (const t of ["dcn:index:Deployment", "dcn:index:Site", ...Object.keys(OUTPUTS).map((k) => `pulumi-nodejs:dynamic/dcn:${k}`)]) {
+        for (const t of [
+            "dcn:index:Deployment",
+            "dcn:index:Site",
+            ...Object.keys(OUTPUTS).map((k) => `pulumi-nodejs:dynamic/dcn:${k}`),
+        ]) {
             assert.ok(types.has(t), `missing ${t} in ${[...types].join(", ")}`);
         }
-        const names = regs.filter((r) => r.type.startsWith("pulumi-nodejs")).map((r) => r.name).sort();
+        const names = regs
+            .filter((r) => r.type.startsWith("pulumi-nodejs"))
+            .map((r) => r.name)
+            .sort();
         assert.deepEqual(names, [
-            "control-plane-ceph", "control-plane-ceph-export", "control-plane-dcn-ceph-export", "control-plane-glance", "control-plane-metal", "control-plane-overcloud",
-            "dcn0-ceph", "dcn0-glance", "dcn0-metal", "dcn0-overcloud",
-            "dcn1-ceph", "dcn1-glance", "dcn1-metal", "dcn1-overcloud",
+            "control-plane-ceph",
+            "control-plane-ceph-export",
+            "control-plane-dcn-ceph-export",
+            "control-plane-glance",
+            "control-plane-metal",
+            "control-plane-overcloud",
+            "dcn0-ceph",
+            "dcn0-glance",
+            "dcn0-metal",
+            "dcn0-overcloud",
+            "dcn1-ceph",
+            "dcn1-glance",
+            "dcn1-metal",
+            "dcn1-overcloud",
         ]);
     });
 
@@ -118,7 +136,10 @@ describe("deployment component", () => {
         assert.equal(central.kind, "central");
         assert.equal(central.consumedHashes.dcnCephExport, "exportHash@control-plane-dcn-ceph-export");
         assert.equal(central.files.dcnCephExportFile, "~/dcn/control-plane/ceph-export-dcn-stacks.yaml");
-        assert.deepEqual(byName("control-plane-glance").inputs.stores.map((s: { id: string }) => s.id), ["dcn0", "dcn1"]);
+        assert.deepEqual(
+            byName("control-plane-glance").inputs.stores.map((s: { id: string }) => s.id),
+            ["dcn0", "dcn1"],
+        );
         for (const d of ["dcn0", "dcn1"]) {
             const dcn = byName(`${d}-overcloud`).inputs;
             assert.equal(dcn.kind, "dcn");
@@ -129,7 +150,10 @@ describe("deployment component", () => {
             assert.equal(dcn.files.metalFile, `metalFile@${d}-metal`);
             assert.equal(dcn.overrides.CephClusterName, d);
             assert.equal(dcn.overrides.CinderStorageAvailabilityZone, d);
-            assert.deepEqual(byName(`${d}-glance`).inputs.stores.map((s: { id: string }) => s.id), ["central"]);
+            assert.deepEqual(
+                byName(`${d}-glance`).inputs.stores.map((s: { id: string }) => s.id),
+                ["central"],
+            );
             assert.equal(byName(`${d}-glance`).inputs.backendId, d);
         }
     });

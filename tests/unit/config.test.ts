@@ -31,19 +31,28 @@ describe("topology", () => {
         assert.equal(plan.central.name, "control-plane");
         assert.equal(plan.central.cephCluster, "central");
         assert.equal(plan.central.glanceStore, "central");
-        assert.deepEqual(plan.dcns.map((d) => [d.name, d.cephCluster, d.az, d.glanceStore]), [
-            ["dcn0", "dcn0", "dcn0", "dcn0"],
-            ["dcn1", "dcn1", "dcn1", "dcn1"],
-        ]);
-        assert.deepEqual(plan.central.roles.map((r) => [r.name, r.instances.map((i) => i.hostname), r.cephDisks]), [
-            ["Controller", ["oc0-controller-0", "oc0-controller-1", "oc0-controller-2"], false],
-            ["ComputeHCI", ["oc0-ceph-0"], true],
-        ]);
+        assert.deepEqual(
+            plan.dcns.map((d) => [d.name, d.cephCluster, d.az, d.glanceStore]),
+            [
+                ["dcn0", "dcn0", "dcn0", "dcn0"],
+                ["dcn1", "dcn1", "dcn1", "dcn1"],
+            ],
+        );
+        assert.deepEqual(
+            plan.central.roles.map((r) => [r.name, r.instances.map((i) => i.hostname), r.cephDisks]),
+            [
+                ["Controller", ["oc0-controller-0", "oc0-controller-1", "oc0-controller-2"], false],
+                ["ComputeHCI", ["oc0-ceph-0"], true],
+            ],
+        );
         assert.deepEqual(plan.central.roles[0].defaultRouteNetwork, ["external_cloud_0"]);
         assert.ok(plan.central.vips.length > 0, "central gets VIPs");
         assert.deepEqual(plan.dcns[0].vips, []);
         assert.equal(plan.dcns[1].workDir, "~/dcn/dcn1");
-        assert.deepEqual(plan.dcns[1].roles.map((r) => r.name), ["CephAll", "DistributedCompute"]);
+        assert.deepEqual(
+            plan.dcns[1].roles.map((r) => r.name),
+            ["CephAll", "DistributedCompute"],
+        );
         assert.equal(plan.settings.singleHostCeph, true);
         assert.equal(plan.settings.timeoutMinutes.deploy, 240);
     });
@@ -64,7 +73,10 @@ describe("topology", () => {
     it("rejects duplicate cluster names, hostnames and two central sites", () => {
         const s = clone(seedSites);
         s[2].cephCluster = "dcn0";
-        fails(() => planTopology(s, seedSettings), /sites\[2\]\.cephCluster: Ceph cluster name "dcn0" is already used by dcn-storage:sites\[1\]/);
+        fails(
+            () => planTopology(s, seedSettings),
+            /sites\[2\]\.cephCluster: Ceph cluster name "dcn0" is already used by dcn-storage:sites\[1\]/,
+        );
         const h = clone(seedSites);
         h[2].roles[0].instances = ["oc0-ceph-1"];
         fails(() => planTopology(h, seedSettings), /sites\[2\]\.roles\[0\]\.instances\[0\]: hostname oc0-ceph-1/);
@@ -79,15 +91,29 @@ describe("topology", () => {
         fails(() => planTopology(s, seedSettings), /dcn-storage:sites\[0\]/, /clusterName/);
         const r = clone(seedSites);
         r[1].roles[0].name = "FancyRole";
-        fails(() => planTopology(r, seedSettings), /sites\[1\]\.roles\[0\]\.networks: role FancyRole has no default networks/);
+        fails(
+            () => planTopology(r, seedSettings),
+            /sites\[1\]\.roles\[0\]\.networks: role FancyRole has no default networks/,
+        );
         fails(() => planTopology(undefined, seedSettings), /dcn-storage:sites: missing/);
-        fails(() => planTopology(seedSites, { ...seedSettings, templatesDir: "templates; rm -rf /" }), /dcn-storage:settings\.templatesDir/);
-        fails(() => planTopology(seedSites, { ...seedSettings, deployArgs: ["--x", "$(id)"] }), /dcn-storage:settings\.deployArgs\[1\]/);
+        fails(
+            () => planTopology(seedSites, { ...seedSettings, templatesDir: "templates; rm -rf /" }),
+            /dcn-storage:settings\.templatesDir/,
+        );
+        fails(
+            () => planTopology(seedSites, { ...seedSettings, deployArgs: ["--x", "$(id)"] }),
+            /dcn-storage:settings\.deployArgs\[1\]/,
+        );
     });
 
     it("adding a site dcn2 changes nothing in the plans of the other sites", () => {
         const s = clone(seedSites);
-        s.push({ name: "dcn2", kind: "dcn", cephCluster: "dcn2", roles: [{ name: "DistributedComputeHCI", instances: ["oc0-ceph-4"] }] });
+        s.push({
+            name: "dcn2",
+            kind: "dcn",
+            cephCluster: "dcn2",
+            roles: [{ name: "DistributedComputeHCI", instances: ["oc0-ceph-4"] }],
+        });
         const before = planTopology(seedSites, seedSettings);
         const after = planTopology(s, seedSettings);
         assert.deepEqual(after.dcns.slice(0, 2), before.dcns);
@@ -105,7 +131,14 @@ describe("undercloud connection", () => {
     fs.writeFileSync(path.join(dir, ".lab", "ssh", "id_ed25519"), "KEY");
     fs.writeFileSync(
         path.join(dir, ".lab", "connection.json"),
-        JSON.stringify({ host: "127.0.0.1", port: 2222, user: "stack", privateKeyPath: path.join(dir, ".lab", "ssh", "id_ed25519"), knownHostsPath: path.join(dir, ".lab", "ssh", "known_hosts"), hostKey: hostLine }),
+        JSON.stringify({
+            host: "127.0.0.1",
+            port: 2222,
+            user: "stack",
+            privateKeyPath: path.join(dir, ".lab", "ssh", "id_ed25519"),
+            knownHostsPath: path.join(dir, ".lab", "ssh", "known_hosts"),
+            hostKey: hostLine,
+        }),
     );
 
     it("resolves the lab's connection.json with the known_hosts pin", () => {
@@ -115,11 +148,29 @@ describe("undercloud connection", () => {
     });
 
     it("names the key when the pin cannot be found or a field is wrong", () => {
-        fails(() => resolveUndercloud(parseUndercloud({ host: "10.0.0.1", knownHostsFile: ".lab/ssh/known_hosts", privateKeyFile: ".lab/ssh/id_ed25519" }), dir, false), /dcn-storage:undercloud\.knownHostsFile: .* has no key for 10\.0\.0\.1/);
-        fails(() => resolveUndercloud(parseUndercloud({ host: "10.0.0.1" }), dir, false), /dcn-storage:undercloud\.hostKey: missing/);
+        fails(
+            () =>
+                resolveUndercloud(
+                    parseUndercloud({
+                        host: "10.0.0.1",
+                        knownHostsFile: ".lab/ssh/known_hosts",
+                        privateKeyFile: ".lab/ssh/id_ed25519",
+                    }),
+                    dir,
+                    false,
+                ),
+            /dcn-storage:undercloud\.knownHostsFile: .* has no key for 10\.0\.0\.1/,
+        );
+        fails(
+            () => resolveUndercloud(parseUndercloud({ host: "10.0.0.1" }), dir, false),
+            /dcn-storage:undercloud\.hostKey: missing/,
+        );
         fails(() => parseUndercloud({ host: "10.0.0.1", port: 99999 }), /dcn-storage:undercloud\.port/);
         fails(() => parseUndercloud(undefined), /dcn-storage:undercloud: missing/);
-        fails(() => resolveUndercloud(parseUndercloud({ connectionFile: "nope.json" }), dir, false), /dcn-storage:undercloud\.connectionFile/);
+        fails(
+            () => resolveUndercloud(parseUndercloud({ connectionFile: "nope.json" }), dir, false),
+            /dcn-storage:undercloud\.connectionFile/,
+        );
         const ok = resolveUndercloud(parseUndercloud({ host: "h", hostKey: hostLine + " comment" }), dir, true);
         assert.equal(ok.connection.hostKey, hostLine);
         assert.equal(ok.privateKeyFile, undefined);

@@ -12,7 +12,11 @@ import { glanceMultistoreProvider, POLICY as GLANCE, renderGlanceEnv } from "../
 import { overcloudStackProvider, POLICY as STACK } from "../../providers/overcloudStack";
 import { sha256 } from "../../providers/common";
 
-const base = { undercloud: { host: "127.0.0.1", port: 2222, user: "stack", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk" }, privateKey: "KEY", providerVersion: "1" };
+const base = {
+    undercloud: { host: "127.0.0.1", port: 2222, user: "stack", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk" },
+    privateKey: "KEY",
+    providerVersion: "1",
+};
 
 const glanceIn = {
     ...base,
@@ -34,7 +38,9 @@ describe("diff policy", () => {
     });
 
     it("consumed input change → update; connection/key/version → quiet update", () => {
-        assert.deepEqual(diffByPolicy(policy, { stack: "a", roles: [1] }, { stack: "a", roles: [2] }).updates, ["roles"]);
+        assert.deepEqual(diffByPolicy(policy, { stack: "a", roles: [1] }, { stack: "a", roles: [2] }).updates, [
+            "roles",
+        ]);
         const q = diffByPolicy(policy, { stack: "a", privateKey: "k1" }, { stack: "a", privateKey: "k2" });
         assert.deepEqual([q.changes, q.quiets, q.updates, q.replaces], [true, ["privateKey"], [], []]);
     });
@@ -65,14 +71,34 @@ describe("diff policy", () => {
 
 describe("check", () => {
     it("tolerates preview's unknown sentinel in any field", async () => {
-        const news = { ...glanceIn, stores: UNKNOWN, backendId: UNKNOWN, undercloud: UNKNOWN } as unknown as typeof glanceIn;
+        const news = {
+            ...glanceIn,
+            stores: UNKNOWN,
+            backendId: UNKNOWN,
+            undercloud: UNKNOWN,
+        } as unknown as typeof glanceIn;
         const r = await glanceMultistoreProvider.check!({}, news);
         assert.deepEqual(r.failures, []);
-        const m = await overcloudStackProvider.check!({}, {
-            ...base, stack: "dcn0", kind: "dcn", templatesDir: "~/templates", rolesFile: UNKNOWN, networkDataFile: "~/n.yaml", files: UNKNOWN,
-            overrides: { CephClusterName: "dcn0" }, consumedHashes: { metal: UNKNOWN }, deployArgs: [], az: "dcn0", centralRcFile: UNKNOWN,
-            workDir: "~/dcn/dcn0", timeoutMinutes: 10, sanityChecks: true,
-        });
+        const m = await overcloudStackProvider.check!(
+            {},
+            {
+                ...base,
+                stack: "dcn0",
+                kind: "dcn",
+                templatesDir: "~/templates",
+                rolesFile: UNKNOWN,
+                networkDataFile: "~/n.yaml",
+                files: UNKNOWN,
+                overrides: { CephClusterName: "dcn0" },
+                consumedHashes: { metal: UNKNOWN },
+                deployArgs: [],
+                az: "dcn0",
+                centralRcFile: UNKNOWN,
+                workDir: "~/dcn/dcn0",
+                timeoutMinutes: 10,
+                sanityChecks: true,
+            },
+        );
         assert.deepEqual(m.failures, []);
     });
 
@@ -81,13 +107,40 @@ describe("check", () => {
         assert.deepEqual(r.failures!.map((f) => f.property).sort(), ["backendId", "file"]);
         const c = await cephClusterProvider.check!({}, { ...base, stack: "dcn0", clusterName: "dcn-0" });
         assert.ok(c.failures!.some((f) => f.property === "clusterName" && /a-zA-Z0-9/.test(f.reason)));
-        const d = await cephExportProvider.check!({}, { ...base, stacks: ["dcn0", "$(id)"], outputFile: "/x", sourceHashes: [], keyClientName: "openstack", configDownloadDir: "~/overcloud-deploy/" });
-        assert.deepEqual(d.failures!.map((f) => f.property), ["stacks.1"]);
-        const b = await baremetalNodesProvider.check!({}, {
-            ...base, stack: "dcn0", networkDataFile: "~/n.yaml", vips: [], concurrency: 2, workDir: "~/dcn/dcn0", timeoutMinutes: 1,
-            roles: [{ name: "A", instances: [{ hostname: "h1" }, { hostname: "h1" }], networks: [], cephDisks: false }],
-        });
-        assert.deepEqual(b.failures, [{ property: "roles", reason: "duplicate hostname h1" }, { property: "roles", reason: "node h1 requested twice" }]);
+        const d = await cephExportProvider.check!(
+            {},
+            {
+                ...base,
+                stacks: ["dcn0", "$(id)"],
+                outputFile: "/x",
+                sourceHashes: [],
+                keyClientName: "openstack",
+                configDownloadDir: "~/overcloud-deploy/",
+            },
+        );
+        assert.deepEqual(
+            d.failures!.map((f) => f.property),
+            ["stacks.1"],
+        );
+        const b = await baremetalNodesProvider.check!(
+            {},
+            {
+                ...base,
+                stack: "dcn0",
+                networkDataFile: "~/n.yaml",
+                vips: [],
+                concurrency: 2,
+                workDir: "~/dcn/dcn0",
+                timeoutMinutes: 1,
+                roles: [
+                    { name: "A", instances: [{ hostname: "h1" }, { hostname: "h1" }], networks: [], cephDisks: false },
+                ],
+            },
+        );
+        assert.deepEqual(b.failures, [
+            { property: "roles", reason: "duplicate hostname h1" },
+            { property: "roles", reason: "node h1 requested twice" },
+        ]);
     });
 });
 
@@ -95,8 +148,14 @@ describe("provider diffs", () => {
     it("glance: a remote file that differs from the rendering (drift found by refresh) is a change", async () => {
         const olds = { ...glanceIn, contentHash: sha256(renderGlanceEnv(glanceIn)), storeIds: ["dcn0", "central"] };
         assert.equal((await glanceMultistoreProvider.diff!("x", olds, glanceIn)).changes, false);
-        assert.equal((await glanceMultistoreProvider.diff!("x", { ...olds, contentHash: "edited" }, glanceIn)).changes, true);
-        const added = { ...glanceIn, stores: [...glanceIn.stores, { id: "dcn9", cephClusterName: "dcn9", description: "x" }] };
+        assert.equal(
+            (await glanceMultistoreProvider.diff!("x", { ...olds, contentHash: "edited" }, glanceIn)).changes,
+            true,
+        );
+        const added = {
+            ...glanceIn,
+            stores: [...glanceIn.stores, { id: "dcn9", cephClusterName: "dcn9", description: "x" }],
+        };
         const d = await glanceMultistoreProvider.diff!("x", olds, added);
         assert.deepEqual([d.changes, d.replaces], [true, []]);
     });
@@ -111,14 +170,23 @@ describe("provider diffs", () => {
         const olds = { ...base, stack: "dcn0", kind: "dcn", status: "DEPLOY_SUCCESS" };
         const news = { ...base, stack: "dcn0", kind: "dcn" };
         assert.equal((await overcloudStackProvider.diff!("x", olds, news)).changes, false);
-        assert.equal((await overcloudStackProvider.diff!("x", { ...olds, status: "DEPLOY_FAILED" }, news)).changes, true);
+        assert.equal(
+            (await overcloudStackProvider.diff!("x", { ...olds, status: "DEPLOY_FAILED" }, news)).changes,
+            true,
+        );
         const r = await overcloudStackProvider.diff!("x", olds, { ...news, stack: "dcn9" });
         assert.deepEqual([r.replaces, r.deleteBeforeReplace], [["stack"], true]);
     });
 });
 
 describe("serialization (what the dynamic-provider plugin loads)", () => {
-    const providers = { baremetalNodesProvider, cephClusterProvider, cephExportProvider, glanceMultistoreProvider, overcloudStackProvider };
+    const providers = {
+        baremetalNodesProvider,
+        cephClusterProvider,
+        cephExportProvider,
+        glanceMultistoreProvider,
+        overcloudStackProvider,
+    };
     for (const [name, provider] of Object.entries(providers)) {
         it(`${name} serializes without secrets or absolute paths and runs check/diff from the text`, async () => {
             const sf = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });

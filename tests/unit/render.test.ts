@@ -16,7 +16,14 @@ import {
     unprovisionCommand,
     BaremetalNodesInputs,
 } from "../../providers/baremetalNodes";
-import { DEFAULT_POOLS, cephCommands, cephFilesOf, parseDeployedCeph, renderPoolsFile, CephClusterInputs } from "../../providers/cephCluster";
+import {
+    DEFAULT_POOLS,
+    cephCommands,
+    cephFilesOf,
+    parseDeployedCeph,
+    renderPoolsFile,
+    CephClusterInputs,
+} from "../../providers/cephCluster";
 import { exportCommand, parseCephExport, CephExportInputs } from "../../providers/cephExport";
 import { renderGlanceEnv, storeProblems } from "../../providers/glanceMultistore";
 import {
@@ -49,7 +56,11 @@ const dcn0Roles: RoleSpec[] = [
     },
 ];
 
-const conn = { undercloud: { host: "127.0.0.1", port: 2222, user: "stack", hostKey: "ssh-ed25519 AAAA" }, privateKey: "k", providerVersion: "1" };
+const conn = {
+    undercloud: { host: "127.0.0.1", port: 2222, user: "stack", hostKey: "ssh-ed25519 AAAA" },
+    privateKey: "k",
+    providerVersion: "1",
+};
 
 describe("baremetal file", () => {
     it("renders roles, counts, instances and networks (ctlplane as vif, <net>_subnet default)", () => {
@@ -73,7 +84,10 @@ describe("baremetal file", () => {
     it("marks removed instances provisioned: false for a scale-in", () => {
         const news: RoleSpec[] = [dcn0Roles[0], { ...dcn0Roles[1], instances: [] }];
         const removed = removedInstances(dcn0Roles, news);
-        assert.deepEqual(removed.map((r) => r.instance.hostname), ["oc0-ceph-2"]);
+        assert.deepEqual(
+            removed.map((r) => r.instance.hostname),
+            ["oc0-ceph-2"],
+        );
         const doc = parse(renderBaremetalFile(news, removed));
         assert.equal(doc[1].count, 0);
         assert.deepEqual(doc[1].instances, [{ hostname: "oc0-ceph-2", name: "node-2", provisioned: false }]);
@@ -94,23 +108,63 @@ describe("baremetal file", () => {
     });
 
     it("metal job: roles generate, locked network provision, VIPs only when asked, node provision last", () => {
-        const inputs: BaremetalNodesInputs = { ...conn, stack: "dcn0", roles: dcn0Roles, networkDataFile: "~/oc0-network-data.yaml", vips: [], concurrency: 2, workDir: "~/dcn/dcn0", timeoutMinutes: 10 };
+        const inputs: BaremetalNodesInputs = {
+            ...conn,
+            stack: "dcn0",
+            roles: dcn0Roles,
+            networkDataFile: "~/oc0-network-data.yaml",
+            vips: [],
+            concurrency: 2,
+            workDir: "~/dcn/dcn0",
+            timeoutMinutes: 10,
+        };
         const f = filesOf("dcn0", "/home/stack/dcn/dcn0");
         const cmds = metalCommands(inputs, f, "/home/stack/oc0-network-data.yaml", "/home/stack");
-        assert.deepEqual(cmds[0].argv, ["openstack", "overcloud", "roles", "generate", "-o", f.rolesFile, "DistributedComputeHCI", "DistributedComputeHCIScaleOut"]);
+        assert.deepEqual(cmds[0].argv, [
+            "openstack",
+            "overcloud",
+            "roles",
+            "generate",
+            "-o",
+            f.rolesFile,
+            "DistributedComputeHCI",
+            "DistributedComputeHCIScaleOut",
+        ]);
         const net = cmds.find((c) => c.argv.includes("network"))!;
         assert.equal(net.lock, "/home/stack/.dcn-jobs/network.lock");
         assert.ok(!cmds.some((c) => c.argv.includes("vip")));
         assert.deepEqual(cmds[cmds.length - 1].argv, [
-            "openstack", "overcloud", "node", "provision", "--network-config", "--stack", "dcn0", "--concurrency", "2",
-            "--output", "/home/stack/dcn/dcn0/deployed-metal-dcn0.yaml", "/home/stack/dcn/dcn0/baremetal-dcn0.yaml",
+            "openstack",
+            "overcloud",
+            "node",
+            "provision",
+            "--network-config",
+            "--stack",
+            "dcn0",
+            "--concurrency",
+            "2",
+            "--output",
+            "/home/stack/dcn/dcn0/deployed-metal-dcn0.yaml",
+            "/home/stack/dcn/dcn0/baremetal-dcn0.yaml",
         ]);
         const withVips = metalCommands({ ...inputs, vips: [{ network: "ctlplane" }] }, f, "/n.yaml", "/home/stack");
-        assert.ok(withVips.some((c) => c.argv.join(" ").startsWith("openstack overcloud network vip provision --stack dcn0")));
+        assert.ok(
+            withVips.some((c) => c.argv.join(" ").startsWith("openstack overcloud network vip provision --stack dcn0")),
+        );
     });
 
     it("unprovision and disk cleaning commands", () => {
-        assert.deepEqual(unprovisionCommand("dcn0", "/f.yaml", true).argv, ["openstack", "overcloud", "node", "unprovision", "--all", "-y", "--stack", "dcn0", "/f.yaml"]);
+        assert.deepEqual(unprovisionCommand("dcn0", "/f.yaml", true).argv, [
+            "openstack",
+            "overcloud",
+            "node",
+            "unprovision",
+            "--all",
+            "-y",
+            "--stack",
+            "dcn0",
+            "/f.yaml",
+        ]);
         assert.ok(!unprovisionCommand("dcn0", "/f.yaml", false).argv.includes("--all"));
         const c = cleanDisksCommand("oc0-ceph-1");
         assert.equal(c.argv[0], "sh");
@@ -131,7 +185,12 @@ parameter_defaults:
 `;
         assert.deepEqual(parseDeployedMetal(text, dcn0Roles), [
             { hostname: "oc0-ceph-1", role: "DistributedComputeHCI", node: "oc0-ceph-1", ctlplaneIp: "192.168.24.24" },
-            { hostname: "oc0-ceph-2", role: "DistributedComputeHCIScaleOut", node: "node-2", ctlplaneIp: "192.168.24.17" },
+            {
+                hostname: "oc0-ceph-2",
+                role: "DistributedComputeHCIScaleOut",
+                node: "node-2",
+                ctlplaneIp: "192.168.24.17",
+            },
         ]);
         assert.deepEqual(parseDeployedMetal("", dcn0Roles), []);
     });
@@ -140,7 +199,10 @@ parameter_defaults:
 describe("ceph", () => {
     it("renders pools.yml with the client vars path", () => {
         const doc = parse(renderPoolsFile(DEFAULT_POOLS, "/home/stack/overcloud-deploy/dcn0/cephadm/ceph_client.yml"));
-        assert.deepEqual(doc.tripleo_cephadm_pools.map((p: { name: string }) => p.name), ["vms", "volumes", "images"]);
+        assert.deepEqual(
+            doc.tripleo_cephadm_pools.map((p: { name: string }) => p.name),
+            ["vms", "volumes", "images"],
+        );
         assert.equal(doc.tripleo_cephadm_pools[2].target_size_ratio, 0.2);
         assert.equal(doc.tripleo_cephadm_pools[0].application, "rbd");
         assert.equal(doc.tripleo_ceph_client_vars, "/home/stack/overcloud-deploy/dcn0/cephadm/ceph_client.yml");
@@ -148,17 +210,45 @@ describe("ceph", () => {
 
     it("ceph deploy command: --force with the pools file, cluster and stack", () => {
         const inputs: CephClusterInputs = {
-            ...conn, stack: "dcn0", clusterName: "dcn0", metalFile: "/h/dcn/dcn0/deployed-metal-dcn0.yaml", metalHash: "x",
-            rolesFile: "/h/dcn/dcn0/roles-dcn0.yaml", networkDataFile: "~/oc0-network-data.yaml",
-            containerPrepareFile: "~/containers-prepare-parameter.yaml", workDir: "~/dcn/dcn0", singleHostDefaults: true, pools: DEFAULT_POOLS, timeoutMinutes: 10,
+            ...conn,
+            stack: "dcn0",
+            clusterName: "dcn0",
+            metalFile: "/h/dcn/dcn0/deployed-metal-dcn0.yaml",
+            metalHash: "x",
+            rolesFile: "/h/dcn/dcn0/roles-dcn0.yaml",
+            networkDataFile: "~/oc0-network-data.yaml",
+            containerPrepareFile: "~/containers-prepare-parameter.yaml",
+            workDir: "~/dcn/dcn0",
+            singleHostDefaults: true,
+            pools: DEFAULT_POOLS,
+            timeoutMinutes: 10,
         };
         const f = cephFilesOf("dcn0", "/h/dcn/dcn0");
         const cmds = cephCommands(inputs, f, "/h");
         assert.ok(cmds[0].lock?.endsWith("/.dcn-jobs/ceph-admin-key.lock"));
         assert.deepEqual(cmds[1].argv, [
-            "openstack", "overcloud", "ceph", "deploy", "/h/dcn/dcn0/deployed-metal-dcn0.yaml", "-y", "-o", "/h/dcn/dcn0/deployed-ceph-dcn0.yaml",
-            "--single-host-defaults", "--container-image-prepare", "/h/containers-prepare-parameter.yaml", "--network-data", "/h/oc0-network-data.yaml",
-            "--roles-data", "/h/dcn/dcn0/roles-dcn0.yaml", "--cluster", "dcn0", "--stack", "dcn0", "--force", "--ansible-extra-vars", "/h/dcn/dcn0/pools-dcn0.yml",
+            "openstack",
+            "overcloud",
+            "ceph",
+            "deploy",
+            "/h/dcn/dcn0/deployed-metal-dcn0.yaml",
+            "-y",
+            "-o",
+            "/h/dcn/dcn0/deployed-ceph-dcn0.yaml",
+            "--single-host-defaults",
+            "--container-image-prepare",
+            "/h/containers-prepare-parameter.yaml",
+            "--network-data",
+            "/h/oc0-network-data.yaml",
+            "--roles-data",
+            "/h/dcn/dcn0/roles-dcn0.yaml",
+            "--cluster",
+            "dcn0",
+            "--stack",
+            "dcn0",
+            "--force",
+            "--ansible-extra-vars",
+            "/h/dcn/dcn0/pools-dcn0.yml",
         ]);
     });
 
@@ -169,14 +259,37 @@ describe("ceph", () => {
   CephClientUserName: openstack
   CephClientKey: AQBO/mteAAAAABAAc4mVMTpq7OFtrPlRFqN+FQ==
 `);
-        assert.deepEqual(p, { fsid: "539e2b96-316e-4c23-b7df-035a3037ddd1", clusterName: "dcn0", clientUserName: "openstack", clientKey: "AQBO/mteAAAAABAAc4mVMTpq7OFtrPlRFqN+FQ==" });
+        assert.deepEqual(p, {
+            fsid: "539e2b96-316e-4c23-b7df-035a3037ddd1",
+            clusterName: "dcn0",
+            clientUserName: "openstack",
+            clientKey: "AQBO/mteAAAAABAAc4mVMTpq7OFtrPlRFqN+FQ==",
+        });
     });
 
     it("export command and CephExternalMultiConfig parsing (§4.3)", () => {
-        const inputs: CephExportInputs = { ...conn, stacks: ["dcn0", "dcn1"], outputFile: "~/dcn/cp/x.yaml", sourceHashes: [], keyClientName: "openstack", configDownloadDir: "~/overcloud-deploy/" };
+        const inputs: CephExportInputs = {
+            ...conn,
+            stacks: ["dcn0", "dcn1"],
+            outputFile: "~/dcn/cp/x.yaml",
+            sourceHashes: [],
+            keyClientName: "openstack",
+            configDownloadDir: "~/overcloud-deploy/",
+        };
         assert.deepEqual(exportCommand(inputs, "/h"), [
-            "openstack", "overcloud", "export", "ceph", "-f", "--stack", "dcn0,dcn1", "--cephx-key-client-name", "openstack",
-            "--config-download-dir", "/h/overcloud-deploy/", "--output-file", "/h/dcn/cp/x.yaml",
+            "openstack",
+            "overcloud",
+            "export",
+            "ceph",
+            "-f",
+            "--stack",
+            "dcn0,dcn1",
+            "--cephx-key-client-name",
+            "openstack",
+            "--config-download-dir",
+            "/h/overcloud-deploy/",
+            "--output-file",
+            "/h/dcn/cp/x.yaml",
         ]);
         const clusters = parseCephExport(`parameter_defaults:
   CephExternalMultiConfig:
@@ -192,8 +305,18 @@ describe("ceph", () => {
       keys: [{name: client.openstack, key: K1==}]
 `);
         assert.deepEqual(clusters, [
-            { cluster: "dcn0", fsid: "f0", monIps: "[v2:172.16.11.61:3300/0,v1:172.16.11.61:6789/0]", keys: [{ name: "client.openstack", key: "K0==" }] },
-            { cluster: "dcn1", fsid: "f1", monIps: "[v2:172.16.11.62:3300/0]", keys: [{ name: "client.openstack", key: "K1==" }] },
+            {
+                cluster: "dcn0",
+                fsid: "f0",
+                monIps: "[v2:172.16.11.61:3300/0,v1:172.16.11.61:6789/0]",
+                keys: [{ name: "client.openstack", key: "K0==" }],
+            },
+            {
+                cluster: "dcn1",
+                fsid: "f1",
+                monIps: "[v2:172.16.11.62:3300/0]",
+                keys: [{ name: "client.openstack", key: "K1==" }],
+            },
         ]);
     });
 });
@@ -219,14 +342,32 @@ describe("glance multistore env", () => {
             GlanceEnabledImportMethods: "web-download,copy-image",
             GlanceShowMultipleLocations: true,
             GlanceMultistoreConfig: {
-                dcn0: { GlanceBackend: "rbd", GlanceStoreDescription: "dcn0 rbd glance store", CephClientUserName: "openstack", CephClusterName: "dcn0" },
-                dcn1: { GlanceBackend: "rbd", GlanceStoreDescription: "dcn1 rbd glance store", CephClientUserName: "openstack", CephClusterName: "dcn1" },
+                dcn0: {
+                    GlanceBackend: "rbd",
+                    GlanceStoreDescription: "dcn0 rbd glance store",
+                    CephClientUserName: "openstack",
+                    CephClusterName: "dcn0",
+                },
+                dcn1: {
+                    GlanceBackend: "rbd",
+                    GlanceStoreDescription: "dcn1 rbd glance store",
+                    CephClientUserName: "openstack",
+                    CephClusterName: "dcn1",
+                },
             },
         });
     });
 
     it("DCN: own store plus central", () => {
-        const doc = parse(renderGlanceEnv({ backendId: "dcn0", description: "d", importMethods: "web-download,copy-image", showMultipleLocations: false, stores: [{ id: "central", cephClusterName: "central", description: "c" }] }));
+        const doc = parse(
+            renderGlanceEnv({
+                backendId: "dcn0",
+                description: "d",
+                importMethods: "web-download,copy-image",
+                showMultipleLocations: false,
+                stores: [{ id: "central", cephClusterName: "central", description: "c" }],
+            }),
+        );
         assert.equal(doc.parameter_defaults.GlanceBackendID, "dcn0");
         assert.deepEqual(Object.keys(doc.parameter_defaults.GlanceMultistoreConfig), ["central"]);
         assert.equal(doc.parameter_defaults.GlanceShowMultipleLocations, undefined);
@@ -268,7 +409,13 @@ describe("overcloud deploy", () => {
     });
 
     it("DCN -e order (dcn0/deploy.sh): rbd-only + dcn-storage, central exports, glance, overrides last", () => {
-        const dcn = { ...files, vipsFile: "", dcnCephExportFile: "", centralExportFile: "/c/control-plane-export.yaml", centralCephExportFile: "/c/ceph-export-control-plane.yaml" };
+        const dcn = {
+            ...files,
+            vipsFile: "",
+            dcnCephExportFile: "",
+            centralExportFile: "/c/control-plane-export.yaml",
+            centralCephExportFile: "/c/ceph-export-control-plane.yaml",
+        };
         assert.deepEqual(orderedEnvFiles("dcn", "~/templates", dcn, "/w/overrides.yaml"), [
             "~/templates/environments/podman.yaml",
             "~/templates/environments/cephadm/cephadm-rbd-only.yaml",
@@ -292,35 +439,76 @@ describe("overcloud deploy", () => {
             CinderVolumeCluster: "dcn1",
             NovaCrossAZAttach: false,
         });
-        assert.equal(siteOverrides("central", "central", "central", { NovaComputeAvailabilityZone: "nova" }).NovaComputeAvailabilityZone, "nova");
+        assert.equal(
+            siteOverrides("central", "central", "central", { NovaComputeAvailabilityZone: "nova" })
+                .NovaComputeAvailabilityZone,
+            "nova",
+        );
         assert.deepEqual(parse(renderOverridesFile({ B: 1, A: "x" })), { parameter_defaults: { A: "x", B: 1 } });
     });
 
     it("deploy command: templates, stack, roles, network data, args, then -e pairs", () => {
-        const inputs = { templatesDir: "~/templates", stack: "dcn0", rolesFile: "/w/roles.yaml", networkDataFile: "~/n.yaml", deployArgs: ["--timeout", "90"] } as OvercloudStackInputs;
+        const inputs = {
+            templatesDir: "~/templates",
+            stack: "dcn0",
+            rolesFile: "/w/roles.yaml",
+            networkDataFile: "~/n.yaml",
+            deployArgs: ["--timeout", "90"],
+        } as OvercloudStackInputs;
         assert.deepEqual(deployCommand(inputs, ["/a.yaml", "/b.yaml"], "/h"), [
-            "openstack", "overcloud", "deploy", "--templates", "/h/templates", "--stack", "dcn0", "-r", "/w/roles.yaml", "-n", "/h/n.yaml",
-            "--timeout", "90", "-e", "/a.yaml", "-e", "/b.yaml",
+            "openstack",
+            "overcloud",
+            "deploy",
+            "--templates",
+            "/h/templates",
+            "--stack",
+            "dcn0",
+            "-r",
+            "/w/roles.yaml",
+            "-n",
+            "/h/n.yaml",
+            "--timeout",
+            "90",
+            "-e",
+            "/a.yaml",
+            "-e",
+            "/b.yaml",
         ]);
     });
 
     it("deploy job: Heat phase under the lock with its marker, then unlocked config-download; done phases left out", () => {
-        const o = { heatLock: "/h/.dcn-jobs/heat.lock", heatMarker: "/w/.deploy-heat.done", configMarker: "/w/.deploy-config.done", deployHash: "abc", skipHeat: false, skipConfig: false };
+        const o = {
+            heatLock: "/h/.dcn-jobs/heat.lock",
+            heatMarker: "/w/.deploy-heat.done",
+            configMarker: "/w/.deploy-config.done",
+            deployHash: "abc",
+            skipHeat: false,
+            skipConfig: false,
+        };
         const all = deployJobCommands(["openstack", "overcloud", "deploy"], o);
-        assert.deepEqual(all.map((c) => [c.argv[c.argv.length - 1], c.lock ?? ""]), [
-            ["--stack-only", "/h/.dcn-jobs/heat.lock"],
-            ["abc", ""],
-            ["--config-download-only", ""],
-            ["abc", ""],
-        ]);
+        assert.deepEqual(
+            all.map((c) => [c.argv[c.argv.length - 1], c.lock ?? ""]),
+            [
+                ["--stack-only", "/h/.dcn-jobs/heat.lock"],
+                ["abc", ""],
+                ["--config-download-only", ""],
+                ["abc", ""],
+            ],
+        );
         assert.equal(all[1].argv[4], "/w/.deploy-heat.done");
         const configOnly = deployJobCommands(["d"], { ...o, skipHeat: true });
-        assert.deepEqual(configOnly.map((c) => c.argv[c.argv.length - 1]), ["--config-download-only", "abc"]);
+        assert.deepEqual(
+            configOnly.map((c) => c.argv[c.argv.length - 1]),
+            ["--config-download-only", "abc"],
+        );
         assert.deepEqual(deployJobCommands(["d"], { ...o, skipHeat: true, skipConfig: true }), []);
     });
 
     it("sanity checks: token issue for central, aggregate show <az> with central's rc for DCN", () => {
-        assert.match(sanityCommands({ kind: "central", az: "central", centralRcFile: "" }, "/rc")[0].argv[2], /openstack token issue/);
+        assert.match(
+            sanityCommands({ kind: "central", az: "central", centralRcFile: "" }, "/rc")[0].argv[2],
+            /openstack token issue/,
+        );
         const dcn = sanityCommands({ kind: "dcn", az: "dcn0", centralRcFile: "/c/control-planerc" }, "/rc")[0];
         assert.deepEqual(dcn.argv.slice(-2), ["/c/control-planerc", "dcn0"]);
         assert.match(dcn.argv[2], /openstack aggregate show "\$2"/);

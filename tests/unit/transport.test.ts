@@ -4,8 +4,25 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { utils } from "ssh2";
-import { closeAll, exec, fingerprint, openConnections, parsePublicKeyLine, SshTarget } from "../../providers/remote/ssh";
-import { jobId, lineSplitter, parseStatus, readFile, remoteHome, renderJobScript, run, runJob, writeFile } from "../../providers/remote/jobs";
+import {
+    closeAll,
+    exec,
+    fingerprint,
+    openConnections,
+    parsePublicKeyLine,
+    SshTarget,
+} from "../../providers/remote/ssh";
+import {
+    jobId,
+    lineSplitter,
+    parseStatus,
+    readFile,
+    remoteHome,
+    renderJobScript,
+    run,
+    runJob,
+    writeFile,
+} from "../../providers/remote/jobs";
 import { shJoin } from "../../providers/remote/shell";
 import { TestServer, keyLine, startServer } from "./support/sshServer";
 
@@ -14,7 +31,13 @@ let target: SshTarget;
 
 before(async () => {
     srv = await startServer();
-    target = { host: "127.0.0.1", port: srv.port, user: "stack", hostKey: srv.hostKeyLine, privateKey: srv.clientPrivateKey };
+    target = {
+        host: "127.0.0.1",
+        port: srv.port,
+        user: "stack",
+        hostKey: srv.hostKeyLine,
+        privateKey: srv.clientPrivateKey,
+    };
 });
 
 after(async () => {
@@ -67,7 +90,21 @@ describe("ssh transport", () => {
 });
 
 describe("quoting through a real remote shell", () => {
-    const nasty = ["plain", "with space", "it's", 'dq"x', "$HOME", "`id`", "a;b", "a\nb", "*", "", "-e", "back\\slash", "ünï"];
+    const nasty = [
+        "plain",
+        "with space",
+        "it's",
+        'dq"x',
+        "$HOME",
+        "`id`",
+        "a;b",
+        "a\nb",
+        "*",
+        "",
+        "-e",
+        "back\\slash",
+        "ünï",
+    ];
     it("every argv element arrives byte for byte", async () => {
         const r = await run(target, ["sh", "-c", 'for a in "$@"; do printf "%s\\0" "$a"; done', "sh", ...nasty]);
         assert.equal(r.code, 0, r.stderr);
@@ -154,7 +191,17 @@ describe("remote jobs", () => {
         const id = jobId("s4", "orphan", script);
         // Start it by hand the way runJob does, then "crash" (never poll).
         const dir = path.join(srv.home, ".dcn-jobs", id);
-        const start = await run(target, ["sh", "-c", 'mkdir -p "$1" && cat > "$1/script.sh" && (sh "$1/script.sh" > "$1/out.log" 2>&1; echo $? > "$1/rc")', "sh", dir], script);
+        const start = await run(
+            target,
+            [
+                "sh",
+                "-c",
+                'mkdir -p "$1" && cat > "$1/script.sh" && (sh "$1/script.sh" > "$1/out.log" 2>&1; echo $? > "$1/rc")',
+                "sh",
+                dir,
+            ],
+            script,
+        );
         assert.equal(start.code, 0, start.stderr);
         const r = await runJob(target, { stack: "s4", step: "orphan", pollMs: 50, commands });
         assert.equal(r.attached, true);
@@ -169,7 +216,15 @@ describe("remote jobs", () => {
             stack: "s5",
             step: "flaky",
             pollMs: 50,
-            commands: [{ argv: ["sh", "-c", 'if [ -f "$HOME/fail-once" ]; then rm "$HOME/fail-once"; echo "ERROR: Network foo not found" >&2; exit 2; fi; echo ok'] }],
+            commands: [
+                {
+                    argv: [
+                        "sh",
+                        "-c",
+                        'if [ -f "$HOME/fail-once" ]; then rm "$HOME/fail-once"; echo "ERROR: Network foo not found" >&2; exit 2; fi; echo ok',
+                    ],
+                },
+            ],
         };
         await assert.rejects(runJob(target, spec), /exit 2[\s\S]*ERROR: Network foo not found/);
         const r = await runJob(target, spec);
@@ -180,14 +235,22 @@ describe("remote jobs", () => {
     it("holds the lock around a command: two locked jobs never overlap", async () => {
         const lock = path.join(srv.home, ".dcn-jobs", "heat.lock");
         const cmd = (name: string) => ({
-            argv: ["sh", "-c", `echo "start ${name} $(date +%s%N)" >> "$HOME/heat.txt"; sleep 0.4; echo "end ${name} $(date +%s%N)" >> "$HOME/heat.txt"`],
+            argv: [
+                "sh",
+                "-c",
+                `echo "start ${name} $(date +%s%N)" >> "$HOME/heat.txt"; sleep 0.4; echo "end ${name} $(date +%s%N)" >> "$HOME/heat.txt"`,
+            ],
             lock,
         });
         await Promise.all([
             runJob(target, { stack: "a", step: "heat", pollMs: 50, commands: [cmd("a")] }),
             runJob(target, { stack: "b", step: "heat", pollMs: 50, commands: [cmd("b")] }),
         ]);
-        const events = fs.readFileSync(path.join(srv.home, "heat.txt"), "utf8").trim().split("\n").map((l) => l.split(" ")[0]);
+        const events = fs
+            .readFileSync(path.join(srv.home, "heat.txt"), "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => l.split(" ")[0]);
         assert.deepEqual(events, ["start", "end", "start", "end"]);
     });
 

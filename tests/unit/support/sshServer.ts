@@ -43,7 +43,11 @@ export async function startServer(opts: { hostKey?: { private: string; public: s
         client.on("close", () => live.delete(client));
         client.on("error", () => undefined);
         client.on("authentication", (ctx) => {
-            if (ctx.method === "publickey" && ctx.key.algo === allowed.type && Buffer.compare(ctx.key.data, allowed.getPublicSSH() as Buffer) === 0) {
+            if (
+                ctx.method === "publickey" &&
+                ctx.key.algo === allowed.type &&
+                Buffer.compare(ctx.key.data, allowed.getPublicSSH() as Buffer) === 0
+            ) {
                 ctx.accept();
             } else if (ctx.method === "none") {
                 ctx.reject(["publickey"]);
