@@ -9,6 +9,7 @@ import { Fault, FaultKind, readFaults, readLog, writeFaults } from "./journal";
 import { REPO_ROOT, paths, readConfig, writeFileAtomic } from "./paths";
 import { connection, prepareSsh, sshArgs, sshdPid, startSshd, stopSshd, writeConnectionJson } from "./sshd";
 import { initialState, readState, withState, withStateAsync } from "./state";
+import { glanceView, startAllGlance, stopAllGlance, wipeAllGlance } from "./undercloud/glance";
 
 const USAGE = `usage: npm run lab -- <command>
   start                 start sshd (and the sites' Ceph clusters); prints how to connect
@@ -39,6 +40,8 @@ function buildUndercloud(): void {
         { encoding: "utf8" },
     );
     if (r.status !== 0) throw new Error(`building the undercloud CLI failed: ${r.stderr}`);
+    // lab/glance copies its paste filter from next to its code: in the bundle that is bin/.
+    fs.copyFileSync(path.join(REPO_ROOT, "lab", "glance", "labauth.py"), path.join(p.bin, "labauth.py"));
     const node = process.execPath;
     for (const tool of ["openstack", "metalsmith"]) {
         const shim = `#!/bin/sh\n# lab undercloud: ${tool}\nLAB_DIR='${p.dir}' exec '${node}' '${p.bundle}' ${tool} "$@"\n`;
@@ -110,6 +113,9 @@ async function start(): Promise<void> {
             });
         }
     }
+    // Then the sites' glance-api processes (after their clusters: a store whose cluster is down at
+    // start-up stays disabled until the next restart).
+    await startAllGlance((line) => console.error(line));
     printConnection();
 }
 
@@ -120,6 +126,7 @@ function withStateInit(spares: number): void {
 async function stop(): Promise<void> {
     const p = paths();
     if (fs.existsSync(p.state)) {
+        await stopAllGlance();
         const st = readState();
         for (const c of st.cephClusters) {
             if (!c.fsid) continue;
@@ -141,6 +148,7 @@ async function reset(): Promise<void> {
     const p = paths();
     const running = !!sshdPid();
     await stop();
+    await wipeAllGlance();
     if (fs.existsSync(p.state)) {
         for (const c of readState().cephClusters) if (c.fsid) await wipeCephCluster(c.dir).catch(() => undefined);
     }
@@ -203,6 +211,7 @@ async function stateCmd(json: boolean): Promise<void> {
             }),
         })),
         cephClusters: clusters,
+        glance: await glanceView(),
         aggregates: s.aggregates,
         networks: s.network ? Object.keys(s.network.networks) : [],
     };
@@ -219,6 +228,11 @@ async function stateCmd(json: boolean): Promise<void> {
     for (const c of view.cephClusters)
         console.log(
             `  ${c.name.padEnd(10)} stack ${c.stack.padEnd(14)} fsid ${c.fsid} ${c.running ? "running" : c.lost ? "lost" : "stopped"} ${c.monHost}`,
+        );
+    console.log("glance:");
+    for (const g of view.glance)
+        console.log(
+            `  ${g.stack.padEnd(18)} ${g.url.padEnd(24)} ${g.running ? "running" : "stopped"} stores ${g.stores.join(",")}`,
         );
 }
 

@@ -4,9 +4,10 @@ import { randomBytes, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { cephClusterInfo, createPools, ensureClientKey, getClientKey } from "../ceph";
+import { cephClusterInfo, createPools, ensureClientKey, getClientKey, writeClientFiles } from "../ceph";
 import { LabState, StackRecord, readState, withState } from "../state";
 import { writeCephClientVars } from "./ceph";
+import { GlanceLabState, deleteStackGlance, deployGlance, glanceRcLines } from "./glance";
 import { HeatSession, checkHeat, finalHeatKill, killHeat, launchHeat } from "./heat";
 import { Handler, readRolesFile } from "./metal";
 import { EDGE_SERVICES } from "./roles";
@@ -622,6 +623,44 @@ export const deploy: Handler = async (prog, argv) => {
             );
             plan.cluster.fsid = info.fsid;
             (plan as Plan & { key?: string }).key = key;
+            // The site's nodes' /etc/ceph (tripleo_ceph_client): what an operator's rbd uses.
+            await writeClientFiles(plan.cluster.dir, user, path.join(wd, "ceph"));
+        }
+        // Real Glance (lab/glance): glance_api (central) or glance_api_edge, from this deploy's -e files.
+        const svcs = services(plan);
+        const glanceTask = plan.central ? "glance_api" : "glance_api_edge";
+        if (plan.cluster && (svcs.has("GlanceApi") || svcs.has("GlanceApiEdge"))) {
+            const c = plan.cluster;
+            const info = await cephClusterInfo(c.dir);
+            out(`\nTASK [tripleo_container_manage : Start ${glanceTask} container] ${"*".repeat(20)}`);
+            let started: Awaited<ReturnType<typeof deployGlance>>;
+            try {
+                started = await deployGlance({
+                    stack,
+                    envFiles: plan.env.files,
+                    central: plan.central,
+                    hasGlance: true,
+                    centralStack: plan.central ? undefined : String(p.AuthCloudName),
+                    ownCluster: {
+                        name: c.name,
+                        fsid: info?.fsid ?? c.fsid,
+                        monHost: info?.monIps ?? "",
+                        clientKey: (plan as Plan & { key?: string }).key,
+                    },
+                });
+            } catch (e) {
+                const msg = (e as Error).message.replace(/\s+/g, " ").slice(0, 1500);
+                throw new CommandError(
+                    `fatal: [${hosts[0]}]: FAILED! => {"changed": false, "msg": ${JSON.stringify(`${glanceTask} failed to start: ${msg}`)}}\n` +
+                        `ERROR: Deployment of ${stack} failed: ${glanceTask} could not start (see the failed task above).`,
+                );
+            }
+            if (started) {
+                for (const pr of started.problems) out(`[WARNING]: ${glanceTask}: ${pr}`);
+                out(
+                    `ok: [${hosts[0]}] => ${glanceTask} running at ${started.url}, stores ${started.stores.join(",")} (${started.seconds.toFixed(1)} s)`,
+                );
+            }
         }
         await ansible(
             `Post deploy ${stack}`,
@@ -659,7 +698,7 @@ export const deploy: Handler = async (prog, argv) => {
             : ((p.EndpointMapOverride as Record<string, { uri: string }>).KeystonePublic?.uri ??
               plan.centralStack!.keystoneUrl!);
         const adminPassword = String(pw.AdminPassword);
-        const rc = rcText(stack, cloud, keystone, adminPassword);
+        const rc = [rcText(stack, cloud, keystone, adminPassword), ...glanceRcLines(cloud), ""].join("\n");
         writeOut(path.join(wd, `${stack}rc`), rc, 0o600);
         writeOut(path.join(home(), `${stack}rc`), rc, 0o600);
         writeClouds(stack, keystone, adminPassword);
@@ -680,6 +719,7 @@ export const deploy: Handler = async (prog, argv) => {
                 [String(p.GlanceBackendID ?? "default_backend")]: String(p.CephClusterName ?? "ceph"),
                 ...Object.fromEntries(Object.entries(multi).map(([k, v]) => [k, v.CephClusterName ?? "ceph"])),
             };
+            ((s as GlanceLabState).availabilityZones ??= {})[stack] = String(p.NovaComputeAvailabilityZone || stack);
             if (!plan.central) {
                 const az = String(p.NovaComputeAvailabilityZone || stack);
                 const computeHosts = s.nodes.filter((n) => n.stack === stack).map((n) => `${n.hostname}.localdomain`);
@@ -822,10 +862,12 @@ export const overcloudDelete: Handler = async (prog, argv) => {
         ["Remove stack service VIP ports", "Remove stack working directory", "Remove config-download directory"],
         ["undercloud"],
     );
+    await deleteStackGlance(stack);
     fs.rmSync(wd, { recursive: true, force: true });
     fs.rmSync(path.join(home(), "config-download", stack), { recursive: true, force: true });
     withState((s) => {
         s.stacks = s.stacks.filter((x) => x.name !== stack);
+        delete (s as GlanceLabState).availabilityZones?.[stack];
     });
     out(`Deleted stack ${stack} (nodes untouched; unprovision them with 'openstack overcloud node unprovision').`);
     return 0;
@@ -850,7 +892,7 @@ export const overcloudStatus: Handler = async (prog, argv) => {
 
 // ---- the overcloud APIs the seed touches: Keystone token, Nova aggregate ----
 
-function authenticate(): StackRecord {
+export function authenticate(): StackRecord {
     let url = process.env.OS_AUTH_URL;
     let password = process.env.OS_PASSWORD;
     const cloud = process.env.OS_CLOUD;

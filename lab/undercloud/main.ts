@@ -33,6 +33,7 @@ import {
     rolesList,
     vipProvision,
 } from "./metal";
+import { serverCreate, serverDelete, serverList, serverShow } from "./nova";
 import { CommandError, err, out, simMs, sleep } from "./util";
 
 interface Cmd {
@@ -63,6 +64,10 @@ const OPENSTACK: Record<string, Cmd> = {
     "token issue": { handler: tokenIssue, mutating: false },
     "aggregate show": { handler: aggregateShow, mutating: false },
     "aggregate list": { handler: aggregateList, mutating: false },
+    "server create": { handler: serverCreate, mutating: true },
+    "server show": { handler: serverShow, mutating: false },
+    "server list": { handler: serverList, mutating: false },
+    "server delete": { handler: serverDelete, mutating: true },
 };
 const METALSMITH: Record<string, Cmd> = {
     list: { handler: metalsmithList, mutating: false },
