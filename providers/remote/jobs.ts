@@ -114,7 +114,8 @@ const STATUS = [
 
 const ARCHIVE = [
     'd="$1"; dest="$2"',
-    'if [ -d "$d" ]; then mkdir -p "$(dirname "$dest")" && rm -rf "$dest" && mv "$d" "$dest"; fi',
+    // Two collectors of one job may race: whoever moves it first wins, the other finds it gone.
+    'if [ -d "$d" ]; then mkdir -p "$(dirname "$dest")" && rm -rf "$dest" && { mv "$d" "$dest" 2>/dev/null || [ ! -d "$d" ]; }; fi',
 ].join("\n");
 
 /** Parsed first line of the status probe. */

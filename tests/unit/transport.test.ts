@@ -3,7 +3,6 @@ import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { utils } from "ssh2";
 import {
     closeAll,
     exec,
@@ -24,7 +23,7 @@ import {
     writeFile,
 } from "../../providers/remote/jobs";
 import { shJoin } from "../../providers/remote/shell";
-import { TestServer, keyLine, startServer } from "./support/sshServer";
+import { TestServer, goodKeyPair, keyLine, startServer } from "./support/sshServer";
 
 let srv: TestServer;
 let target: SshTarget;
@@ -66,7 +65,7 @@ describe("ssh transport", () => {
     });
 
     it("refuses a server whose host key differs, naming host:port and both fingerprints", async () => {
-        const other = utils.generateKeyPairSync("ed25519");
+        const other = goodKeyPair();
         const wrong = { ...target, user: "other", hostKey: keyLine(other.public) };
         const presented = fingerprint(parsePublicKeyLine(srv.hostKeyLine).blob);
         const pinned = fingerprint(parsePublicKeyLine(wrong.hostKey).blob);
