@@ -31,7 +31,10 @@ function fromRepo(p: string): string {
     return path.isAbsolute(p) || p.startsWith("~") ? p : path.join(REPO, p);
 }
 
-export function readStackConfig(file: string): { sites?: ValidationSite[]; connection?: UndercloudConnection } {
+export function readStackConfig(
+    file: string,
+    withConnection = true,
+): { sites?: ValidationSite[]; connection?: UndercloudConnection } {
     const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
     const cfg = doc.config ?? {};
     const key = (k: string) => Object.keys(cfg).find((x) => x.endsWith(`:${k}`) || x === k);
@@ -60,7 +63,7 @@ export function readStackConfig(file: string): { sites?: ValidationSite[]; conne
           }
         | undefined;
     let connection: UndercloudConnection | undefined;
-    if (uc) {
+    if (uc && withConnection) {
         const base = uc.connectionFile ? readConnectionFile(fromRepo(uc.connectionFile)) : undefined;
         const host = uc.host ?? base?.host;
         const user = uc.user ?? base?.user;
@@ -90,7 +93,10 @@ async function main(argv: string[]): Promise<number> {
             return 2;
         }
     }
-    const stackCfg = typeof opt["stack-config"] === "string" ? readStackConfig(opt["stack-config"]) : {};
+    const stackCfg =
+        typeof opt["stack-config"] === "string"
+            ? readStackConfig(opt["stack-config"], typeof opt.connection !== "string")
+            : {};
     const connection =
         typeof opt.connection === "string"
             ? readConnectionFile(opt.connection)
