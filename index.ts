@@ -3,6 +3,7 @@
  * whole DCN deployment. See components/config.ts for the keys.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseUndercloud, planTopology } from "./components/config";
 import { resolveUndercloud } from "./components/connection";
@@ -10,12 +11,27 @@ import { Deployment } from "./components/deployment";
 
 const config = new pulumi.Config();
 
+/**
+ * The project directory (where Pulumi.yaml is): relative paths of the config resolve against it.
+ * Not process.cwd(): with `main: bin/index.js` the program runs inside bin/.
+ */
+function projectDir(): string {
+    for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) {
+            return dir;
+        }
+        if (path.dirname(dir) === dir) {
+            return process.cwd();
+        }
+    }
+}
+
 function load() {
     try {
         const undercloudCfg = parseUndercloud(config.getObject<unknown>("undercloud"));
         const plan = planTopology(config.getObject<unknown>("sites"), config.getObject<unknown>("settings"));
         const secretKey = config.getSecret("undercloudPrivateKey");
-        const resolved = resolveUndercloud(undercloudCfg, process.cwd(), secretKey !== undefined);
+        const resolved = resolveUndercloud(undercloudCfg, projectDir(), secretKey !== undefined);
         const privateKey = secretKey ?? pulumi.secret(fs.readFileSync(resolved.privateKeyFile!, "utf8"));
         return { plan, connection: resolved.connection, privateKey };
     } catch (e) {
