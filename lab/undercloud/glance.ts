@@ -151,7 +151,8 @@ export async function deployGlance(
     const port = await allocatePort(input.stack);
     const s = readState() as GlanceLabState;
     const centralRec = input.central ? undefined : s.glance?.[input.centralStack ?? ""];
-    const sharedDatabaseOf = centralRec && fs.existsSync(path.join(centralRec.dir, "glance.sqlite")) ? centralRec : undefined;
+    const sharedDatabaseOf =
+        centralRec && fs.existsSync(path.join(centralRec.dir, "glance.sqlite")) ? centralRec : undefined;
     const stores = [params.backendId, ...Object.keys(params.multistore)];
     const record: GlanceRecord = {
         stack: input.stack,

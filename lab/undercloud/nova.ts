@@ -45,8 +45,7 @@ function stackOfAz(s: GlanceLabState, cloud: string, az: string): string | undef
 function findServer(s: GlanceLabState, cloud: string, ref: string): ServerRecord {
     const matches = (s.servers ?? []).filter((x) => x.cloud === cloud && (x.id === ref || x.name === ref));
     if (matches.length === 0) throw new CommandError(`No server with a name or ID of '${ref}' exists.`);
-    if (matches.length > 1)
-        throw new CommandError(`More than one server exists with the name '${ref}'.`);
+    if (matches.length > 1) throw new CommandError(`More than one server exists with the name '${ref}'.`);
     return matches[0];
 }
 
@@ -92,7 +91,8 @@ export const serverCreate: Handler = async (prog, argv) => {
     if (img.status !== "active")
         throw new CommandError(`Image ${img.id} is not active. (HTTP 400) (Request-ID: req-${randomUUID()})`);
     const cluster = st.cephClusters.find((c) => c.stack === stack && c.fsid);
-    if (!cluster) throw new CommandError(`No valid host was found. Availability zone ${az} has no Ceph (stack ${stack})`);
+    if (!cluster)
+        throw new CommandError(`No valid host was found. Availability zone ${az} has no Ceph (stack ${stack})`);
     const id = randomUUID();
     let boot: { disk: string; parent: string };
     try {
@@ -153,7 +153,8 @@ export const serverDelete: Handler = async (prog, argv) => {
             env: { ...process.env, ...cephCommandEnv(srv.clusterDir) },
             timeoutMs: 60_000,
         }).catch((e: Error) => {
-            if (!/No such file|\(2\)/.test(e.message)) throw new CommandError(`Failed to delete server ${ref}: ${e.message}`);
+            if (!/No such file|\(2\)/.test(e.message))
+                throw new CommandError(`Failed to delete server ${ref}: ${e.message}`);
         });
         withState((s) => {
             const g = s as GlanceLabState;

@@ -19,7 +19,12 @@ function validate(...args: string[]): { code: number; report: Report; stderr: st
     const t0 = Date.now();
     const r = spawnSync(
         path.join(REPO, "node_modules", ".bin", "tsx"),
-        [path.join(REPO, "tools", "validate", "cli.ts"), "--connection", path.join(lab.dir, "connection.json"), ...args],
+        [
+            path.join(REPO, "tools", "validate", "cli.ts"),
+            "--connection",
+            path.join(lab.dir, "connection.json"),
+            ...args,
+        ],
         { encoding: "utf8", timeout: 300_000 },
     );
     const lines = r.stdout.trim().split("\n");

@@ -99,7 +99,8 @@ export async function validateMultistore(opts: ValidationOptions): Promise<Valid
     const run = (cmd: string, timeoutMs?: number) => opts.exec(`source ${rc} && ${cmd}`, timeoutMs);
     const must = async (what: string, cmd: string, timeoutMs?: number) => {
         const r = await run(cmd, timeoutMs);
-        if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-600)}`);
+        if (r.code !== 0)
+            throw new Error(`${what} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-600)}`);
         return r.stdout;
     };
     const report: ValidationReport = { image: null, stores: [], sites: {}, ok: false, seconds: 0 };
@@ -197,7 +198,8 @@ export async function validateMultistore(opts: ValidationOptions): Promise<Valid
                     r.snapProtected = j.protected === "true";
                     if (!r.snapProtected) fail(`images/${report.image}@snap on site ${s.name} is not protected`);
                 } else {
-                    const why = snap.code === 124 ? "Ceph did not answer within 40 s" : snap.stderr.trim().split("\n").pop();
+                    const why =
+                        snap.code === 124 ? "Ceph did not answer within 40 s" : snap.stderr.trim().split("\n").pop();
                     fail(`images/${report.image}@snap not found on the Ceph of site ${s.name}: ${why}`);
                     return;
                 }
@@ -213,7 +215,9 @@ export async function validateMultistore(opts: ValidationOptions): Promise<Valid
                 const server = JSON.parse(boot.stdout) as Record<string, string>;
                 servers.push(server.id);
                 if (server.status !== "ACTIVE" || server["OS-EXT-AZ:availability_zone"] !== az) {
-                    fail(`server ${server.id} is ${server.status} in AZ ${server["OS-EXT-AZ:availability_zone"]}, not ACTIVE in ${az}`);
+                    fail(
+                        `server ${server.id} is ${server.status} in AZ ${server["OS-EXT-AZ:availability_zone"]}, not ACTIVE in ${az}`,
+                    );
                     return;
                 }
                 const disk = await rbd(`info --format json vms/${server.id}_disk`);
@@ -221,8 +225,9 @@ export async function validateMultistore(opts: ValidationOptions): Promise<Valid
                     fail(`server ${server.id}: no root disk vms/${server.id}_disk on site ${s.name}'s Ceph`);
                     return;
                 }
-                const parent = (JSON.parse(disk.stdout) as { parent?: { pool: string; image: string; snapshot: string } })
-                    .parent;
+                const parent = (
+                    JSON.parse(disk.stdout) as { parent?: { pool: string; image: string; snapshot: string } }
+                ).parent;
                 r.cowBoot = parent?.pool === "images" && parent.image === report.image && parent.snapshot === "snap";
                 if (!r.cowBoot)
                     fail(
@@ -235,7 +240,8 @@ export async function validateMultistore(opts: ValidationOptions): Promise<Valid
         report.error = (e as Error).message;
     } finally {
         if (!opts.keep) {
-            if (servers.length) await run(`openstack server delete ${servers.join(" ")}`, 120_000).catch(() => undefined);
+            if (servers.length)
+                await run(`openstack server delete ${servers.join(" ")}`, 120_000).catch(() => undefined);
             if (report.image) {
                 const d = await run(`glance image-delete ${report.image}`, 120_000).catch((e: Error) => ({
                     code: -1,
