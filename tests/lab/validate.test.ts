@@ -1,10 +1,23 @@
 // tools/validate against the lab after the seed: the flow passes for dcn0 and dcn1; with dcn1's
-// keyring removed from the central Glance's view, it fails naming dcn1 while dcn0 still passes.
+// keyring removed from the central Glance's view, it fails naming dcn1 while dcn0 still passes;
+// with a third DCN site added (and the central stack updated), it passes for all three.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { Lab, REPO, portFor, seed } from "./helpers";
+import { stringify } from "yaml";
+import {
+    GLANCE_UPDATE,
+    Lab,
+    REPO,
+    centralDeployCommand,
+    dcnDeployCommand,
+    dcnGlance,
+    dcnOverrides,
+    metalCommands,
+    portFor,
+    seed,
+} from "./helpers";
 
 const lab = new Lab(portFor("validate"), 0.02);
 
@@ -70,4 +83,46 @@ test("dcn1's keyring removed from the central Glance's view: dcn1 fails, dcn0 st
     assert.match(v.report.sites.dcn1.error ?? "", /store dcn1 failed/);
     assert.match(v.stderr, /site dcn1 FAILED: copy-image to store dcn1 failed/);
     assert.deepEqual(v.report.stores, ["central", "dcn0"]);
+});
+
+test("a third DCN site added (central updated with its store): the validation passes for all three", async () => {
+    const HCI = ["internal_api_cloud_0", "storage_cloud_0", "storage_mgmt_cloud_0", "tenant_cloud_0"];
+    const networks = [{ network: "ctlplane", vif: true }, ...HCI.map((n) => ({ network: n, subnet: `${n}_subnet` }))];
+    await lab.put(
+        "metalsmith/dcn2.yaml",
+        stringify([
+            {
+                name: "DistributedComputeHCI",
+                count: 1,
+                instances: [{ hostname: "oc0-spare-0", name: "oc0-spare-0" }],
+                defaults: { networks, network_config: { template: "templates/single_nic_vlans/single_nic_vlans.j2" } },
+            },
+        ]),
+    );
+    await lab.put("dcn/dcn2/glance.yaml", dcnGlance("dcn2"));
+    await lab.put("dcn/dcn2/overrides.yaml", dcnOverrides("dcn2"));
+    await lab.put(
+        "dcn/control-plane/glance_update_dcn2.yaml",
+        GLANCE_UPDATE +
+            "    dcn2: {GlanceBackend: rbd, GlanceStoreDescription: 'dcn2 rbd glance store', CephClientUserName: openstack, CephClusterName: dcn2}\n",
+    );
+    await lab.ok(`mkdir -p ~/dcn/dcn2 && cp ~/dcn/deployed-network.yaml ~/dcn/dcn2/deployed-network-dcn2.yaml`);
+    for (const c of metalCommands("dcn2")) await lab.ok(c);
+    await lab.ok(
+        `cd ~/dcn/dcn2 && openstack overcloud roles generate DistributedComputeHCI -o dcn_roles.yaml && sed s/STACK/dcn2/g ~/pools_template.yml > ../pools-dcn2.yml && ` +
+            `openstack overcloud ceph deploy $PWD/deployed-metal-dcn2.yaml -y -o $PWD/deployed-ceph-dcn2.yaml --single-host-defaults --container-image-prepare ~/containers-prepare-parameter.yaml --network-data ~/oc0-network-data.yaml --roles-data dcn_roles.yaml --cluster dcn2 --stack dcn2 --force --ansible-extra-vars ../pools-dcn2.yml`,
+    );
+    await lab.ok(
+        `cd ~/dcn && openstack overcloud export ceph -f --stack dcn0,dcn1,dcn2 --config-download-dir ~/overcloud-deploy/`,
+    );
+    // The central update: the 3-site export and store map come after the seed's files (later -e wins).
+    await lab.ok(centralDeployCommand("-e glance_update_dcn2.yaml -e ../ceph-export-3-stacks.yaml"));
+    await lab.ok(`cd ~/dcn && cp ~/overcloud-deploy/control-plane/control-plane-export.yaml .`);
+    await lab.ok(dcnDeployCommand("dcn2"));
+    const v = validate();
+    assert.equal(v.code, 0, v.stderr);
+    assert.deepEqual(v.report.stores, ["central", "dcn0", "dcn1", "dcn2"]);
+    for (const site of ["dcn0", "dcn1", "dcn2"])
+        assert.deepEqual(v.report.sites[site], { copied: true, snapProtected: true, cowBoot: true }, site);
+    console.log(`validation flow with 3 DCN sites: ${v.seconds.toFixed(1)} s`);
 });
