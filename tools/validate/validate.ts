@@ -105,6 +105,8 @@ export async function validateMultistore(opts: ValidationOptions): Promise<Valid
     };
     const report: ValidationReport = { image: null, stores: [], sites: {}, ok: false, seconds: 0 };
     const finish = () => {
+        // A flow failure leaves the sites unchecked: each says so.
+        if (report.error) for (const r of Object.values(report.sites)) r.error ??= `not checked: ${report.error}`;
         report.ok = !report.error && Object.values(report.sites).every((s) => !s.error);
         report.seconds = Math.round((Date.now() - t0) / 100) / 10;
         return report;
