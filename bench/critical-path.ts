@@ -1,0 +1,249 @@
+/**
+ * Pure helpers of the benchmarks: turn a lab command log into the deployment's step graph and
+ * compute its lower bound (critical path with the one-Heat-at-a-time rule) and its sequential time.
+ *
+ * Step graph (issue "Benchmarks", P1/P2):
+ *   per site: metal → ceph; all ceph → exports;
+ *   exports + central ceph → central Heat → central config-download → central export
+ *   → per DCN: Heat → config-download. Heat phases never overlap (one ephemeral Heat).
+ * Durations are the measured ones (end − start of the lab commands of the step, summed when a step
+ * is several commands run one after the other).
+ */
+
+export interface LogEntry {
+    start: string;
+    end: string | null;
+    argv: string[];
+    stack: string | null;
+    exit: number | null;
+    mutating?: boolean;
+}
+
+export interface Step {
+    id: string;
+    /** Seconds. */
+    duration: number;
+    deps: string[];
+    /** Uses the single ephemeral Heat: never overlaps another heat step. */
+    heat?: boolean;
+}
+
+export interface Schedule {
+    makespan: number;
+    start: Record<string, number>;
+    heatOrder: string[];
+    /** True when every admissible Heat order was tried (else the tail-first rule). */
+    exact: boolean;
+}
+
+/** Words after the tool, e.g. `overcloud node provision`. */
+export const sub = (e: LogEntry, n = 3) => e.argv.slice(1, 1 + n).join(" ");
+
+/** The stack(s) a command is about: the log's `stack`, else `--stack X`, else the deploy's `--stack`. */
+export function stackOf(e: LogEntry): string | null {
+    if (e.stack) return e.stack;
+    const i = e.argv.indexOf("--stack");
+    return i >= 0 ? (e.argv[i + 1] ?? null) : null;
+}
+
+export function seconds(e: LogEntry): number {
+    if (!e.end) throw new Error(`command still running or killed: ${e.argv.join(" ")}`);
+    return (Date.parse(e.end) - Date.parse(e.start)) / 1000;
+}
+
+/** Which step a command belongs to, or null for reads and bookkeeping. */
+export function stepOf(e: LogEntry, central: string): string | null {
+    const s = stackOf(e);
+    const words = sub(e, 4);
+    if (e.argv[0] !== "openstack") return null;
+    if (/^overcloud (network provision|network vip provision|node provision)/.test(words)) {
+        return s ? `metal:${s}` : null;
+    }
+    if (words.startsWith("overcloud ceph deploy")) return s ? `ceph:${s}` : null;
+    if (words.startsWith("overcloud export ceph")) return "exports";
+    if (words.startsWith("overcloud export"))
+        return s === central || e.argv.includes(central) ? "central-export" : null;
+    if (words.startsWith("overcloud deploy")) {
+        if (!s) return null;
+        if (e.argv.includes("--stack-only")) return `heat:${s}`;
+        if (e.argv.includes("--config-download-only") || e.argv.includes("--setup-only")) return `config:${s}`;
+        // A full deploy is both phases in one command: counted as Heat (the conservative choice).
+        return `heat:${s}`;
+    }
+    return null;
+}
+
+/** Sum of the durations of the successful commands of each step (they run one after the other). */
+export function stepDurations(log: LogEntry[], central: string): Map<string, number> {
+    const d = new Map<string, number>();
+    for (const e of log) {
+        if (e.exit !== 0) continue;
+        const id = stepOf(e, central);
+        if (!id) continue;
+        d.set(id, (d.get(id) ?? 0) + seconds(e));
+    }
+    return d;
+}
+
+/** The step graph of one central site and its DCN sites, with measured durations (0 when absent). */
+export function stepGraph(durations: Map<string, number>, central: string, dcns: string[]): Step[] {
+    const dur = (id: string) => durations.get(id) ?? 0;
+    const sites = [central, ...dcns];
+    const steps: Step[] = [];
+    for (const s of sites) {
+        steps.push({ id: `metal:${s}`, duration: dur(`metal:${s}`), deps: [] });
+        steps.push({ id: `ceph:${s}`, duration: dur(`ceph:${s}`), deps: [`metal:${s}`] });
+    }
+    steps.push({ id: "exports", duration: dur("exports"), deps: sites.map((s) => `ceph:${s}`) });
+    steps.push({
+        id: `heat:${central}`,
+        duration: dur(`heat:${central}`),
+        deps: ["exports", `ceph:${central}`],
+        heat: true,
+    });
+    steps.push({ id: `config:${central}`, duration: dur(`config:${central}`), deps: [`heat:${central}`] });
+    steps.push({ id: "central-export", duration: dur("central-export"), deps: [`config:${central}`] });
+    for (const s of dcns) {
+        steps.push({ id: `heat:${s}`, duration: dur(`heat:${s}`), deps: ["central-export"], heat: true });
+        steps.push({ id: `config:${s}`, duration: dur(`config:${s}`), deps: [`heat:${s}`] });
+    }
+    return steps;
+}
+
+function topo(steps: Step[]): Step[] {
+    const byId = new Map(steps.map((s) => [s.id, s]));
+    const out: Step[] = [];
+    const state = new Map<string, 1 | 2>();
+    const visit = (s: Step) => {
+        const st = state.get(s.id);
+        if (st === 2) return;
+        if (st === 1) throw new Error(`cycle at ${s.id}`);
+        state.set(s.id, 1);
+        for (const d of s.deps) {
+            const dep = byId.get(d);
+            if (!dep) throw new Error(`${s.id}: unknown dependency ${d}`);
+            visit(dep);
+        }
+        state.set(s.id, 2);
+        out.push(s);
+    };
+    steps.forEach(visit);
+    return out;
+}
+
+/** Earliest start of every step given a fixed order of the heat steps (they run one at a time). */
+export function scheduleWithHeatOrder(
+    steps: Step[],
+    heatOrder: string[],
+): { makespan: number; start: Record<string, number> } {
+    const byId = new Map(steps.map((s) => [s.id, s]));
+    const finish = new Map<string, number>();
+    const start: Record<string, number> = {};
+    // Each heat step also depends on the previous one in the order.
+    const extra = new Map<string, string>();
+    heatOrder.forEach((id, i) => i > 0 && extra.set(id, heatOrder[i - 1]));
+    const pending = new Set(steps.map((s) => s.id));
+    while (pending.size > 0) {
+        let progressed = false;
+        for (const id of [...pending]) {
+            const s = byId.get(id)!;
+            const deps = [...s.deps, ...(extra.has(id) ? [extra.get(id)!] : [])];
+            if (!deps.every((d) => finish.has(d))) continue;
+            const t0 = Math.max(0, ...deps.map((d) => finish.get(d)!));
+            start[id] = t0;
+            finish.set(id, t0 + s.duration);
+            pending.delete(id);
+            progressed = true;
+        }
+        if (!progressed) throw new Error(`heat order ${heatOrder.join(",")} contradicts the dependencies`);
+    }
+    return { makespan: Math.max(0, ...finish.values()), start };
+}
+
+/** Longest path from each step's end to the end of the graph, ignoring the Heat rule. */
+function tails(steps: Step[]): Map<string, number> {
+    const order = topo(steps).reverse();
+    const tail = new Map<string, number>();
+    const children = new Map<string, Step[]>();
+    for (const s of steps) for (const d of s.deps) children.set(d, [...(children.get(d) ?? []), s]);
+    for (const s of order) {
+        tail.set(s.id, Math.max(0, ...(children.get(s.id) ?? []).map((c) => c.duration + tail.get(c.id)!)));
+    }
+    return tail;
+}
+
+/**
+ * Lower bound: the shortest makespan over all admissible orders of the heat steps (exact up to
+ * `exactLimit` heat steps; beyond, the rule "the ready heat step with the longest tail first",
+ * which is optimal when the remaining heat steps are released together, as the DCN ones are).
+ */
+export function lowerBound(steps: Step[], exactLimit = 8): Schedule {
+    const heat = steps.filter((s) => s.heat);
+    const byId = new Map(steps.map((s) => [s.id, s]));
+    // Heat steps that must precede another heat step through the graph.
+    const ancestors = (id: string, acc = new Set<string>()): Set<string> => {
+        for (const d of byId.get(id)!.deps) {
+            if (!acc.has(d)) {
+                acc.add(d);
+                ancestors(d, acc);
+            }
+        }
+        return acc;
+    };
+    const heatBefore = new Map(heat.map((h) => [h.id, [...ancestors(h.id)].filter((a) => byId.get(a)!.heat)]));
+    if (heat.length <= exactLimit) {
+        let best: Schedule | undefined;
+        const rec = (order: string[]) => {
+            if (order.length === heat.length) {
+                const r = scheduleWithHeatOrder(steps, order);
+                if (!best || r.makespan < best.makespan) best = { ...r, heatOrder: [...order], exact: true };
+                return;
+            }
+            for (const h of heat) {
+                if (order.includes(h.id)) continue;
+                if (!heatBefore.get(h.id)!.every((a) => order.includes(a))) continue;
+                order.push(h.id);
+                rec(order);
+                order.pop();
+            }
+        };
+        rec([]);
+        return best ?? { ...scheduleWithHeatOrder(steps, []), heatOrder: [], exact: true };
+    }
+    const tail = tails(steps);
+    const order: string[] = [];
+    while (order.length < heat.length) {
+        const ready = heat.filter(
+            (h) => !order.includes(h.id) && heatBefore.get(h.id)!.every((a) => order.includes(a)),
+        );
+        ready.sort((a, b) => tail.get(b.id)! - tail.get(a.id)! || a.id.localeCompare(b.id));
+        order.push(ready[0].id);
+    }
+    return { ...scheduleWithHeatOrder(steps, order), heatOrder: order, exact: false };
+}
+
+/** Critical path ignoring the Heat rule (a looser bound, reported for comparison). */
+export function criticalPath(steps: Step[]): number {
+    const finish = new Map<string, number>();
+    for (const s of topo(steps)) finish.set(s.id, Math.max(0, ...s.deps.map((d) => finish.get(d)!)) + s.duration);
+    return Math.max(0, ...finish.values());
+}
+
+/** The seed's sequential order: metal ×N, ceph ×N, exports, central (Heat, config), export, each DCN. */
+export function sequentialOrder(central: string, dcns: string[]): string[] {
+    const sites = [central, ...dcns];
+    return [
+        ...sites.map((s) => `metal:${s}`),
+        ...sites.map((s) => `ceph:${s}`),
+        "exports",
+        `heat:${central}`,
+        `config:${central}`,
+        "central-export",
+        ...dcns.flatMap((s) => [`heat:${s}`, `config:${s}`]),
+    ];
+}
+
+/** Sum of the step durations (the sequential time predicted from the same durations). */
+export function sequentialSum(steps: Step[]): number {
+    return steps.reduce((a, s) => a + s.duration, 0);
+}
