@@ -1,0 +1,301 @@
+/**
+ * Benchmarks of the issue's "Benchmarks" section: `tsx bench/run.ts <p1|p2|p3|p4|all>`.
+ * Each benchmark logs progress on stderr and prints, as its LAST stdout line, one JSON object with
+ * its figures. Every run uses private labs (own LAB_DIR, SSH port, Ceph net) and a private build of
+ * the program, so it never touches the shared tree's bin/ or .lab/.
+ *
+ * Env: BENCH_TIME_SCALE (P1/P2/P4 lab time scale, default 0.2 s per simulated minute),
+ * BENCH_P3_SITES (default "3,20,100"), BENCH_KEEP=1 keeps the temp dir, BENCH_OUT (dir for logs
+ * and CPU profiles, default $TMPDIR/dcn-bench-out).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import {
+    LogEntry,
+    lowerBound,
+    criticalPath,
+    sequentialOrder,
+    sequentialSum,
+    stepDurations,
+    stepGraph,
+    stepOf,
+} from "./critical-path";
+import {
+    Lab,
+    buildProgram,
+    log,
+    measurePulumi,
+    mustSucceed,
+    projectRoot,
+    round,
+    scaledStackYaml,
+    seedStackYaml,
+    tmpRoot,
+    workspace,
+} from "./lib";
+import { summarizeProfiles } from "./profile";
+
+const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? "0.2");
+const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(require("node:os").tmpdir(), "dcn-bench-out"));
+const CENTRAL = "control-plane";
+const SEED_DCNS = ["dcn0", "dcn1"];
+
+const quote = (s: string) => (/^[A-Za-z0-9_.,:=/@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+function saveLog(name: string, entries: LogEntry[]): string {
+    fs.mkdirSync(OUT, { recursive: true });
+    const f = path.join(OUT, name);
+    fs.writeFileSync(f, entries.map((e) => JSON.stringify(e)).join("\n") + "\n");
+    return f;
+}
+
+/**
+ * The sequential baseline: on a fresh lab at the same scale, the mutating commands the program ran
+ * (from its log), grouped by step, steps in the seed's sequential order, one `lab ssh` each. The
+ * files the program generated under the work root (~/dcn: roles, env files) are copied first,
+ * as an operator would have written them by hand.
+ */
+async function sequential(root: string, programLab: Lab, programLog: LogEntry[], dcns: string[], spares?: number) {
+    const lab = await Lab.create(root, "lab-seq", TIME_SCALE, spares);
+    try {
+        const work = path.join(programLab.home, "dcn");
+        if (fs.existsSync(work)) fs.cpSync(work, path.join(lab.home, "dcn"), { recursive: true });
+        const byStep = new Map<string, LogEntry[]>();
+        const skipped: string[] = [];
+        for (const e of programLog) {
+            if (e.exit !== 0) continue;
+            const step = stepOf(e, CENTRAL);
+            if (!step) {
+                if (e.mutating) skipped.push(e.argv.slice(0, 5).join(" "));
+                continue;
+            }
+            byStep.set(step, [...(byStep.get(step) ?? []), e]);
+        }
+        if (skipped.length) log(`sequential: mutating commands outside the step graph, not replayed: ${skipped.join("; ")}`);
+        const order = sequentialOrder(CENTRAL, dcns);
+        const perStep: Record<string, number> = {};
+        const began = Date.now();
+        for (const step of order) {
+            const t0 = Date.now();
+            for (const e of byStep.get(step) ?? []) {
+                const r = lab.ssh(`cd "$HOME" && ${e.argv.map(quote).join(" ")}`);
+                if (r.code !== 0) throw new Error(`sequential ${step}: ${e.argv.join(" ")} exited ${r.code}\n${r.out.slice(-3000)}`);
+            }
+            perStep[step] = round((Date.now() - t0) / 1000);
+            log(`sequential ${step} ${perStep[step]} s`);
+        }
+        const wall = (Date.now() - began) / 1000;
+        const seqLog = lab.log();
+        saveLog(`sequential-${dcns.length}dcn.jsonl`, seqLog);
+        return { wall, perStep, commandSum: sequentialSum(stepGraph(stepDurations(seqLog, CENTRAL), CENTRAL, dcns)) };
+    } finally {
+        lab.stop();
+    }
+}
+
+interface UpFigures {
+    wall_s: number;
+    lower_bound_s: number;
+    critical_path_no_heat_rule_s: number;
+    step_sum_s: number;
+    heat_order: string[];
+    lower_bound_exact: boolean;
+    busy_s: number;
+    peak_rss_mb: number;
+    ssh_connections: number;
+    commands: number;
+    steps: Record<string, number>;
+}
+
+/** A full `up` of a topology on a private lab; figures from the same run's command log. */
+async function fullUp(root: string, lab: Lab, binDir: string, stackYaml: string, dcns: string[]) {
+    const ws = await workspace(root, binDir, "bench", stackYaml);
+    const conn0 = lab.connections();
+    log(`up (${dcns.length} DCN) at LAB_TIME_SCALE=${TIME_SCALE} ...`);
+    const m = mustSucceed(await measurePulumi(ws, ["up", "--yes", "--non-interactive", "--skip-preview"]), "pulumi up");
+    const conns = lab.connections() - conn0;
+    const entries = lab.log();
+    saveLog(`up-${dcns.length}dcn.jsonl`, entries);
+    const durations = stepDurations(entries, CENTRAL);
+    const steps = stepGraph(durations, CENTRAL, dcns);
+    const lb = lowerBound(steps);
+    const t = (s: string) => Date.parse(s);
+    const busy = (Math.max(...entries.map((e) => t(e.end ?? e.start))) - Math.min(...entries.map((e) => t(e.start)))) / 1000;
+    const fig: UpFigures = {
+        wall_s: round(m.wall_s),
+        lower_bound_s: round(lb.makespan),
+        critical_path_no_heat_rule_s: round(criticalPath(steps)),
+        step_sum_s: round(sequentialSum(steps)),
+        heat_order: lb.heatOrder,
+        lower_bound_exact: lb.exact,
+        busy_s: round(busy),
+        peak_rss_mb: m.peak_rss_mb,
+        ssh_connections: conns,
+        commands: entries.length,
+        steps: Object.fromEntries([...durations].map(([k, v]) => [k, round(v)])),
+    };
+    log(`up: ${JSON.stringify(fig)}`);
+    return { ws, fig, entries, m };
+}
+
+async function p1(): Promise<Record<string, unknown>> {
+    const root = tmpRoot();
+    const lab = await Lab.create(root, "lab-up", TIME_SCALE);
+    try {
+        const binDir = buildProgram(path.join(root, "build"));
+        const { ws, fig, entries, m } = await fullUp(root, lab, binDir, seedStackYaml(lab.dir), SEED_DCNS);
+        // No-op up of the deployed seed (P3's 3-site... see p3 for the scaled ones) and P4 figures.
+        const c0 = lab.connections();
+        const noop = mustSucceed(await measurePulumi(ws, ["up", "--yes", "--non-interactive", "--skip-preview"]), "no-op up");
+        const noopConns = lab.connections() - c0;
+        const seq = await sequential(root, lab, entries, SEED_DCNS);
+        const result = {
+            bench: "p1",
+            time_scale: TIME_SCALE,
+            ...fig,
+            sequential_s: round(seq.wall),
+            sequential_commands_s: round(seq.commandSum),
+            ratio_lb: round(fig.wall_s / fig.lower_bound_s, 3),
+            ratio_seq: round(fig.wall_s / seq.wall, 3),
+            target_lb: 1.1,
+            target_seq: 0.7,
+            noop_up_s: round(noop.wall_s),
+            noop_up_ssh_connections: noopConns,
+            provider_processes: m.procs,
+        };
+        ws.dispose();
+        return result;
+    } finally {
+        lab.stop();
+        if (!process.env.BENCH_KEEP) fs.rmSync(root, { recursive: true, force: true });
+    }
+}
+
+async function p2(): Promise<Record<string, unknown>> {
+    const root = tmpRoot();
+    const dcns = Array.from({ length: 10 }, (_, i) => `dcn${i}`);
+    const lab = await Lab.create(root, "lab-up", TIME_SCALE, 24);
+    try {
+        const binDir = buildProgram(path.join(root, "build"));
+        const { ws, fig, entries } = await fullUp(root, lab, binDir, scaledStackYaml(lab.dir, 10), dcns);
+        ws.dispose();
+        const seq = await sequential(root, lab, entries, dcns, 24);
+        return {
+            bench: "p2",
+            time_scale: TIME_SCALE,
+            dcn_sites: 10,
+            ...fig,
+            sequential_s: round(seq.wall),
+            ratio_lb: round(fig.wall_s / fig.lower_bound_s, 3),
+            ratio_seq: round(fig.wall_s / seq.wall, 3),
+            target_lb: 1.1,
+        };
+    } finally {
+        lab.stop();
+        if (!process.env.BENCH_KEEP) fs.rmSync(root, { recursive: true, force: true });
+    }
+}
+
+/** P3: preview of 3/20/100 DCN sites (fresh stacks), with peak memory and a CPU profile of 100. */
+async function p3(): Promise<Record<string, unknown>> {
+    const root = tmpRoot();
+    const counts = (process.env.BENCH_P3_SITES ?? "3,20,100").split(",").map(Number);
+    // The program reads the lab's connection.json and key: a lab is started (nothing is deployed).
+    const lab = await Lab.create(root, "lab-p3", TIME_SCALE, Math.max(24, ...counts));
+    const out: Record<string, unknown> = { bench: "p3" };
+    try {
+        const binDir = buildProgram(path.join(root, "build"));
+        for (const n of counts) {
+            const ws = await workspace(root, binDir, `s${n}`, scaledStackYaml(lab.dir, n));
+            const c0 = lab.connections();
+            const m = mustSucceed(await measurePulumi(ws, ["preview", "--non-interactive"]), `preview ${n}`);
+            const conns = lab.connections() - c0;
+            const resources = /(\d+) to create/.exec(m.stdout)?.[1];
+            out[`preview_${n}_s`] = round(m.wall_s);
+            out[`preview_${n}_peak_rss_mb`] = m.peak_rss_mb;
+            out[`preview_${n}_resources`] = resources ? Number(resources) : null;
+            out[`preview_${n}_ssh_connections`] = conns;
+            log(`preview ${n} DCN: ${round(m.wall_s)} s, ${m.peak_rss_mb} MiB, ${resources} to create, ${conns} ssh`);
+            if (n === Math.max(...counts)) {
+                // Profile the same preview: every node process of the tree writes a .cpuprofile.
+                const profDir = path.join(OUT, `p3-cpuprofile-${n}`);
+                fs.rmSync(profDir, { recursive: true, force: true });
+                fs.mkdirSync(profDir, { recursive: true });
+                const prof = mustSucceed(
+                    await measurePulumi(ws, ["preview", "--non-interactive"], {
+                        NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}`,
+                    }),
+                    `profiled preview ${n}`,
+                );
+                out[`preview_${n}_profiled_s`] = round(prof.wall_s);
+                out[`preview_${n}_profile`] = summarizeProfiles(profDir);
+            }
+            ws.dispose();
+        }
+        out.target_preview_100_s = 20;
+        return out;
+    } finally {
+        lab.stop();
+        if (!process.env.BENCH_KEEP) fs.rmSync(root, { recursive: true, force: true });
+    }
+}
+
+/** P4: SSH connections opened by one full `up` of the seed (fast scale: only counts matter). */
+async function p4(): Promise<Record<string, unknown>> {
+    const root = tmpRoot();
+    const lab = await Lab.create(root, "lab-p4", 0.05);
+    try {
+        const binDir = buildProgram(path.join(root, "build"));
+        const ws = await workspace(root, binDir, "bench", seedStackYaml(lab.dir));
+        const c0 = lab.connections();
+        const m = mustSucceed(await measurePulumi(ws, ["up", "--yes", "--non-interactive", "--skip-preview"]), "up");
+        const up = lab.connections() - c0;
+        const entries = lab.log();
+        const c1 = lab.connections();
+        mustSucceed(await measurePulumi(ws, ["preview", "--non-interactive"]), "preview");
+        const preview = lab.connections() - c1;
+        const c2 = lab.connections();
+        mustSucceed(await measurePulumi(ws, ["up", "--yes", "--non-interactive", "--skip-preview"]), "no-op up");
+        const noop = lab.connections() - c2;
+        ws.dispose();
+        return {
+            bench: "p4",
+            time_scale: 0.05,
+            undercloud_commands: entries.length,
+            ssh_connections_up: up,
+            ssh_connections_preview: preview,
+            ssh_connections_noop_up: noop,
+            provider_processes: m.procs["pulumi-resource-"] ?? Object.entries(m.procs).filter(([k]) => k.startsWith("pulumi-resource")).reduce((a, [, v]) => a + v, 0),
+            procs: m.procs,
+            target: "1 per undercloud per provider process",
+        };
+    } finally {
+        lab.stop();
+        if (!process.env.BENCH_KEEP) fs.rmSync(root, { recursive: true, force: true });
+    }
+}
+
+const benches: Record<string, () => Promise<Record<string, unknown>>> = { p1, p2, p3, p4 };
+
+async function main() {
+    const which = process.argv[2] ?? "";
+    const names = which === "all" ? ["p1", "p3", "p4", "p2"] : [which];
+    if (!names.every((n) => n in benches)) {
+        console.error("usage: tsx bench/run.ts <p1|p2|p3|p4|all>");
+        process.exit(2);
+    }
+    let failed = false;
+    for (const n of names) {
+        try {
+            const r = await benches[n]();
+            console.log(JSON.stringify(r));
+        } catch (e) {
+            failed = true;
+            log(`${n} failed: ${(e as Error).stack ?? e}`);
+            console.log(JSON.stringify({ bench: n, error: String((e as Error).message ?? e).slice(0, 2000) }));
+        }
+    }
+    process.exit(failed ? 1 : 0);
+}
+
+void main();
