@@ -51,5 +51,10 @@ const deployment = new Deployment("dcn", { plan, undercloud: connection, private
 export const sites = deployment.sites;
 /** Central endpoints (from the central stack export's EndpointMapOverride). */
 export const centralEndpoints = deployment.centralEndpoints;
+/**
+ * The multistore validation (settings.validation.enabled): image id, stores, per DCN site
+ * {copied, snapProtected, cowBoot}; absent when disabled.
+ */
+export const validation = deployment.validationSummary;
 /** The undercloud this stack deploys through (no credentials). */
 export const undercloud = `${connection.user}@${connection.host}:${connection.port}`;

@@ -32,6 +32,42 @@ const remotePath = z
     .string()
     .refine(isRemotePath, { message: "must be an absolute or ~/ path of [A-Za-z0-9_.+@=,/-] without .." });
 
+/** A path relative to the templates dir (network config templates): same characters, no `..`. */
+const templatePath = z
+    .string()
+    .refine((p) => !p.startsWith("/") && isRemotePath("/" + p), {
+        message: "must be a relative path of [A-Za-z0-9_.+@=,/-] without ..",
+    });
+
+/** Free text that ends up in generated files (descriptions, override values): no shell or YAML metacharacters. */
+const SAFE_TEXT = /^[A-Za-z0-9 _.,:+@=%/-]*$/;
+const safeText = z
+    .string()
+    .regex(SAFE_TEXT, "only letters, digits, space and _.,:+@=%/- are allowed")
+    .refine((v) => !v.split("/").includes(".."), { message: "must not contain a .. path segment" });
+
+/** True when an OpenSSH public key line's blob is complete and of the line's type (not truncated). */
+function completeKeyBlob(line: string): boolean {
+    const [type, b64] = line.trim().split(/\s+/);
+    const blob = Buffer.from(b64 ?? "", "base64");
+    const fields: Buffer[] = [];
+    let off = 0;
+    while (off + 4 <= blob.length) {
+        const n = blob.readUInt32BE(off);
+        if (off + 4 + n > blob.length) {
+            return false;
+        }
+        fields.push(blob.subarray(off + 4, off + 4 + n));
+        off += 4 + n;
+    }
+    return (
+        off === blob.length &&
+        fields.length >= 2 &&
+        fields[0].toString() === type &&
+        (type !== "ssh-ed25519" || (fields.length === 2 && fields[1].length === 32))
+    );
+}
+
 export function undercloudSchema() {
     return z
         .object({
@@ -45,6 +81,7 @@ export function undercloudSchema() {
             hostKey: z
                 .string()
                 .regex(/^(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/]+=*( .*)?$/, "must be an OpenSSH public key line")
+                .refine(completeKeyBlob, { message: "the key blob is truncated or not of the line's key type" })
                 .optional(),
             knownHostsFile: z.string().min(1).optional(),
             privateKeyFile: z.string().min(1).optional(),
@@ -73,13 +110,13 @@ const roleSchema = z
         name: z.string().regex(ROLE_NAME, "role names look like Controller or DistributedComputeHCI"),
         instances: z.array(instanceSchema).min(1),
         networks: z.array(networkSchema).optional(),
-        networkConfigTemplate: z.string().optional(),
+        networkConfigTemplate: templatePath.optional(),
         defaultRouteNetwork: z.array(z.string().regex(HOST_NAME)).optional(),
         cephDisks: z.boolean().optional(),
     })
     .strict();
 
-const overrideValue = z.union([z.string(), z.number(), z.boolean()]);
+const overrideValue = z.union([safeText, z.number(), z.boolean()]);
 
 export function siteSchema() {
     return z
@@ -89,7 +126,7 @@ export function siteSchema() {
             cephCluster: z.string().regex(CEPH_CLUSTER_NAME, "Ceph cluster names are [a-zA-Z0-9]+ (no - or _)"),
             az: z.string().regex(AZ_NAME).optional(),
             glanceStore: z.string().regex(GLANCE_STORE_ID).optional(),
-            glanceDescription: z.string().max(200).optional(),
+            glanceDescription: safeText.max(200).optional(),
             roles: z.array(roleSchema).min(1),
             vips: z
                 .array(
@@ -111,12 +148,29 @@ export function settingsSchema() {
             templatesDir: remotePath.default("~/templates"),
             workRoot: remotePath.default("~/dcn"),
             commonEnvFiles: z.array(remotePath).default([]),
-            deployArgs: z.array(z.string().regex(SAFE_ARG)).default([]),
+            deployArgs: z
+                .array(
+                    z
+                        .string()
+                        .regex(SAFE_ARG)
+                        .refine((a) => !a.split("/").includes(".."), { message: "must not contain a .. path segment" }),
+                )
+                .default([]),
             singleHostCeph: z.boolean().default(false),
-            networkConfigTemplate: z.string().default("templates/single_nic_vlans/single_nic_vlans.j2"),
+            networkConfigTemplate: templatePath.default("templates/single_nic_vlans/single_nic_vlans.j2"),
             roleNetworks: z.record(z.string().regex(ROLE_NAME), z.array(networkSchema)).default({}),
             metalConcurrency: z.number().int().min(1).max(64).default(2),
+            /** Post-deploy sanity checks (@pulumi/command, owned by each site): central token issue, DCN aggregate show. */
             sanityChecks: z.boolean().default(true),
+            /**
+             * The seed's multistore validation (tools/validate) as a resource that runs after every
+             * site's deploy and again whenever a stack is redeployed. `keep` leaves the test image and
+             * servers in place (default: deleted at the end of the run).
+             */
+            validation: z
+                .object({ enabled: z.boolean(), keep: z.boolean().default(false) })
+                .strict()
+                .default({ enabled: false, keep: false }),
             timeoutMinutes: z
                 .object({
                     metal: z.number().positive().default(120),
@@ -315,6 +369,11 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
                 cephDisks: r.cephDisks ?? CEPH_OSD_ROLES.includes(r.name),
             };
         });
+        if (!roles.some((r) => r.cephDisks)) {
+            problems.push(
+                `${at(i, "roles")}: no role carries Ceph OSD disks (${CEPH_OSD_ROLES.join(", ")} or cephDisks: true): the site's Ceph cluster ${s.cephCluster} would have no storage`,
+            );
+        }
         const roleNames = new Set<string>();
         s.roles.forEach((r, j) => {
             if (roleNames.has(r.name)) {

@@ -8,10 +8,14 @@
  * metal (all sites) → Ceph (all) → Ceph exports → central deploy (with every DCN export + store)
  * → central export → every DCN deploy. DCN sites' metal and Ceph run side by side; their Heat
  * phases are serialized by the undercloud-side lock in OvercloudStack.
+ *
+ * With `settings.validation.enabled`, a MultistoreValidation runs after every site's deploy (and
+ * again whenever any stack is redeployed): the seed's image-to-every-site-and-COW-boot flow.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { CephExport } from "../providers/cephExport";
 import { UndercloudArg } from "../providers/common";
+import { MultistoreValidation, SiteValidation } from "../providers/multistoreValidation";
 import { TopologyPlan } from "./config";
 import { Site } from "./site";
 
@@ -35,6 +39,15 @@ export interface SiteSummary {
     nodes: pulumi.Output<Array<{ hostname: string; role: string; ctlplaneIp: string }>>;
 }
 
+/** The validation result exported by the program. */
+export interface ValidationSummary {
+    image: pulumi.Output<string>;
+    stores: pulumi.Output<string[]>;
+    sites: pulumi.Output<Record<string, SiteValidation>>;
+    seconds: pulumi.Output<number>;
+    validatedAt: pulumi.Output<string>;
+}
+
 export class Deployment extends pulumi.ComponentResource {
     public readonly central: Site;
     public readonly dcns: Site[];
@@ -42,6 +55,9 @@ export class Deployment extends pulumi.ComponentResource {
     public readonly dcnCephExport?: CephExport;
     public readonly sites: Record<string, SiteSummary>;
     public readonly centralEndpoints: pulumi.Output<Record<string, string>>;
+    /** The multistore validation (settings.validation.enabled). */
+    public readonly validation?: MultistoreValidation;
+    public readonly validationSummary?: ValidationSummary;
 
     constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dcn:index:Deployment", name, {}, opts);
@@ -100,7 +116,7 @@ export class Deployment extends pulumi.ComponentResource {
                     centralExport: centralStack.exportHash,
                     centralCephExport: this.centralCephExport.exportHash,
                 },
-                centralRcFile: centralStack.rcFile,
+                central: centralStack,
             });
         }
 
@@ -119,6 +135,49 @@ export class Deployment extends pulumi.ComponentResource {
             };
         }
         this.centralEndpoints = centralStack.endpoints;
-        this.registerOutputs({ sites: this.sites, centralEndpoints: this.centralEndpoints });
+
+        if (plan.settings.validation.enabled) {
+            const stacks = [this.central, ...this.dcns].map((s) => s.overcloud!);
+            const stackDeploys: Record<string, pulumi.Input<string>> = {};
+            for (const s of [this.central, ...this.dcns]) {
+                stackDeploys[s.plan.name] = pulumi.interpolate`${s.overcloud!.deployHash}@${s.overcloud!.deployedAt}`;
+            }
+            this.validation = new MultistoreValidation(
+                `${plan.central.name}-validation`,
+                {
+                    ...conn,
+                    rcFile: centralStack.rcFile,
+                    targets: plan.dcns.map((p) => ({
+                        name: p.name,
+                        store: p.glanceStore,
+                        az: p.az,
+                        stack: p.name,
+                        cephCluster: p.cephCluster,
+                    })),
+                    keep: plan.settings.validation.keep,
+                    stackDeploys,
+                },
+                {
+                    parent: this,
+                    // After every site's deploy and its sanity check.
+                    dependsOn: [
+                        ...stacks,
+                        ...[this.central, ...this.dcns].flatMap((s) => (s.sanityCheck ? [s.sanityCheck] : [])),
+                    ],
+                },
+            );
+            this.validationSummary = {
+                image: this.validation.image,
+                stores: this.validation.stores,
+                sites: this.validation.sites,
+                seconds: this.validation.seconds,
+                validatedAt: this.validation.validatedAt,
+            };
+        }
+        this.registerOutputs({
+            sites: this.sites,
+            centralEndpoints: this.centralEndpoints,
+            validation: this.validationSummary,
+        });
     }
 }

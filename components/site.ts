@@ -1,14 +1,19 @@
 /**
  * One site (a TripleO stack): central or DCN. Owns its resources with `{parent: this}`:
  * metal → Ceph → Glance env file, and, once the deployment wires in what the site consumes from
- * the other sites, the overcloud stack (`deploy`).
+ * the other sites, the overcloud stack (`deploy`) and its post-deploy sanity check: a one-shot
+ * `@pulumi/command` remote.Command (central: `openstack token issue`; DCN: `openstack aggregate
+ * show <az>` against central) over SSH with the undercloud's host key pinned, re-run whenever the
+ * stack is redeployed (its triggers are the stack's deploy hash and deploy time).
  */
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { BaremetalNodes } from "../providers/baremetalNodes";
 import { CephCluster } from "../providers/cephCluster";
 import { UndercloudArg } from "../providers/common";
 import { GlanceMultistore, GlanceStore } from "../providers/glanceMultistore";
-import { DeployFiles, OvercloudStack, siteOverrides } from "../providers/overcloudStack";
+import { DeployFiles, OvercloudStack, SiteKind, sanityCommands, siteOverrides } from "../providers/overcloudStack";
+import { shJoin } from "../providers/remote/shell";
 import { SettingsConfig, SitePlan } from "./config";
 
 export interface SiteArgs {
@@ -34,8 +39,22 @@ export interface SiteDeployArgs {
     };
     /** Content hashes of those files (a change re-runs this site's deploy). */
     hashes: Record<string, pulumi.Input<string>>;
-    /** DCN: central's rc file for the AZ aggregate check. */
-    centralRcFile?: pulumi.Input<string>;
+    /** DCN: central's overcloud stack (its rc file is used for the AZ aggregate check). */
+    central?: OvercloudStack;
+}
+
+/**
+ * The sanity check's remote command line (quoted; see `sanityCommands`): central `openstack token
+ * issue` with its own rc file (the token goes to /dev/null), DCN `openstack aggregate show <az>`
+ * with central's rc file. The rc files are the stacks' `rcFile` outputs
+ * (`~/overcloud-deploy/<stack>/<stack>rc`, which TripleO always writes, unlike `~/<stack>rc`).
+ */
+export function sanityCheckCommand(kind: SiteKind, az: string, rcFile: string, centralRcFile: string): string {
+    const [check] = sanityCommands({ kind, az, centralRcFile }, rcFile);
+    if (!check) {
+        throw new Error(`site of kind ${kind} has no sanity check without central's rc file`);
+    }
+    return shJoin(check.argv);
 }
 
 export class Site extends pulumi.ComponentResource {
@@ -46,6 +65,8 @@ export class Site extends pulumi.ComponentResource {
     /** This site's store, as the other sites' Glance lists it. */
     public readonly glanceStore: GlanceStore;
     public overcloud?: OvercloudStack;
+    /** Post-deploy sanity check (absent when `settings.sanityChecks` is false). */
+    public sanityCheck?: command.remote.Command;
     private readonly args: SiteArgs;
 
     constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -152,13 +173,34 @@ export class Site extends pulumi.ComponentResource {
                 },
                 deployArgs: settings.deployArgs,
                 az: plan.az,
-                centralRcFile: d.centralRcFile ?? "",
                 workDir: plan.workDir,
                 timeoutMinutes: settings.timeoutMinutes.deploy,
-                sanityChecks: settings.sanityChecks,
             },
             { parent: this },
         );
+        if (settings.sanityChecks && (plan.kind === "central" || d.central)) {
+            const overcloud = this.overcloud;
+            const undercloud = pulumi.output(this.args.undercloud);
+            this.sanityCheck = new command.remote.Command(
+                `${plan.name}-sanity`,
+                {
+                    connection: {
+                        host: undercloud.host,
+                        port: undercloud.port,
+                        user: undercloud.user,
+                        hostKey: undercloud.hostKey,
+                        privateKey: pulumi.secret(this.args.privateKey),
+                        dialErrorLimit: 3,
+                    },
+                    create: pulumi
+                        .all([overcloud.rcFile, d.central?.rcFile ?? ""])
+                        .apply(([rc, centralRc]) => sanityCheckCommand(plan.kind, plan.az, rc, centralRc)),
+                    triggers: [overcloud.deployHash, overcloud.deployedAt],
+                    addPreviousOutputInEnv: false,
+                },
+                { parent: this, dependsOn: d.central ? [overcloud, d.central] : [overcloud] },
+            );
+        }
         this.registerOutputs({
             stack: plan.name,
             status: this.overcloud.status,

@@ -11,12 +11,14 @@
  *     Both phases run in ONE detached job (config-download starts as soon as Heat is done and the
  *     lock is released); each leaves a marker with the hash of everything it consumed, and a rerun
  *     after a failure leaves out a phase whose marker matches while the undercloud still shows its
- *     result (no repeated Heat phase after a config-download failure). Then the sanity checks: central `openstack token
- *     issue`; a DCN site `openstack aggregate show <az>` against central (the NovaAZConfig result).
+ *     result (no repeated Heat phase after a config-download failure).
  *   read   → the stack's working dir, rc file and deployment status; gone when the stack is gone.
  *   delete → detached `openstack overcloud delete <stack> --yes`; "not found" counts as deleted.
  *
- * (@pulumi/command is not used for the sanity checks: its plugin cannot be built offline here.)
+ * The post-deploy sanity checks (central `openstack token issue`; a DCN site `openstack aggregate
+ * show <az>` against central) are NOT run here: they are one-shot `@pulumi/command` remote.Command
+ * resources owned by the site component (components/site.ts), built from `sanityCommands` below and
+ * triggered by this resource's `deployHash`/`deployedAt`, with the undercloud's host key pinned.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
@@ -34,7 +36,7 @@ import {
     targetOf,
     unk,
 } from "./common";
-import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, tail, writeFile } from "./remote/jobs";
+import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, writeFile } from "./remote/jobs";
 import { AZ_NAME, SAFE_ARG, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 
 // ---------------------------------------------------------------- inputs and outputs
@@ -79,12 +81,8 @@ export interface OvercloudStackInputs extends BaseInputs {
     deployArgs: string[];
     /** Availability zone (the aggregate a DCN deploy creates in central Nova). */
     az: string;
-    /** DCN only: central's rc file, for the aggregate sanity check. */
-    centralRcFile: string;
     workDir: string;
     timeoutMinutes: number;
-    /** Run the post-deploy sanity checks. */
-    sanityChecks: boolean;
 }
 
 export interface OvercloudStackOutputs extends OvercloudStackInputs {
@@ -97,6 +95,12 @@ export interface OvercloudStackOutputs extends OvercloudStackInputs {
     endpoints: Record<string, string>;
     /** Hash of everything the deploy consumed (the phase markers hold it). */
     deployHash: string;
+    /**
+     * When this resource last ran (or re-attached to) the deploy, ISO time. Changes on every
+     * redeploy, also one with unchanged inputs (e.g. the repair after a refresh found the stack
+     * gone), so dependents such as the sanity checks and the validation re-run.
+     */
+    deployedAt: string;
     /** Hash of the stack export: DCN deploys re-run when central's export changes. */
     exportHash: string;
 }
@@ -114,9 +118,8 @@ export const POLICY: DiffPolicy = {
         "consumedHashes",
         "deployArgs",
         "az",
-        "centralRcFile",
     ],
-    quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes", "sanityChecks"],
+    quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes"],
 };
 
 export function inputSchema() {
@@ -149,10 +152,8 @@ export function inputSchema() {
         consumedHashes: unk(z.record(z.string(), unk(z.string()))),
         deployArgs: unk(z.array(unk(z.string().regex(SAFE_ARG)))),
         az: unk(z.string().regex(AZ_NAME)),
-        centralRcFile: optPath,
         workDir: path,
         timeoutMinutes: unk(z.number().positive()),
-        sanityChecks: unk(z.boolean()),
     });
 }
 
@@ -303,9 +304,6 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
     if (inputs.kind === "central" && exportText === undefined) {
         throw new Error(`the central deploy did not write its stack export ${p.exportFile}`);
     }
-    if (inputs.sanityChecks) {
-        await sanity(inputs, p.rcFile, t);
-    }
     return {
         ...inputs,
         status,
@@ -314,21 +312,9 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
         rcFile: p.rcFile,
         endpoints: exportText ? parseEndpoints(exportText) : {},
         deployHash,
+        deployedAt: new Date().toISOString(),
         exportHash: exportText ? sha256(exportText) : "",
     };
-}
-
-async function sanity(inputs: OvercloudStackInputs, rcFile: string, t: ReturnType<typeof targetOf>): Promise<void> {
-    const checks = sanityCommands(inputs, rcFile);
-    for (const c of checks) {
-        const r = await run(t, c.argv);
-        if (r.code !== 0) {
-            throw new Error(
-                `post-deploy check "${c.what}" failed for ${inputs.stack}: ${tail(r.stderr + r.stdout, 10)}`,
-            );
-        }
-        progress(`overcloud ${inputs.stack}`)(`check passed: ${c.what}`);
-    }
 }
 
 async function readStatus(stack: string, home: string, t: ReturnType<typeof targetOf>): Promise<string> {
@@ -422,9 +408,14 @@ export function deployJobCommands(
     return cmds;
 }
 
-/** Post-deploy checks (reference §3.5/§3.6): constant scripts, paths and AZ as quoted arguments. */
+/**
+ * Post-deploy checks (reference §3.5/§3.6): constant scripts, paths and AZ as quoted arguments.
+ * Central: `. <rc> && openstack token issue` (the token goes to /dev/null, never into a log or the
+ * state); DCN: `. <central rc> && openstack aggregate show <az>` (the AZ the DCN deploy created in
+ * central Nova). Run by the site component's `command.remote.Command` (components/site.ts).
+ */
 export function sanityCommands(
-    inputs: Pick<OvercloudStackInputs, "kind" | "az" | "centralRcFile">,
+    inputs: { kind: SiteKind; az: string; centralRcFile: string },
     rcFile: string,
 ): Array<{ what: string; argv: string[] }> {
     if (inputs.kind === "central") {
@@ -575,14 +566,10 @@ export interface OvercloudStackArgs {
     deployArgs?: pulumi.Input<string[]>;
     /** Availability zone of the site. */
     az: pulumi.Input<string>;
-    /** DCN: central's rc file for the aggregate check; "" for central. */
-    centralRcFile?: pulumi.Input<string>;
     /** Undercloud directory of the stack's generated files. */
     workDir: pulumi.Input<string>;
     /** Own deadline of each phase, minutes; default 240. */
     timeoutMinutes?: pulumi.Input<number>;
-    /** Post-deploy sanity checks; default true. */
-    sanityChecks?: pulumi.Input<boolean>;
 }
 
 /** A deployed overcloud stack (`pulumi-nodejs:dynamic/dcn:OvercloudStack`). */
@@ -593,6 +580,10 @@ export class OvercloudStack extends pulumi.dynamic.Resource {
     declare public readonly exportHash: pulumi.Output<string>;
     declare public readonly rcFile: pulumi.Output<string>;
     declare public readonly endpoints: pulumi.Output<Record<string, string>>;
+    /** Hash of everything the deploy consumed. */
+    declare public readonly deployHash: pulumi.Output<string>;
+    /** Time of the last deploy run (changes on every redeploy). */
+    declare public readonly deployedAt: pulumi.Output<string>;
     declare public readonly az: pulumi.Output<string>;
 
     constructor(name: string, args: OvercloudStackArgs, opts?: pulumi.CustomResourceOptions) {
@@ -604,9 +595,7 @@ export class OvercloudStack extends pulumi.dynamic.Resource {
                 privateKey: pulumi.secret(args.privateKey),
                 templatesDir: args.templatesDir ?? "~/templates",
                 deployArgs: args.deployArgs ?? [],
-                centralRcFile: args.centralRcFile ?? "",
                 timeoutMinutes: args.timeoutMinutes ?? 240,
-                sanityChecks: args.sanityChecks ?? true,
                 providerVersion: PROVIDER_VERSION,
                 status: undefined,
                 overridesFile: undefined,
@@ -614,6 +603,7 @@ export class OvercloudStack extends pulumi.dynamic.Resource {
                 rcFile: undefined,
                 endpoints: undefined,
                 deployHash: undefined,
+                deployedAt: undefined,
                 exportHash: undefined,
             },
             { ...opts, additionalSecretOutputs: ["privateKey"] },

@@ -12,6 +12,7 @@ interface Reg {
     type: string;
     name: string;
     inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    dependencies: string[];
 }
 const regs: Reg[] = [];
 
@@ -20,13 +21,19 @@ const OUTPUTS: Record<string, string[]> = {
     CephCluster: ["cephFile", "fsid", "clientKey", "cephHash"],
     CephExport: ["exportHash"],
     GlanceMultistore: ["contentHash"],
-    OvercloudStack: ["status", "exportFile", "rcFile", "exportHash"],
+    OvercloudStack: ["status", "exportFile", "rcFile", "exportHash", "deployHash", "deployedAt"],
+    MultistoreValidation: ["image", "validatedAt"],
 };
 
 void pulumi.runtime.setMocks(
     {
         newResource(args) {
-            regs.push({ type: args.type, name: args.name, inputs: args.inputs });
+            regs.push({
+                type: args.type,
+                name: args.name,
+                inputs: args.inputs,
+                dependencies: (args as unknown as { dependencies?: string[] }).dependencies ?? [],
+            });
             const kind = args.type.split(":").pop()!;
             const state: Record<string, unknown> = { ...args.inputs };
             for (const k of OUTPUTS[kind] ?? []) {
@@ -40,6 +47,16 @@ void pulumi.runtime.setMocks(
             }
             if (kind === "OvercloudStack") {
                 state.endpoints = { KeystonePublic: "http://10.0.0.5:5000" };
+            }
+            if (kind === "MultistoreValidation") {
+                state.stores = ["central", "dcn0", "dcn1"];
+                state.seconds = 12.5;
+                state.sites = Object.fromEntries(
+                    (args.inputs.targets as Array<{ name: string }>).map((t) => [
+                        t.name,
+                        { copied: true, snapProtected: true, cowBoot: true },
+                    ]),
+                );
             }
             return { id: `${args.name}-id`, state };
         },
@@ -66,7 +83,22 @@ const byName = (n: string) => {
     return r!;
 };
 
+/** Marker of a secret value in the inputs the mock monitor deserializes. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** Resource name → URNs it depends on (explicit dependsOn and inputs' resources), from the mock monitor. */
+const deps = new Map<string, string[]>();
+
 before(async () => {
+    // The mocks' newResource does not see dependencies: record them from the monitor's requests.
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+        registerResource(req: { getName(): string; getDependenciesList(): string[] }, cb: unknown): unknown;
+    };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, cb) => {
+        deps.set(req.getName(), req.getDependenciesList());
+        return register(req, cb);
+    };
     const { Deployment } = await import("../../components/deployment");
     const plan = planTopology(dev["dcn-storage:sites"], dev["dcn-storage:settings"]);
     deployment = new Deployment("dcn", { plan, undercloud, privateKey: pulumi.secret("KEY") });
@@ -95,6 +127,7 @@ describe("deployment component", () => {
             "control-plane-glance",
             "control-plane-metal",
             "control-plane-overcloud",
+            "control-plane-validation",
             "dcn0-ceph",
             "dcn0-glance",
             "dcn0-metal",
@@ -146,7 +179,8 @@ describe("deployment component", () => {
             assert.equal(dcn.files.centralExportFile, "exportFile@control-plane-overcloud");
             assert.equal(dcn.consumedHashes.centralExport, "exportHash@control-plane-overcloud");
             assert.equal(dcn.consumedHashes.centralCephExport, "exportHash@control-plane-ceph-export");
-            assert.equal(dcn.centralRcFile, "rcFile@control-plane-overcloud");
+            assert.equal(dcn.centralRcFile, undefined, "the aggregate check moved to the site's Command");
+            assert.equal(dcn.sanityChecks, undefined);
             assert.equal(dcn.files.metalFile, `metalFile@${d}-metal`);
             assert.equal(dcn.overrides.CephClusterName, d);
             assert.equal(dcn.overrides.CinderStorageAvailabilityZone, d);
@@ -168,5 +202,72 @@ describe("deployment component", () => {
         assert.equal(await valueOf(deployment.sites.dcn0.cephFsid), "fsid@dcn0-ceph");
         assert.equal(await valueOf(deployment.sites.dcn1.status), "status@dcn1-overcloud");
         assert.deepEqual(await valueOf(deployment.centralEndpoints), { KeystonePublic: "http://10.0.0.5:5000" });
+    });
+
+    it("sanity checks: one command.remote.Command per site, host key pinned, key secret, after the stack, re-run on redeploy", async () => {
+        const cmds = regs.filter((r) => r.type === "command:remote:Command");
+        assert.deepEqual(cmds.map((c) => c.name).sort(), ["control-plane-sanity", "dcn0-sanity", "dcn1-sanity"]);
+        for (const c of cmds) {
+            const site = c.name.replace(/-sanity$/, "");
+            // The whole connection (with the private key) reaches the engine as a secret.
+            assert.equal(c.inputs.connection[SECRET_SIG], "1b47061264138c4ac30d75fd1eb44270", `${c.name}: secret`);
+            assert.deepEqual(
+                c.inputs.connection.value,
+                { ...undercloud, privateKey: "KEY", dialErrorLimit: 3, perDialTimeout: 15 },
+                `${c.name}: connection with the pinned host key`,
+            );
+            assert.deepEqual(c.inputs.triggers, [`deployHash@${site}-overcloud`, `deployedAt@${site}-overcloud`]);
+            assert.equal(c.inputs.addPreviousOutputInEnv, false);
+            const d = deps.get(c.name) ?? [];
+            assert.ok(
+                d.some((u) => u.endsWith(`::${site}-overcloud`)),
+                `${c.name} depends on ${site}-overcloud: ${d.join(", ")}`,
+            );
+            // Parented to its site component.
+            const site_ = [deployment.central, ...deployment.dcns].find((x) => x.plan.name === site)!;
+            assert.match(await valueOf(site_.sanityCheck!.urn), /dcn:index:Site\$command:remote:Command::/);
+        }
+        const central = byName("control-plane-sanity").inputs.create as string;
+        assert.match(central, /openstack token issue -f value -c id > \/dev\/null/);
+        assert.ok(central.endsWith(" sh rcFile@control-plane-overcloud"), central);
+        for (const dcn of ["dcn0", "dcn1"]) {
+            const create = byName(`${dcn}-sanity`).inputs.create as string;
+            assert.match(create, /openstack aggregate show "\$2"/);
+            assert.ok(create.endsWith(` sh rcFile@control-plane-overcloud ${dcn}`), create);
+            assert.ok(
+                (deps.get(`${dcn}-sanity`) ?? []).some((u) => u.endsWith("::control-plane-overcloud")),
+                `${dcn}-sanity runs after the central stack`,
+            );
+        }
+    });
+
+    it("validation: after every stack and sanity check, with the DCN sites and every stack's deploy hash", async () => {
+        const v = byName("control-plane-validation");
+        assert.equal(v.type, "pulumi-nodejs:dynamic/dcn:MultistoreValidation");
+        assert.equal(v.inputs.rcFile, "rcFile@control-plane-overcloud");
+        assert.deepEqual(v.inputs.targets, [
+            { name: "dcn0", store: "dcn0", az: "dcn0", stack: "dcn0", cephCluster: "dcn0" },
+            { name: "dcn1", store: "dcn1", az: "dcn1", stack: "dcn1", cephCluster: "dcn1" },
+        ]);
+        assert.equal(v.inputs.keep, false);
+        assert.equal(v.inputs.undercloud.hostKey, undercloud.hostKey);
+        for (const s of ["control-plane", "dcn0", "dcn1"]) {
+            assert.equal(v.inputs.stackDeploys[s], `deployHash@${s}-overcloud@deployedAt@${s}-overcloud`);
+            for (const r of [`${s}-overcloud`, `${s}-sanity`]) {
+                assert.ok(
+                    (deps.get("control-plane-validation") ?? []).some((u) => u.endsWith(`::${r}`)),
+                    `validation depends on ${r}`,
+                );
+            }
+        }
+        assert.match(
+            await valueOf(deployment.validation!.urn),
+            /dcn:index:Deployment\$pulumi-nodejs:dynamic\/dcn:MultistoreValidation::control-plane-validation$/,
+        );
+        assert.deepEqual(await valueOf(deployment.validationSummary!.sites), {
+            dcn0: { copied: true, snapProtected: true, cowBoot: true },
+            dcn1: { copied: true, snapProtected: true, cowBoot: true },
+        });
+        assert.deepEqual(await valueOf(deployment.validationSummary!.stores), ["central", "dcn0", "dcn1"]);
     });
 });

@@ -1,0 +1,254 @@
+/**
+ * MultistoreValidation — the seed's purpose checked as part of `pulumi up` (tripleo-dcn.md §6):
+ * the flow of tools/validate (`validateMultistore`, also behind `npm run validate`) run over the
+ * one SSH transport (pinned host key) after every site's OvercloudStack:
+ * `glance stores-info` lists every site; an image created in the central store is copied
+ * (copy-image) to every DCN store; its `stores` lists them all; each site's Ceph has
+ * `images/<id>@snap`, protected; a server booted in the site's AZ is a COW clone of that snapshot.
+ *
+ *   create/update → run the flow; every site is checked even when another fails. Any failure fails
+ *                   the operation with a message naming each failing site and what is wrong (the
+ *                   resource is then not recorded, so the next `up` runs it again). Outputs: image
+ *                   id, stores, per site {copied, snapProtected, cowBoot}, seconds.
+ *   re-runs       → when any input that the flow consumes changes: the sites, the central rc file,
+ *                   `keep`, and `stackDeploys` (every stack's deploy hash and deploy time, so any
+ *                   redeploy re-runs the validation).
+ *   read          → returns the stored result (a point-in-time check; refresh shows no drift).
+ *   delete        → nothing remote: without `keep` the flow already deleted its image and servers;
+ *                   with `keep` they stay for the operator (and go with the stacks' delete).
+ *
+ * The provider captures only functions and plain data: the flow (tools/validate/validate.ts, pure
+ * TypeScript over an `exec` callback), the SSH transport and the shared helpers.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { validateMultistore } from "../tools/validate/validate";
+import {
+    BaseInputs,
+    DiffPolicy,
+    UndercloudArg,
+    baseShape,
+    checkWith,
+    diffByPolicy,
+    progress,
+    targetOf,
+    unk,
+} from "./common";
+import { exec } from "./remote/ssh";
+import { AZ_NAME, CEPH_CLUSTER_NAME, GLANCE_STORE_ID, STACK_NAME, isRemotePath } from "./remote/shell";
+
+export const PROVIDER_VERSION = "1";
+
+/** One DCN site to validate. */
+export interface ValidationTarget {
+    /** Site (stack) name: the key of the per-site results. */
+    name: string;
+    /** Its Glance store id in the central Glance. */
+    store: string;
+    /** Its Nova availability zone (where the COW boot lands). */
+    az: string;
+    /** TripleO stack (its Ceph client files are in ~/overcloud-deploy/<stack>/ceph). */
+    stack: string;
+    cephCluster: string;
+}
+
+export interface MultistoreValidationInputs extends BaseInputs {
+    /** Central stack's rc file on the undercloud. */
+    rcFile: string;
+    targets: ValidationTarget[];
+    /** Keep the image and servers after the run. */
+    keep: boolean;
+    /** Stack name → deploy hash/time: any redeploy re-runs the validation. */
+    stackDeploys: Record<string, string>;
+    /** Budget of the copy-image wait, minutes. */
+    copyTimeoutMinutes: number;
+}
+
+export interface SiteValidation {
+    copied: boolean;
+    snapProtected: boolean;
+    cowBoot: boolean;
+}
+
+export interface MultistoreValidationOutputs extends MultistoreValidationInputs {
+    /** The test image (deleted after the run unless `keep`). */
+    image: string;
+    /** Stores the image was in after copy-image. */
+    stores: string[];
+    sites: Record<string, SiteValidation>;
+    ok: boolean;
+    seconds: number;
+    validatedAt: string;
+}
+
+export const POLICY: DiffPolicy = {
+    replace: [],
+    update: ["rcFile", "targets", "keep", "stackDeploys"],
+    quiet: ["undercloud", "privateKey", "providerVersion", "copyTimeoutMinutes"],
+};
+
+export function inputSchema() {
+    return z.object({
+        ...baseShape(),
+        rcFile: unk(z.string().refine(isRemotePath, "not a safe remote path")),
+        targets: unk(
+            z.array(
+                unk(
+                    z.object({
+                        name: unk(z.string().regex(STACK_NAME)),
+                        store: unk(z.string().regex(GLANCE_STORE_ID)),
+                        az: unk(z.string().regex(AZ_NAME)),
+                        stack: unk(z.string().regex(STACK_NAME)),
+                        cephCluster: unk(z.string().regex(CEPH_CLUSTER_NAME)),
+                    }),
+                ),
+            ),
+        ),
+        keep: unk(z.boolean()),
+        stackDeploys: unk(z.record(z.string(), unk(z.string()))),
+        copyTimeoutMinutes: unk(z.number().positive()),
+    });
+}
+
+/** The failure message of a report: the flow's error, then each failing site and why. */
+export function failureMessage(r: {
+    error?: string;
+    sites: Record<string, { error?: string }>;
+    image: string | null;
+}): string {
+    const lines = [`multistore validation failed (image ${r.image ?? "none"}):`];
+    if (r.error) {
+        lines.push(`  ${r.error}`);
+    }
+    for (const [site, s] of Object.entries(r.sites)) {
+        if (s.error) {
+            lines.push(`  site ${site}: ${s.error}`);
+        }
+    }
+    return lines.join("\n");
+}
+
+async function validate(inputs: MultistoreValidationInputs): Promise<MultistoreValidationOutputs> {
+    const t = targetOf(inputs);
+    const log = progress("multistore validation");
+    const report = await validateMultistore({
+        exec: (command: string, timeoutMs?: number) => exec(t, command, { timeoutMs }),
+        sites: inputs.targets.map((s) => ({
+            name: s.name,
+            store: s.store,
+            az: s.az,
+            stack: s.stack,
+            cephCluster: s.cephCluster,
+        })),
+        rcFile: inputs.rcFile,
+        keep: inputs.keep,
+        copyTimeoutMs: inputs.copyTimeoutMinutes * 60000,
+        log,
+    });
+    if (!report.ok) {
+        throw new Error(failureMessage(report));
+    }
+    const sites: Record<string, SiteValidation> = {};
+    for (const [name, s] of Object.entries(report.sites)) {
+        sites[name] = { copied: s.copied, snapProtected: s.snapProtected, cowBoot: s.cowBoot };
+    }
+    log(`passed in ${report.seconds} s: image ${report.image} in ${report.stores.join(",")}`);
+    return {
+        ...inputs,
+        image: report.image ?? "",
+        stores: report.stores,
+        sites,
+        ok: report.ok,
+        seconds: report.seconds,
+        validatedAt: new Date().toISOString(),
+    };
+}
+
+export const multistoreValidationProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds: MultistoreValidationInputs, news: MultistoreValidationInputs) {
+        return checkWith(inputSchema(), news as unknown as Record<string, unknown>);
+    },
+
+    async diff(_id: string, olds: MultistoreValidationOutputs, news: MultistoreValidationInputs) {
+        const d = diffByPolicy(
+            POLICY,
+            olds as unknown as Record<string, unknown>,
+            news as unknown as Record<string, unknown>,
+        );
+        return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
+    },
+
+    async create(inputs: MultistoreValidationInputs) {
+        return { id: "multistore-validation", outs: await validate(inputs) };
+    },
+
+    async read(id: string, props: MultistoreValidationOutputs) {
+        return { id, props };
+    },
+
+    async update(_id: string, olds: MultistoreValidationOutputs, news: MultistoreValidationInputs) {
+        const d = diffByPolicy(
+            POLICY,
+            olds as unknown as Record<string, unknown>,
+            news as unknown as Record<string, unknown>,
+        );
+        if (d.updates.length === 0) {
+            return { outs: { ...olds, ...news } };
+        }
+        return { outs: await validate(news) };
+    },
+
+    async delete() {
+        // Nothing remote (see the header).
+    },
+};
+
+export interface MultistoreValidationArgs {
+    /** Undercloud connection (host, port, user, pinned host key). */
+    undercloud: pulumi.Input<UndercloudArg>;
+    /** SSH private key text; stored only as a secret. */
+    privateKey: pulumi.Input<string>;
+    /** Central stack's rc file (OvercloudStack.rcFile of central). */
+    rcFile: pulumi.Input<string>;
+    /** The DCN sites to check. */
+    targets: pulumi.Input<pulumi.Input<ValidationTarget>[]>;
+    /** Keep the test image and servers; default false. */
+    keep?: pulumi.Input<boolean>;
+    /** Stack name → deploy hash/time of every site (any redeploy re-runs the validation). */
+    stackDeploys: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** copy-image wait, minutes; default 5. */
+    copyTimeoutMinutes?: pulumi.Input<number>;
+}
+
+/** The multistore validation result (`pulumi-nodejs:dynamic/dcn:MultistoreValidation`). */
+export class MultistoreValidation extends pulumi.dynamic.Resource {
+    declare public readonly image: pulumi.Output<string>;
+    declare public readonly stores: pulumi.Output<string[]>;
+    declare public readonly sites: pulumi.Output<Record<string, SiteValidation>>;
+    declare public readonly ok: pulumi.Output<boolean>;
+    declare public readonly seconds: pulumi.Output<number>;
+    declare public readonly validatedAt: pulumi.Output<string>;
+
+    constructor(name: string, args: MultistoreValidationArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            multistoreValidationProvider,
+            name,
+            {
+                ...args,
+                privateKey: pulumi.secret(args.privateKey),
+                keep: args.keep ?? false,
+                copyTimeoutMinutes: args.copyTimeoutMinutes ?? 5,
+                providerVersion: PROVIDER_VERSION,
+                image: undefined,
+                stores: undefined,
+                sites: undefined,
+                ok: undefined,
+                seconds: undefined,
+                validatedAt: undefined,
+            },
+            { ...opts, additionalSecretOutputs: ["privateKey"] },
+            "dcn",
+            "MultistoreValidation",
+        );
+    }
+}
