@@ -33,11 +33,9 @@ const remotePath = z
     .refine(isRemotePath, { message: "must be an absolute or ~/ path of [A-Za-z0-9_.+@=,/-] without .." });
 
 /** A path relative to the templates dir (network config templates): same characters, no `..`. */
-const templatePath = z
-    .string()
-    .refine((p) => !p.startsWith("/") && isRemotePath("/" + p), {
-        message: "must be a relative path of [A-Za-z0-9_.+@=,/-] without ..",
-    });
+const templatePath = z.string().refine((p) => !p.startsWith("/") && isRemotePath("/" + p), {
+    message: "must be a relative path of [A-Za-z0-9_.+@=,/-] without ..",
+});
 
 /** Free text that ends up in generated files (descriptions, override values): no shell or YAML metacharacters. */
 const SAFE_TEXT = /^[A-Za-z0-9 _.,:+@=%/-]*$/;
@@ -160,17 +158,7 @@ export function settingsSchema() {
             networkConfigTemplate: templatePath.default("templates/single_nic_vlans/single_nic_vlans.j2"),
             roleNetworks: z.record(z.string().regex(ROLE_NAME), z.array(networkSchema)).default({}),
             metalConcurrency: z.number().int().min(1).max(64).default(2),
-            /** Post-deploy sanity checks (@pulumi/command, owned by each site): central token issue, DCN aggregate show. */
             sanityChecks: z.boolean().default(true),
-            /**
-             * The seed's multistore validation (tools/validate) as a resource that runs after every
-             * site's deploy and again whenever a stack is redeployed. `keep` leaves the test image and
-             * servers in place (default: deleted at the end of the run).
-             */
-            validation: z
-                .object({ enabled: z.boolean(), keep: z.boolean().default(false) })
-                .strict()
-                .default({ enabled: false, keep: false }),
             timeoutMinutes: z
                 .object({
                     metal: z.number().positive().default(120),
