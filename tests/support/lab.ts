@@ -1,0 +1,119 @@
+// A private lab (own LAB_DIR, SSH port and Ceph loopback net) and a copy of the compiled program
+// to run the real Pulumi CLI against it: the pattern of tests/integration/program.test.ts, shared.
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { parse, stringify } from "yaml";
+import { projectRoot } from "./pulumi";
+
+export interface LabLogEntry {
+    start: string;
+    end: string | null;
+    argv: string[];
+    stack: string | null;
+    exit: number | null;
+    mutating: boolean;
+}
+
+export interface LabConnection {
+    host: string;
+    port: number;
+    user: string;
+    privateKeyPath: string;
+    knownHostsPath: string;
+    hostKey: string;
+    home: string;
+}
+
+export interface PrivateLab {
+    dir: string;
+    env: NodeJS.ProcessEnv;
+    /** Runs `npm run lab -- <args>` for this lab; throws with the output on a non-zero exit. */
+    lab(...args: string[]): string;
+    /** The lab's command log (`lab log --json`). */
+    log(): LabLogEntry[];
+    connection(): LabConnection;
+    /** Stops the lab (never throws). */
+    stop(): void;
+}
+
+export async function freePort(): Promise<number> {
+    return new Promise((resolve) => {
+        const s = net.createServer();
+        s.listen(0, "127.0.0.1", () => {
+            const port = (s.address() as net.AddressInfo).port;
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+/** Compiles the program (bin/) the way npm run pulumi does. */
+export function buildProgram(): void {
+    execFileSync("npx", ["--no-install", "tsc", "-p", "tsconfig.json"], { cwd: projectRoot, stdio: "inherit" });
+}
+
+/** Starts a lab in `dir` on a free port; `timeScale` is LAB_TIME_SCALE (real s per simulated minute). */
+export async function startPrivateLab(dir: string, timeScale = "0.05"): Promise<PrivateLab> {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        LAB_DIR: dir,
+        LAB_SSH_PORT: String(port),
+        LAB_CEPH_NET: `127.1.${200 + (port % 50)}`,
+        LAB_TIME_SCALE: timeScale,
+    };
+    const lab = (...args: string[]): string => {
+        const r = spawnSync(process.execPath, ["--import", "tsx", path.join(projectRoot, "lab", "cli.ts"), ...args], {
+            cwd: projectRoot,
+            env,
+            encoding: "utf8",
+        });
+        if (r.status !== 0) {
+            throw new Error(`lab ${args.join(" ")} failed (${r.status}): ${r.stdout}\n${r.stderr}`);
+        }
+        return r.stdout;
+    };
+    lab("start");
+    return {
+        dir,
+        env,
+        lab,
+        log: () =>
+            lab("log", "--json")
+                .split("\n")
+                .filter((l) => l.trim().startsWith("{"))
+                .map((l) => JSON.parse(l) as LabLogEntry),
+        connection: () => JSON.parse(fs.readFileSync(path.join(dir, "connection.json"), "utf8")) as LabConnection,
+        stop: () => {
+            try {
+                lab("stop");
+            } catch {
+                // already stopped
+            }
+        },
+    };
+}
+
+/** The `config:` map of the repo's Pulumi.dev.yaml (the seed topology), parsed. */
+export function devConfig(): Record<string, unknown> {
+    return parse(fs.readFileSync(path.join(projectRoot, "Pulumi.dev.yaml"), "utf8")).config;
+}
+
+/**
+ * A project dir with the compiled program (bin/, Pulumi.yaml, package.json) in `dir`, whose `.lab`
+ * is a symlink to the lab's dir: the dev config's relative `.lab/...` paths then name that lab.
+ */
+export function programFixture(dir: string, labDir: string): string {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.cpSync(path.join(projectRoot, "bin"), path.join(dir, "bin"), { recursive: true });
+    fs.copyFileSync(path.join(projectRoot, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+    fs.copyFileSync(path.join(projectRoot, "package.json"), path.join(dir, "package.json"));
+    fs.symlinkSync(labDir, path.join(dir, ".lab"));
+    return dir;
+}
+
+/** Writes `Pulumi.<stack>.yaml` in the project dir with the given config map. */
+export function writeStackConfig(projectDir: string, stack: string, config: Record<string, unknown>): void {
+    fs.writeFileSync(path.join(projectDir, `Pulumi.${stack}.yaml`), stringify({ config }));
+}
