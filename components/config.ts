@@ -158,7 +158,17 @@ export function settingsSchema() {
             networkConfigTemplate: templatePath.default("templates/single_nic_vlans/single_nic_vlans.j2"),
             roleNetworks: z.record(z.string().regex(ROLE_NAME), z.array(networkSchema)).default({}),
             metalConcurrency: z.number().int().min(1).max(64).default(2),
+            /** Post-deploy sanity checks (@pulumi/command, owned by each site): central token issue, DCN aggregate show. */
             sanityChecks: z.boolean().default(true),
+            /**
+             * The seed's multistore validation (tools/validate) as a resource that runs after every
+             * site's deploy and again whenever a stack is redeployed. `keep` leaves the test image and
+             * servers in place (default: deleted at the end of the run).
+             */
+            validation: z
+                .object({ enabled: z.boolean(), keep: z.boolean().default(false) })
+                .strict()
+                .default({ enabled: false, keep: false }),
             timeoutMinutes: z
                 .object({
                     metal: z.number().positive().default(120),
