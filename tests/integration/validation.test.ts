@@ -1,0 +1,159 @@
+// End to end with the validation enabled: the real program (compiled bin/), the project's own Pulumi
+// CLI (with the command plugin for the sanity checks) and a private lab (own LAB_DIR, SSH port and
+// Ceph loopback net). `up` deploys the seed topology, runs each site's sanity check (a
+// command.remote.Command with the host key pinned) and then the multistore validation; the stack
+// outputs carry its result (image, stores, per site {copied, snapProtected, cowBoot}). A second `up`
+// changes nothing; `destroy` empties the lab.
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { PulumiWorkspace, projectRoot, pulumiWorkspace, toolchainBuilt } from "../support/pulumi";
+
+interface LogEntry {
+    start: string;
+    end: string;
+    argv: string[];
+    stack: string | null;
+    exit: number;
+    mutating: boolean;
+}
+
+async function freePort(): Promise<number> {
+    return new Promise((resolve) => {
+        const s = net.createServer();
+        s.listen(0, "127.0.0.1", () => {
+            const port = (s.address() as net.AddressInfo).port;
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-validation-"));
+const labDir = path.join(root, "lab");
+let labEnv: NodeJS.ProcessEnv;
+let ws: PulumiWorkspace;
+
+function lab(...args: string[]): string {
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(projectRoot, "lab", "cli.ts"), ...args], {
+        cwd: projectRoot,
+        env: labEnv,
+        encoding: "utf8",
+    });
+    if (r.status !== 0) {
+        throw new Error(`lab ${args.join(" ")} failed: ${r.stdout}\n${r.stderr}`);
+    }
+    return r.stdout;
+}
+
+function labLog(): LogEntry[] {
+    return lab("log", "--json")
+        .split("\n")
+        .filter((l) => l.trim().startsWith("{"))
+        .map((l) => JSON.parse(l) as LogEntry);
+}
+
+const hasCommandPlugin = fs.existsSync(path.join(projectRoot, ".pulumi", "bin", "pulumi-resource-command"));
+
+describe(
+    "program with the validation enabled against the lab",
+    {
+        skip:
+            (!toolchainBuilt() && "toolchain not built (npm run setup)") ||
+            (!hasCommandPlugin && "pulumi-resource-command not in .pulumi/bin (npm run setup)"),
+    },
+    () => {
+        before(async () => {
+            execFileSync("npx", ["--no-install", "tsc", "-p", "tsconfig.json"], {
+                cwd: projectRoot,
+                stdio: "inherit",
+            });
+            const port = await freePort();
+            labEnv = {
+                ...process.env,
+                LAB_DIR: labDir,
+                LAB_SSH_PORT: String(port),
+                LAB_CEPH_NET: `127.1.${150 + (port % 50)}`,
+                LAB_TIME_SCALE: process.env.LAB_TIME_SCALE ?? "0.05",
+            };
+            lab("start");
+            const fixture = path.join(root, "project");
+            fs.mkdirSync(fixture);
+            fs.cpSync(path.join(projectRoot, "bin"), path.join(fixture, "bin"), { recursive: true });
+            fs.copyFileSync(path.join(projectRoot, "Pulumi.yaml"), path.join(fixture, "Pulumi.yaml"));
+            fs.copyFileSync(path.join(projectRoot, "package.json"), path.join(fixture, "package.json"));
+            const dev = fs
+                .readFileSync(path.join(projectRoot, "Pulumi.dev.yaml"), "utf8")
+                .replace(
+                    "connectionFile: .lab/connection.json",
+                    `connectionFile: ${path.join(labDir, "connection.json")}`,
+                )
+                .replace(/^\s+(knownHostsFile|privateKeyFile): .*\n/gm, "");
+            assert.match(dev, /validation:\n\s+enabled: true/, "Pulumi.dev.yaml enables the validation");
+            fs.writeFileSync(path.join(fixture, "Pulumi.val.yaml"), dev);
+            ws = await pulumiWorkspace(fixture, "val");
+        });
+
+        after(() => {
+            try {
+                lab("stop");
+            } catch {
+                // already stopped
+            }
+            ws?.dispose();
+            fs.rmSync(root, { recursive: true, force: true });
+        });
+
+        it("up runs the sanity checks and the validation after every deploy; outputs carry the result", async () => {
+            const began = Date.now();
+            const up = await ws.ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
+            const wall = (Date.now() - began) / 1000;
+            const log = labLog();
+            const lastDeploy = Math.max(
+                ...log.filter((e) => e.argv.slice(1, 3).join(" ") === "overcloud deploy").map((e) => Date.parse(e.end)),
+            );
+            const checks = log.filter(
+                (e) => e.argv.includes("token") || (e.argv.includes("aggregate") && e.argv.includes("show")),
+            );
+            const images = log.filter((e) => e.argv.includes("image-create"));
+            assert.ok(images.length >= 1, "the validation created an image through the central Glance");
+            assert.ok(
+                Date.parse(images[0].start) >= lastDeploy,
+                "the validation starts after the last deploy finished",
+            );
+            const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
+            const v = out.validation;
+            assert.match(v.image, /^[0-9a-f-]{36}$/);
+            assert.deepEqual([...v.stores].sort(), ["central", "dcn0", "dcn1"]);
+            for (const s of ["dcn0", "dcn1"]) {
+                assert.deepEqual(v.sites[s], { copied: true, snapProtected: true, cowBoot: true }, s);
+            }
+            assert.equal(out.sites.dcn1.status, "DEPLOY_SUCCESS");
+            const state = (await ws.ok(["stack", "export"])).stdout;
+            assert.ok(!/PRIVATE KEY/.test(state), "private key in plaintext");
+            assert.ok(!/"stdout":\s*"gAAAA/.test(state), "a token in the state");
+            console.log(
+                `up with validation: wall ${wall.toFixed(1)} s; validation ${v.seconds} s; ` +
+                    `sanity-check commands in the lab log: ${checks.length}; ` +
+                    `${/command:remote:Command/.test(up.stdout) ? "Commands shown" : ""}`,
+            );
+        });
+
+        it("a second up changes nothing and runs neither the checks nor the validation again", async () => {
+            const from = labLog().length;
+            await ws.ok(["up", "--yes", "--non-interactive", "--skip-preview", "--expect-no-changes"]);
+            const log = labLog().slice(from);
+            assert.equal(log.filter((e) => e.mutating).length, 0, "no mutating command");
+            assert.equal(log.filter((e) => e.argv.includes("image-create")).length, 0, "no validation run");
+        });
+
+        it("destroy empties the lab", async () => {
+            await ws.ok(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
+            const state = JSON.parse(lab("state", "--json"));
+            assert.deepEqual(state.stacks, []);
+        });
+    },
+);
