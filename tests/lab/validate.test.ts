@@ -18,6 +18,7 @@ import {
     portFor,
     seed,
 } from "./helpers";
+import { parseGlanceTable, parseStoresInfo } from "../../tools/validate/validate";
 
 const lab = new Lab(portFor("validate"), 0.02);
 
@@ -48,6 +49,22 @@ function validate(...args: string[]): { code: number; report: Report; stderr: st
         seconds: (Date.now() - t0) / 1000,
     };
 }
+
+test("glanceclient tables: wrapped values are joined; stores-info ids and the default store", () => {
+    const table = [
+        "+----------+------------------------------------------------+",
+        "| Property | Value                                          |",
+        "+----------+------------------------------------------------+",
+        '| stores   | [{"id": "central", "description": "central",   |',
+        '|          | "default": "true"}, {"id": "dc                 |',
+        '|          | n0", "description": "x"}]                      |',
+        "| id       | 29f73067-cf0a-4976-a520-                       |",
+        "|          | f77d6cbca588                                   |",
+        "+----------+------------------------------------------------+",
+    ].join("\n");
+    assert.equal(parseGlanceTable(table).id, "29f73067-cf0a-4976-a520-f77d6cbca588");
+    assert.deepEqual(parseStoresInfo(table), { ids: ["central", "dcn0"], defaultStore: "central" });
+});
 
 before(async () => {
     lab.start();
