@@ -51,12 +51,21 @@ export function seconds(e: LogEntry): number {
     return (Date.parse(e.end) - Date.parse(e.start)) / 1000;
 }
 
-/** Which step a command belongs to, or null for reads and bookkeeping. */
+/** The site a stack-less command works for, from a path of its own under the work root (`…/dcn/<site>/…`). */
+export function siteOfPaths(e: LogEntry, workRoot = "dcn"): string | null {
+    for (const a of e.argv) {
+        const m = new RegExp(`/${workRoot}/([A-Za-z0-9_-]+)/`).exec(a);
+        if (m) return m[1];
+    }
+    return null;
+}
+
+/** Which step a command belongs to, or null for reads, bookkeeping and the post-deploy validation. */
 export function stepOf(e: LogEntry, central: string): string | null {
-    const s = stackOf(e);
     const words = sub(e, 4);
     if (e.argv[0] !== "openstack") return null;
-    if (/^overcloud (network provision|network vip provision|node provision)/.test(words)) {
+    const s = stackOf(e) ?? (/^overcloud (roles generate|network provision)/.test(words) ? siteOfPaths(e) : null);
+    if (/^overcloud (roles generate|network provision|network vip provision|node provision)/.test(words)) {
         return s ? `metal:${s}` : null;
     }
     if (words.startsWith("overcloud ceph deploy")) return s ? `ceph:${s}` : null;
@@ -220,6 +229,40 @@ export function lowerBound(steps: Step[], exactLimit = 8): Schedule {
         order.push(ready[0].id);
     }
     return { ...scheduleWithHeatOrder(steps, order), heatOrder: order, exact: false };
+}
+
+/**
+ * How late each step started after its dependencies had finished (seconds), from the log: the
+ * time the tool (Pulumi, the providers, polling) added between steps. Heat steps waiting for the
+ * previous Heat phase count that wait as a dependency.
+ */
+export function startDelays(log: LogEntry[], steps: Step[], central: string): Record<string, number> {
+    const first = new Map<string, number>();
+    const last = new Map<string, number>();
+    for (const e of log) {
+        if (e.exit !== 0 || !e.end) continue;
+        const id = stepOf(e, central);
+        if (!id) continue;
+        const a = Date.parse(e.start);
+        const b = Date.parse(e.end);
+        first.set(id, Math.min(first.get(id) ?? a, a));
+        last.set(id, Math.max(last.get(id) ?? b, b));
+    }
+    const heatDone = steps.filter((s) => s.heat && last.has(s.id));
+    const out: Record<string, number> = {};
+    for (const s of steps) {
+        const t = first.get(s.id);
+        if (t === undefined) continue;
+        const ready = [
+            ...s.deps.map((d) => last.get(d) ?? -Infinity),
+            ...(s.heat
+                ? heatDone.filter((h) => h.id !== s.id && last.get(h.id)! <= t).map((h) => last.get(h.id)!)
+                : []),
+        ];
+        const r = Math.max(...ready);
+        if (Number.isFinite(r)) out[s.id] = (t - r) / 1000;
+    }
+    return out;
 }
 
 /** Critical path ignoring the Heat rule (a looser bound, reported for comparison). */

@@ -124,7 +124,16 @@ export function buildProgram(outRoot: string): string {
     const out = path.join(outRoot, "bin");
     execFileSync(
         "npx",
-        ["--no-install", "tsc", "-p", "tsconfig.json", "--outDir", out, "--tsBuildInfoFile", path.join(out, ".tsbuildinfo")],
+        [
+            "--no-install",
+            "tsc",
+            "-p",
+            "tsconfig.json",
+            "--outDir",
+            out,
+            "--tsBuildInfoFile",
+            path.join(out, ".tsbuildinfo"),
+        ],
         { cwd: projectRoot, stdio: "inherit" },
     );
     return out;
@@ -176,7 +185,12 @@ export function scaledStackYaml(labDir: string, n: number): string {
 }
 
 /** A Pulumi workspace of the privately built program with one stack config. */
-export async function workspace(root: string, binDir: string, stack: string, stackYaml: string): Promise<PulumiWorkspace> {
+export async function workspace(
+    root: string,
+    binDir: string,
+    stack: string,
+    stackYaml: string,
+): Promise<PulumiWorkspace> {
     const fixture = fs.mkdtempSync(path.join(root, "fixture-"));
     fs.cpSync(binDir, path.join(fixture, "bin"), { recursive: true });
     fs.copyFileSync(path.join(projectRoot, "Pulumi.yaml"), path.join(fixture, "Pulumi.yaml"));
@@ -232,7 +246,11 @@ function comm(pid: number): string {
 }
 
 /** Runs `pulumi <args>` in the workspace, sampling the memory of its process tree. */
-export function measurePulumi(ws: PulumiWorkspace, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Measured> {
+export function measurePulumi(
+    ws: PulumiWorkspace,
+    args: string[],
+    extraEnv: NodeJS.ProcessEnv = {},
+): Promise<Measured> {
     return new Promise((resolve, reject) => {
         const began = process.hrtime.bigint();
         const child = spawn("pulumi", args, { cwd: ws.projectDir, env: { ...ws.env, ...extraEnv }, stdio: "pipe" });

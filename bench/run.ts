@@ -19,6 +19,7 @@ import {
     stepDurations,
     stepGraph,
     stepOf,
+    startDelays,
 } from "./critical-path";
 import {
     Lab,
@@ -66,20 +67,24 @@ async function sequential(root: string, programLab: Lab, programLog: LogEntry[],
             if (e.exit !== 0) continue;
             const step = stepOf(e, CENTRAL);
             if (!step) {
-                if (e.mutating) skipped.push(e.argv.slice(0, 5).join(" "));
+                if (e.mutating) skipped.push(e.argv.slice(0, 4).join(" "));
                 continue;
             }
             byStep.set(step, [...(byStep.get(step) ?? []), e]);
         }
-        if (skipped.length) log(`sequential: mutating commands outside the step graph, not replayed: ${skipped.join("; ")}`);
+        if (skipped.length)
+            log(`sequential: commands outside the step graph (validation), not replayed: ${skipped.join("; ")}`);
         const order = sequentialOrder(CENTRAL, dcns);
         const perStep: Record<string, number> = {};
         const began = Date.now();
         for (const step of order) {
             const t0 = Date.now();
             for (const e of byStep.get(step) ?? []) {
-                const r = lab.ssh(`cd "$HOME" && ${e.argv.map(quote).join(" ")}`);
-                if (r.code !== 0) throw new Error(`sequential ${step}: ${e.argv.join(" ")} exited ${r.code}\n${r.out.slice(-3000)}`);
+                // The program expands ~ to the first lab's home: point the paths at this lab's.
+                const argv = e.argv.map((a) => a.split(programLab.home).join(lab.home));
+                const r = lab.ssh(`cd "$HOME" && ${argv.map(quote).join(" ")}`);
+                if (r.code !== 0)
+                    throw new Error(`sequential ${step}: ${e.argv.join(" ")} exited ${r.code}\n${r.out.slice(-3000)}`);
             }
             perStep[step] = round((Date.now() - t0) / 1000);
             log(`sequential ${step} ${perStep[step]} s`);
@@ -105,6 +110,11 @@ interface UpFigures {
     ssh_connections: number;
     commands: number;
     steps: Record<string, number>;
+    start_delays: Record<string, number>;
+    before_first_command_s: number;
+    after_last_command_s: number;
+    after_last_step_s: number;
+    after_last_step_commands: string[];
 }
 
 /** A full `up` of a topology on a private lab; figures from the same run's command log. */
@@ -112,7 +122,9 @@ async function fullUp(root: string, lab: Lab, binDir: string, stackYaml: string,
     const ws = await workspace(root, binDir, "bench", stackYaml);
     const conn0 = lab.connections();
     log(`up (${dcns.length} DCN) at LAB_TIME_SCALE=${TIME_SCALE} ...`);
+    const upStarted = Date.now();
     const m = mustSucceed(await measurePulumi(ws, ["up", "--yes", "--non-interactive", "--skip-preview"]), "pulumi up");
+    const upEnded = Date.now();
     const conns = lab.connections() - conn0;
     const entries = lab.log();
     saveLog(`up-${dcns.length}dcn.jsonl`, entries);
@@ -120,7 +132,11 @@ async function fullUp(root: string, lab: Lab, binDir: string, stackYaml: string,
     const steps = stepGraph(durations, CENTRAL, dcns);
     const lb = lowerBound(steps);
     const t = (s: string) => Date.parse(s);
-    const busy = (Math.max(...entries.map((e) => t(e.end ?? e.start))) - Math.min(...entries.map((e) => t(e.start)))) / 1000;
+    const delays = startDelays(entries, steps, CENTRAL);
+    const lastStepEnd = Math.max(...entries.filter((e) => stepOf(e, CENTRAL) && e.end).map((e) => t(e.end!)));
+    const after = entries.filter((e) => t(e.start) >= lastStepEnd);
+    const busy =
+        (Math.max(...entries.map((e) => t(e.end ?? e.start))) - Math.min(...entries.map((e) => t(e.start)))) / 1000;
     const fig: UpFigures = {
         wall_s: round(m.wall_s),
         lower_bound_s: round(lb.makespan),
@@ -133,6 +149,13 @@ async function fullUp(root: string, lab: Lab, binDir: string, stackYaml: string,
         ssh_connections: conns,
         commands: entries.length,
         steps: Object.fromEntries([...durations].map(([k, v]) => [k, round(v)])),
+        start_delays: Object.fromEntries(Object.entries(delays).map(([k, v]) => [k, round(v)])),
+        before_first_command_s: round((Math.min(...entries.map((e) => t(e.start))) - upStarted) / 1000),
+        after_last_command_s: round((upEnded - Math.max(...entries.map((e) => t(e.end ?? e.start)))) / 1000),
+        after_last_step_s: round(
+            after.length ? (Math.max(...after.map((e) => t(e.end ?? e.start))) - lastStepEnd) / 1000 : 0,
+        ),
+        after_last_step_commands: after.map((e) => e.argv.slice(1, 3).join(" ")),
     };
     log(`up: ${JSON.stringify(fig)}`);
     return { ws, fig, entries, m };
@@ -146,7 +169,10 @@ async function p1(): Promise<Record<string, unknown>> {
         const { ws, fig, entries, m } = await fullUp(root, lab, binDir, seedStackYaml(lab.dir), SEED_DCNS);
         // No-op up of the deployed seed (P3's 3-site... see p3 for the scaled ones) and P4 figures.
         const c0 = lab.connections();
-        const noop = mustSucceed(await measurePulumi(ws, ["up", "--yes", "--non-interactive", "--skip-preview"]), "no-op up");
+        const noop = mustSucceed(
+            await measurePulumi(ws, ["up", "--yes", "--non-interactive", "--skip-preview"]),
+            "no-op up",
+        );
         const noopConns = lab.connections() - c0;
         const seq = await sequential(root, lab, entries, SEED_DCNS);
         const result = {
@@ -223,7 +249,8 @@ async function p3(): Promise<Record<string, unknown>> {
                 fs.mkdirSync(profDir, { recursive: true });
                 const prof = mustSucceed(
                     await measurePulumi(ws, ["preview", "--non-interactive"], {
-                        NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}`,
+                        NODE_OPTIONS: `--require ${path.join(__dirname, "cpu-prof-hook.cjs")}`,
+                        BENCH_CPU_PROF_DIR: profDir,
                     }),
                     `profiled preview ${n}`,
                 );
@@ -265,7 +292,11 @@ async function p4(): Promise<Record<string, unknown>> {
             ssh_connections_up: up,
             ssh_connections_preview: preview,
             ssh_connections_noop_up: noop,
-            provider_processes: m.procs["pulumi-resource-"] ?? Object.entries(m.procs).filter(([k]) => k.startsWith("pulumi-resource")).reduce((a, [, v]) => a + v, 0),
+            provider_processes:
+                m.procs["pulumi-resource-"] ??
+                Object.entries(m.procs)
+                    .filter(([k]) => k.startsWith("pulumi-resource"))
+                    .reduce((a, [, v]) => a + v, 0),
             procs: m.procs,
             target: "1 per undercloud per provider process",
         };

@@ -13,6 +13,7 @@ import {
     stepDurations,
     stepGraph,
     stepOf,
+    startDelays,
 } from "../../bench/critical-path";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -62,6 +63,15 @@ describe("bench critical path", () => {
             at(["openstack", "overcloud", "deploy", "--templates", "--stack", "dcn0", "--config-download-only"]),
             "config:dcn0",
         );
+        assert.equal(
+            at(["openstack", "overcloud", "roles", "generate", "-o", "/h/dcn/dcn1/roles-dcn1.yaml", "CephAll"]),
+            "metal:dcn1",
+        );
+        assert.equal(
+            at(["openstack", "overcloud", "network", "provision", "--output", "/h/dcn/dcn0/n.yaml", "/h/net.yaml"]),
+            "metal:dcn0",
+        );
+        assert.equal(at(["openstack", "server", "create", "--image", "x", "v"]), null);
         assert.equal(at(["openstack", "baremetal", "node", "list"]), null);
         assert.equal(at(["metalsmith", "list"]), null);
     });
@@ -125,6 +135,24 @@ describe("bench critical path", () => {
         ];
         assert.throws(() => scheduleWithHeatOrder(steps, ["b", "a"]), /contradicts/);
         assert.equal(scheduleWithHeatOrder(steps, ["a", "b"]).makespan, 2);
+    });
+
+    it("start delays: time between the dependencies' end and the step's start", () => {
+        const c = "control-plane";
+        const log = [
+            entry(0, 3, ["openstack", "overcloud", "node", "provision", "--stack", c]),
+            entry(5, 10, ["openstack", "overcloud", "ceph", "deploy"], c),
+            entry(0, 2, ["openstack", "overcloud", "node", "provision", "--stack", "dcn0"]),
+            entry(2.5, 8, ["openstack", "overcloud", "ceph", "deploy"], "dcn0"),
+            entry(11, 11.1, ["openstack", "overcloud", "export", "ceph", "--stack", "dcn0"]),
+            entry(12, 14, ["openstack", "overcloud", "deploy", "--templates", "--stack", c, "--stack-only"]),
+        ];
+        const steps = stepGraph(stepDurations(log, c), c, ["dcn0"]);
+        const d = startDelays(log, steps, c);
+        assert.equal(d[`ceph:${c}`], 2);
+        assert.equal(d["ceph:dcn0"], 0.5);
+        assert.equal(d["exports"], 1);
+        assert.ok(Math.abs(d[`heat:${c}`] - 0.9) < 1e-9);
     });
 
     it("sequential order lists every step once", () => {
