@@ -72,7 +72,7 @@ const LAB_HOST_KEY = ((): string => {
 
 /** Structured mistakes: names, Ceph clusters, roles, nodes, stores, types, ports, undercloud keys. */
 export const STRUCTURAL_CASES: BadCase[] = [
-    { name: "sites missing", key: S, mutate: (c) => delete c.sites, live: "up" },
+    { name: "sites missing", key: S, mutate: (c) => delete c.sites },
     { name: "sites empty", key: S, mutate: (c) => (c.sites = []) },
     { name: "sites is a string", key: S, mutate: (c) => (c.sites = "control-plane,dcn0") },
     {
@@ -90,7 +90,6 @@ export const STRUCTURAL_CASES: BadCase[] = [
             c.sites[2].name = "dcn0";
             c.sites[2].az = "dcn1";
         },
-        live: "up",
     },
     { name: "site name upper case", key: `${S}[1].name`, mutate: (c) => (c.sites[1].name = "DCN0") },
     { name: "site name 64 characters", key: `${S}[1].name`, mutate: (c) => (c.sites[1].name = "d" + "0".repeat(63)) },
@@ -132,7 +131,6 @@ export const STRUCTURAL_CASES: BadCase[] = [
         name: "unknown role without networks",
         key: `${S}[1].roles[0].networks`,
         mutate: (c) => (c.sites[1].roles[0].name = "FancyRole"),
-        live: "up",
     },
     {
         name: "role name lower case",
@@ -184,7 +182,6 @@ export const STRUCTURAL_CASES: BadCase[] = [
         name: "duplicate Glance store id",
         key: `${S}[2].glanceStore`,
         mutate: (c) => (c.sites[2].glanceStore = "dcn0"),
-        live: "preview",
     },
     {
         name: "Glance store id equal to the central store",
@@ -249,7 +246,7 @@ export const STRUCTURAL_CASES: BadCase[] = [
         key: `${ST}.roleNetworks.Controller`,
         mutate: (c) => (c.settings.roleNetworks = { Controller: "ctlplane" }),
     },
-    { name: "undercloud missing", key: U, mutate: (c) => delete c.undercloud, live: "up" },
+    { name: "undercloud missing", key: U, mutate: (c) => delete c.undercloud },
     { name: "undercloud is a string", key: U, mutate: (c) => (c.undercloud = "stack@127.0.0.1") },
     { name: "unknown undercloud key", key: U, mutate: (c) => (c.undercloud.hostname = "127.0.0.1") },
     { name: "port 0", key: `${U}.port`, mutate: (c) => (c.undercloud.port = 0), live: "up" },
