@@ -249,12 +249,15 @@ export function startDelays(log: LogEntry[], steps: Step[], central: string): Re
         last.set(id, Math.max(last.get(id) ?? b, b));
     }
     const heatDone = steps.filter((s) => s.heat && last.has(s.id));
+    const byId = new Map(steps.map((s) => [s.id, s]));
+    // A step with no command of its own (e.g. an export read from a file) ends when its deps end.
+    const endOf = (id: string): number => last.get(id) ?? Math.max(-Infinity, ...(byId.get(id)?.deps ?? []).map(endOf));
     const out: Record<string, number> = {};
     for (const s of steps) {
         const t = first.get(s.id);
         if (t === undefined) continue;
         const ready = [
-            ...s.deps.map((d) => last.get(d) ?? -Infinity),
+            ...s.deps.map(endOf),
             ...(s.heat
                 ? heatDone.filter((h) => h.id !== s.id && last.get(h.id)! <= t).map((h) => last.get(h.id)!)
                 : []),
