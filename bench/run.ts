@@ -61,6 +61,14 @@ async function sequential(root: string, programLab: Lab, programLog: LogEntry[],
     try {
         const work = path.join(programLab.home, "dcn");
         if (fs.existsSync(work)) fs.cpSync(work, path.join(lab.home, "dcn"), { recursive: true });
+        // ...without the commands' own outputs (they refuse to overwrite without -y).
+        for (const e of programLog) {
+            e.argv.forEach((a, i) => {
+                if (i > 0 && /^(-o|--output.*)$/.test(e.argv[i - 1]) && a.startsWith(programLab.home)) {
+                    fs.rmSync(a.split(programLab.home).join(lab.home), { force: true, recursive: true });
+                }
+            });
+        }
         const byStep = new Map<string, LogEntry[]>();
         const skipped: string[] = [];
         for (const e of programLog) {
