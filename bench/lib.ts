@@ -38,7 +38,8 @@ export class Lab {
             ...process.env,
             LAB_DIR: dir,
             LAB_SSH_PORT: String(port),
-            LAB_CEPH_NET: `127.1.${150 + (port % 90)}`,
+            // 127.1.x is what the tests and `npm start` use: a second octet of our own avoids their mons.
+            LAB_CEPH_NET: `127.77.${port % 250}`,
             LAB_TIME_SCALE: String(timeScale),
             ...(spares !== undefined ? { LAB_SPARES: String(spares) } : {}),
         };
