@@ -110,7 +110,7 @@ export function inputSchema() {
     });
 }
 
-/** The failure message of a report: the flow's error, then each failing site and why. */
+/** The failure message of a report: the flow's error, then each site: why it failed, or "passed". */
 export function failureMessage(r: {
     error?: string;
     sites: Record<string, { error?: string }>;
@@ -121,9 +121,7 @@ export function failureMessage(r: {
         lines.push(`  ${r.error}`);
     }
     for (const [site, s] of Object.entries(r.sites)) {
-        if (s.error) {
-            lines.push(`  site ${site}: ${s.error}`);
-        }
+        lines.push(`  site ${site}: ${s.error ?? "passed"}`);
     }
     return lines.join("\n");
 }

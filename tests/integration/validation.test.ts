@@ -171,6 +171,22 @@ describe(
             assert.equal(log.filter((e) => e.argv.includes("server")).length, 0, "no validation run");
         });
 
+        it("a broken DCN store fails the validation naming the site; the other site passes", async () => {
+            // dcn1's keyring gone from the central Glance's view (as in tests/lab/validate.test.ts).
+            fs.rmSync(path.join(labDir, "glance", "control-plane", "ceph", "dcn1.client.openstack.keyring"));
+            const urn = (await ws.ok(["stack", "--show-urns"])).stdout
+                .split("\n")
+                .map((l) => /(urn:pulumi:\S+::control-plane-validation)/.exec(l)?.[1])
+                .find((u) => u);
+            assert.ok(urn, "validation URN");
+            const r = await ws.run(["up", "--yes", "--non-interactive", "--skip-preview", "--replace", urn!]);
+            const text = r.stdout + r.stderr;
+            assert.notEqual(r.code, 0, text);
+            assert.match(text, /multistore validation failed/);
+            assert.match(text, /site dcn1: copy-image to store dcn1 failed/);
+            assert.match(text, /site dcn0: passed/);
+        });
+
         it("destroy empties the lab", async () => {
             await ws.ok(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
             const state = JSON.parse(lab("state", "--json"));
