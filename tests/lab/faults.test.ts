@@ -137,9 +137,12 @@ test("node provision and ceph deploy of different stacks overlap fine", { timeou
 });
 
 test("two deploys whose Heat phases overlap both fail (one ephemeral Heat)", { timeout: 120_000 }, async () => {
-    const first = lab.ssh(dcnDeployCommand("dcn0"));
-    await sleep(150);
-    const second = lab.ssh(dcnDeployCommand("dcn1"));
+    // A slower clock for these two runs only (3 s Heat phases), so the second SSH session reliably
+    // starts inside the first one's Heat phase even on a loaded machine.
+    const slow = (command: string) => `export LAB_TIME_SCALE=0.3; ${command}`;
+    const first = lab.ssh(slow(dcnDeployCommand("dcn0")));
+    await sleep(500);
+    const second = lab.ssh(slow(dcnDeployCommand("dcn1")));
     const [a, b] = await Promise.all([first, second]);
     assert.notEqual(a.code, 0, a.stdout.slice(-500));
     assert.notEqual(b.code, 0, b.stdout.slice(-500));
