@@ -3,9 +3,9 @@
  * compute its lower bound (critical path with the one-Heat-at-a-time rule) and its sequential time.
  *
  * Step graph (issue "Benchmarks", P1/P2):
- *   per site: metal → ceph; all ceph → exports;
+ *   per site: metal → ceph; all ceph → exports (DCN sites' ceph export); central ceph → central ceph export;
  *   exports + central ceph → central Heat → central config-download → central export
- *   → per DCN: Heat → config-download. Heat phases never overlap (one ephemeral Heat).
+ *   → per DCN (also after the central ceph export): Heat → config-download. Heat phases never overlap (one ephemeral Heat).
  * Durations are the measured ones (end − start of the lab commands of the step, summed when a step
  * is several commands run one after the other).
  */
@@ -69,7 +69,7 @@ export function stepOf(e: LogEntry, central: string): string | null {
         return s ? `metal:${s}` : null;
     }
     if (words.startsWith("overcloud ceph deploy")) return s ? `ceph:${s}` : null;
-    if (words.startsWith("overcloud export ceph")) return "exports";
+    if (words.startsWith("overcloud export ceph")) return s === central ? "central-ceph-export" : "exports";
     if (words.startsWith("overcloud export"))
         return s === central || e.argv.includes(central) ? "central-export" : null;
     if (words.startsWith("overcloud deploy")) {
@@ -104,6 +104,8 @@ export function stepGraph(durations: Map<string, number>, central: string, dcns:
         steps.push({ id: `ceph:${s}`, duration: dur(`ceph:${s}`), deps: [`metal:${s}`] });
     }
     steps.push({ id: "exports", duration: dur("exports"), deps: sites.map((s) => `ceph:${s}`) });
+    // Central's own Ceph export is consumed by the DCN deploys only.
+    steps.push({ id: "central-ceph-export", duration: dur("central-ceph-export"), deps: [`ceph:${central}`] });
     steps.push({
         id: `heat:${central}`,
         duration: dur(`heat:${central}`),
@@ -113,7 +115,12 @@ export function stepGraph(durations: Map<string, number>, central: string, dcns:
     steps.push({ id: `config:${central}`, duration: dur(`config:${central}`), deps: [`heat:${central}`] });
     steps.push({ id: "central-export", duration: dur("central-export"), deps: [`config:${central}`] });
     for (const s of dcns) {
-        steps.push({ id: `heat:${s}`, duration: dur(`heat:${s}`), deps: ["central-export"], heat: true });
+        steps.push({
+            id: `heat:${s}`,
+            duration: dur(`heat:${s}`),
+            deps: ["central-export", "central-ceph-export"],
+            heat: true,
+        });
         steps.push({ id: `config:${s}`, duration: dur(`config:${s}`), deps: [`heat:${s}`] });
     }
     return steps;
@@ -282,6 +289,7 @@ export function sequentialOrder(central: string, dcns: string[]): string[] {
         ...sites.map((s) => `metal:${s}`),
         ...sites.map((s) => `ceph:${s}`),
         "exports",
+        "central-ceph-export",
         `heat:${central}`,
         `config:${central}`,
         "central-export",

@@ -314,7 +314,32 @@ async function p4(): Promise<Record<string, unknown>> {
     }
 }
 
-const benches: Record<string, () => Promise<Record<string, unknown>>> = { p1, p2, p3, p4 };
+/** `analyze <up-log.jsonl> [dcn sites, default dcn0,dcn1]`: the P1 figures of a saved command log. */
+async function analyze(): Promise<Record<string, unknown>> {
+    const [file, sites] = process.argv.slice(3);
+    const dcns = sites ? sites.split(",") : SEED_DCNS;
+    const entries = fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l.trim().startsWith("{"))
+        .map((l) => JSON.parse(l) as LogEntry);
+    const durations = stepDurations(entries, CENTRAL);
+    const steps = stepGraph(durations, CENTRAL, dcns);
+    const lb = lowerBound(steps);
+    return {
+        bench: "analyze",
+        file,
+        lower_bound_s: round(lb.makespan),
+        heat_order: lb.heatOrder,
+        step_sum_s: round(sequentialSum(steps)),
+        steps: Object.fromEntries([...durations].map(([k, v]) => [k, round(v)])),
+        start_delays: Object.fromEntries(
+            Object.entries(startDelays(entries, steps, CENTRAL)).map(([k, v]) => [k, round(v)]),
+        ),
+    };
+}
+
+const benches: Record<string, () => Promise<Record<string, unknown>>> = { p1, p2, p3, p4, analyze };
 
 async function main() {
     const which = process.argv[2] ?? "";

@@ -54,6 +54,7 @@ describe("bench critical path", () => {
         assert.equal(at(["openstack", "overcloud", "network", "vip", "provision", "--stack", "dcn0"]), "metal:dcn0");
         assert.equal(at(["openstack", "overcloud", "ceph", "deploy", "x.yaml"], "dcn1"), "ceph:dcn1");
         assert.equal(at(["openstack", "overcloud", "export", "ceph", "--stack", "dcn0,dcn1"]), "exports");
+        assert.equal(at(["openstack", "overcloud", "export", "ceph", "--stack", c]), "central-ceph-export");
         assert.equal(at(["openstack", "overcloud", "export", "--stack", c]), "central-export");
         assert.equal(
             at(["openstack", "overcloud", "deploy", "--templates", "--stack", c, "--stack-only"]),
