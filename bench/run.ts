@@ -292,6 +292,18 @@ async function p4(): Promise<Record<string, unknown>> {
         const c2 = lab.connections();
         mustSucceed(await measurePulumi(ws, ["up", "--yes", "--non-interactive", "--skip-preview"]), "no-op up");
         const noop = lab.connections() - c2;
+        // What each resource carries: the serialized dynamic provider (`__provider`) per type.
+        const exported = JSON.parse((await ws.ok(["stack", "export"])).stdout) as {
+            deployment: { resources: Array<{ type: string; inputs?: Record<string, unknown> }> };
+        };
+        const providerBytes: Record<string, number> = {};
+        let stateBytes = 0;
+        for (const r of exported.deployment.resources) {
+            const p = r.inputs?.__provider;
+            const text = typeof p === "string" ? p : p ? JSON.stringify(p) : "";
+            if (text) providerBytes[r.type.split(":").pop()!] = text.length;
+            stateBytes += JSON.stringify(r).length;
+        }
         ws.dispose();
         return {
             bench: "p4",
@@ -307,6 +319,8 @@ async function p4(): Promise<Record<string, unknown>> {
                     .reduce((a, [, v]) => a + v, 0),
             procs: m.procs,
             target: "1 per undercloud per provider process",
+            state_bytes: stateBytes,
+            provider_closure_bytes_per_resource: providerBytes,
         };
     } finally {
         lab.stop();
