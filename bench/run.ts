@@ -275,6 +275,55 @@ async function p3(): Promise<Record<string, unknown>> {
     }
 }
 
+/**
+ * P3 experiment (`p3x`): the 100-site preview with the program's stack traces left to V8 (Pulumi's
+ * run.js installs source-map-support, and every Resource and every debuggablePromise reads
+ * `new Error().stack`), against the unchanged build, alternated A/B/A/B in one run. The change is
+ * made only to this benchmark's private copy of bin/index.js.
+ */
+async function p3x(): Promise<Record<string, unknown>> {
+    const root = tmpRoot();
+    const n = Number(process.env.BENCH_P3X_SITES ?? "100");
+    const lab = await Lab.create(root, "lab-p3x", TIME_SCALE, Math.max(24, n));
+    try {
+        const binDir = buildProgram(path.join(root, "build"));
+        const patched = path.join(root, "build-patched", "bin");
+        fs.cpSync(binDir, patched, { recursive: true });
+        const index = path.join(patched, "index.js");
+        fs.writeFileSync(
+            index,
+            `"use strict";\nError.prepareStackTrace = undefined; // bench p3x: V8's own stack formatting\n` +
+                fs.readFileSync(index, "utf8").replace(/^"use strict";\n/, ""),
+        );
+        const wsA = await workspace(root, binDir, `a${n}`, scaledStackYaml(lab.dir, n));
+        const wsB = await workspace(root, patched, `b${n}`, scaledStackYaml(lab.dir, n));
+        const a: number[] = [];
+        const b: number[] = [];
+        const mem: Record<string, number> = {};
+        for (let i = 0; i < 2; i++) {
+            const ma = mustSucceed(await measurePulumi(wsA, ["preview", "--non-interactive"]), "preview A");
+            const mb = mustSucceed(await measurePulumi(wsB, ["preview", "--non-interactive"]), "preview B");
+            a.push(round(ma.wall_s));
+            b.push(round(mb.wall_s));
+            mem.a = Math.max(mem.a ?? 0, ma.peak_rss_mb);
+            mem.b = Math.max(mem.b ?? 0, mb.peak_rss_mb);
+            log(`p3x round ${i}: unchanged ${round(ma.wall_s)} s, V8 stack traces ${round(mb.wall_s)} s`);
+        }
+        const mean = (x: number[]) => x.reduce((p, q) => p + q, 0) / x.length;
+        return {
+            bench: "p3x",
+            sites: n,
+            unchanged_s: a,
+            v8_stack_traces_s: b,
+            ratio: round(mean(b) / mean(a), 3),
+            peak_rss_mb: mem,
+        };
+    } finally {
+        lab.stop();
+        if (!process.env.BENCH_KEEP) fs.rmSync(root, { recursive: true, force: true });
+    }
+}
+
 /** P4: SSH connections opened by one full `up` of the seed (fast scale: only counts matter). */
 async function p4(): Promise<Record<string, unknown>> {
     const root = tmpRoot();
@@ -353,7 +402,7 @@ async function analyze(): Promise<Record<string, unknown>> {
     };
 }
 
-const benches: Record<string, () => Promise<Record<string, unknown>>> = { p1, p2, p3, p4, analyze };
+const benches: Record<string, () => Promise<Record<string, unknown>>> = { p1, p2, p3, p3x, p4, analyze };
 
 async function main() {
     const which = process.argv[2] ?? "";
