@@ -45,7 +45,7 @@ describe("bad input: the config module", () => {
     });
 
     for (const c of ALL_CASES) {
-        it(`${c.name}: refused naming ${c.key}`, () => {
+        it(`${c.name}: refused naming ${JSON.stringify(c.key)}`, () => {
             const cfg = baseConfig();
             c.mutate(cfg);
             assert.throws(
