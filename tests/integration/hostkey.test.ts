@@ -12,7 +12,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { utils } from "ssh2";
+import { keyLine, parseableKeyPair } from "../support/ssh-keys";
 import { PulumiResult, PulumiWorkspace, pulumiWorkspace, toolchainBuilt } from "../support/pulumi";
 import { PrivateLab, buildProgram, devConfig, programFixture, startPrivateLab, writeStackConfig } from "../support/lab";
 import { fingerprint, parsePublicKeyLine } from "../../providers/remote/ssh";
@@ -49,7 +49,7 @@ async function regenerateLabHostKey(): Promise<string> {
 
 function otherHostKey(): string {
     for (;;) {
-        const line = utils.generateKeyPairSync("ed25519").public.trim().split(/\s+/).slice(0, 2).join(" ");
+        const line = keyLine(parseableKeyPair().public);
         try {
             parsePublicKeyLine(line);
             return line;

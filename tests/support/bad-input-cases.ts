@@ -4,7 +4,7 @@
 // subset, through a real `pulumi up`/`preview` against a private lab).
 import { parseUndercloud, planTopology } from "../../components/config";
 import { resolveUndercloud } from "../../components/connection";
-import { utils } from "ssh2";
+import { keyLine, parseableKeyPair } from "./ssh-keys";
 import { parsePublicKeyLine } from "../../providers/remote/ssh";
 import { devConfig } from "./lab";
 
@@ -60,7 +60,7 @@ const U = "dcn-storage:undercloud";
 /** A well-formed host key line (the pin itself is never the fault in these cases). */
 const LAB_HOST_KEY = ((): string => {
     for (;;) {
-        const line = utils.generateKeyPairSync("ed25519").public.trim().split(/\s+/).slice(0, 2).join(" ");
+        const line = keyLine(parseableKeyPair().public);
         try {
             parsePublicKeyLine(line);
             return line;

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { AddressInfo } from "node:net";
 import { Server, utils } from "ssh2";
+import { keyLine, parseableKeyPair, type KeyPair } from "../../support/ssh-keys";
 
 export interface TestServer {
     port: number;
@@ -22,23 +23,10 @@ export interface TestServer {
     close: () => Promise<void>;
 }
 
-export function keyLine(pub: string): string {
-    return pub.trim().split(/\s+/).slice(0, 2).join(" ");
-}
+export { keyLine };
 
-/**
- * An ed25519 key pair that ssh2 can parse back: a small fraction of ssh2's generated ed25519 keys
- * fail its own parser ("Malformed OpenSSH public key"), which would make tests flaky.
- */
-export function goodKeyPair(): { private: string; public: string } {
-    for (let i = 0; i < 20; i++) {
-        const k = utils.generateKeyPairSync("ed25519");
-        if (!(utils.parseKey(k.public) instanceof Error) && !(utils.parseKey(k.private) instanceof Error)) {
-            return k;
-        }
-    }
-    throw new Error("could not generate a parseable ed25519 key");
-}
+/** See tests/support/ssh-keys.ts. */
+export const goodKeyPair = (): KeyPair => parseableKeyPair();
 
 export async function startServer(opts: { hostKey?: { private: string; public: string } } = {}): Promise<TestServer> {
     const hostKeys = opts.hostKey ?? goodKeyPair();

@@ -4,16 +4,12 @@ import { spawn } from "node:child_process";
 import * as net from "node:net";
 import { Server, utils, type AuthContext, type ParsedKey } from "ssh2";
 
-export interface KeyPair {
-    /** OpenSSH private key (PEM-like text). */
-    private: string;
-    /** authorized_keys line: `ssh-ed25519 AAAA... comment` */
-    public: string;
-}
+import { parseableKeyPair, type KeyPair } from "../../../tests/support/ssh-keys";
+
+export type { KeyPair };
 
 export function generateKeyPair(comment = "test"): KeyPair {
-    const k = utils.generateKeyPairSync("ed25519", { comment });
-    return { private: k.private, public: k.public };
+    return parseableKeyPair(comment);
 }
 
 export interface Exec {

@@ -1,0 +1,28 @@
+// SSH key pairs for tests.
+import { utils } from "ssh2";
+
+export interface KeyPair {
+    /** OpenSSH private key text. */
+    private: string;
+    /** authorized_keys line: `ssh-ed25519 AAAA... comment` */
+    public: string;
+}
+
+/**
+ * An ed25519 key pair that ssh2 can parse back: a small fraction of the ed25519 keys ssh2
+ * generates fail its own parser ("Malformed OpenSSH private key"), which made tests flaky.
+ */
+export function parseableKeyPair(comment?: string): KeyPair {
+    for (let i = 0; i < 20; i++) {
+        const k = utils.generateKeyPairSync("ed25519", comment ? { comment } : {});
+        if (!(utils.parseKey(k.public) instanceof Error) && !(utils.parseKey(k.private) instanceof Error)) {
+            return { private: k.private, public: k.public };
+        }
+    }
+    throw new Error("could not generate a parseable ed25519 key");
+}
+
+/** `type base64` of a public key line, without the comment (the form a pinned host key takes). */
+export function keyLine(pub: string): string {
+    return pub.trim().split(/\s+/).slice(0, 2).join(" ");
+}
