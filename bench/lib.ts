@@ -147,12 +147,19 @@ export interface SiteCfg {
     [k: string]: unknown;
 }
 
-/** The seed's stack config (Pulumi.dev.yaml) pointed at a lab's connection.json. */
+/**
+ * The seed's stack config (Pulumi.dev.yaml) pointed at a lab's connection.json. BENCH_VALIDATION=0
+ * turns the post-deploy multistore validation off (settings.validation.enabled), to time the
+ * deploy steps alone.
+ */
 export function seedStackYaml(labDir: string): string {
-    return fs
+    const yaml = fs
         .readFileSync(path.join(projectRoot, "Pulumi.dev.yaml"), "utf8")
         .replace("connectionFile: .lab/connection.json", `connectionFile: ${path.join(labDir, "connection.json")}`)
         .replace(/^\s+(knownHostsFile|privateKeyFile): .*\n/gm, "");
+    return process.env.BENCH_VALIDATION === "0"
+        ? yaml.replace(/(\n\s+validation:\n\s+enabled:) true/, "$1 false")
+        : yaml;
 }
 
 /** The seed's config with `n` DCN sites of one DistributedComputeHCI node each (oc0-spare-i). */

@@ -5,7 +5,8 @@
  * the program, so it never touches the shared tree's bin/ or .lab/.
  *
  * Env: BENCH_TIME_SCALE (P1/P2/P4 lab time scale, default 0.2 s per simulated minute),
- * BENCH_P3_SITES (default "3,20,100"), BENCH_KEEP=1 keeps the temp dir, BENCH_OUT (dir for logs
+ * BENCH_P3_SITES (default "3,20,100"), BENCH_VALIDATION=0 (seed config without the post-deploy
+ * multistore validation), BENCH_KEEP=1 keeps the temp dir, BENCH_OUT (dir for logs
  * and CPU profiles, default $TMPDIR/dcn-bench-out).
  */
 import * as fs from "node:fs";
@@ -186,6 +187,7 @@ async function p1(): Promise<Record<string, unknown>> {
         const result = {
             bench: "p1",
             time_scale: TIME_SCALE,
+            validation: process.env.BENCH_VALIDATION !== "0",
             ...fig,
             sequential_s: round(seq.wall),
             sequential_commands_s: round(seq.commandSum),
