@@ -219,6 +219,22 @@ export interface Measured {
     peak_proc: string;
     /** Distinct processes of the tree by executable name. */
     procs: Record<string, number>;
+    /** With `sshPort`: distinct TCP connections to it seen (sampled), by owning process name. */
+    sshConnsByProcess?: Record<string, number>;
+}
+
+/** Established TCP connections to 127.0.0.1:<port>: local port → owning process name (`ss -tnp`). */
+function sshConns(port: number): Map<string, string> {
+    const r = spawnSync("ss", ["-Htnp", "state", "established", "dst", `127.0.0.1:${port}`], { encoding: "utf8" });
+    const m = new Map<string, string>();
+    for (const line of (r.stdout ?? "").split("\n")) {
+        const f = line.trim().split(/\s+/);
+        if (f.length < 4) continue;
+        const local = f[2];
+        const proc = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
+        m.set(local, proc ? proc[1] : "?");
+    }
+    return m;
 }
 
 function children(): Map<number, number[]> {
@@ -258,6 +274,7 @@ export function measurePulumi(
     ws: PulumiWorkspace,
     args: string[],
     extraEnv: NodeJS.ProcessEnv = {},
+    opts: { sshPort?: number } = {},
 ): Promise<Measured> {
     return new Promise((resolve, reject) => {
         const began = process.hrtime.bigint();
@@ -292,7 +309,11 @@ export function measurePulumi(
             }
             peak = Math.max(peak, sum);
         };
-        const timer = setInterval(sample, 100);
+        const conns = new Map<string, string>();
+        const timer = setInterval(() => {
+            sample();
+            if (opts.sshPort) for (const [k, v] of sshConns(opts.sshPort)) conns.set(k, v);
+        }, 100);
         child.on("error", reject);
         child.on("close", (code) => {
             clearInterval(timer);
@@ -307,6 +328,14 @@ export function measurePulumi(
                 peak_proc_rss_mb: Math.round(peakProc / 1024),
                 peak_proc: peakProcName,
                 procs,
+                ...(opts.sshPort
+                    ? {
+                          sshConnsByProcess: [...conns.values()].reduce<Record<string, number>>(
+                              (a, p) => ({ ...a, [p]: (a[p] ?? 0) + 1 }),
+                              {},
+                          ),
+                      }
+                    : {}),
             });
         });
         child.stdin.end();

@@ -334,7 +334,10 @@ async function p4(): Promise<Record<string, unknown>> {
         const binDir = buildProgram(path.join(root, "build"));
         const ws = await workspace(root, binDir, "bench", seedStackYaml(lab.dir));
         const c0 = lab.connections();
-        const m = mustSucceed(await measurePulumi(ws, ["up", "--yes", "--non-interactive", "--skip-preview"]), "up");
+        const m = mustSucceed(
+            await measurePulumi(ws, ["up", "--yes", "--non-interactive", "--skip-preview"], {}, { sshPort: lab.port }),
+            "up",
+        );
         const up = lab.connections() - c0;
         const entries = lab.log();
         const c1 = lab.connections();
@@ -361,6 +364,8 @@ async function p4(): Promise<Record<string, unknown>> {
             time_scale: 0.05,
             undercloud_commands: entries.length,
             ssh_connections_up: up,
+            // Sampled every 100 ms with `ss -tnp`: which process held them (may miss a very short one).
+            ssh_connections_up_by_process: m.sshConnsByProcess,
             ssh_connections_preview: preview,
             ssh_connections_noop_up: noop,
             provider_processes:
