@@ -6,55 +6,28 @@
 // changes nothing; `destroy` empties the lab.
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PulumiWorkspace, projectRoot, pulumiWorkspace, toolchainBuilt } from "../support/pulumi";
-
-interface LogEntry {
-    start: string;
-    end: string;
-    argv: string[];
-    stack: string | null;
-    exit: number;
-    mutating: boolean;
-}
-
-async function freePort(): Promise<number> {
-    return new Promise((resolve) => {
-        const s = net.createServer();
-        s.listen(0, "127.0.0.1", () => {
-            const port = (s.address() as net.AddressInfo).port;
-            s.close(() => resolve(port));
-        });
-    });
-}
+import {
+    type LabLogEntry,
+    type PrivateLab,
+    buildProgram,
+    devConfig,
+    programFixture,
+    startPrivateLab,
+    writeStackConfig,
+} from "../support/lab";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-validation-"));
 const labDir = path.join(root, "lab");
-let labEnv: NodeJS.ProcessEnv;
+let privateLab: PrivateLab;
 let ws: PulumiWorkspace;
-
-function lab(...args: string[]): string {
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(projectRoot, "lab", "cli.ts"), ...args], {
-        cwd: projectRoot,
-        env: labEnv,
-        encoding: "utf8",
-    });
-    if (r.status !== 0) {
-        throw new Error(`lab ${args.join(" ")} failed: ${r.stdout}\n${r.stderr}`);
-    }
-    return r.stdout;
-}
-
-function labLog(): LogEntry[] {
-    return lab("log", "--json")
-        .split("\n")
-        .filter((l) => l.trim().startsWith("{"))
-        .map((l) => JSON.parse(l) as LogEntry);
-}
+const lab = (...args: string[]): string => privateLab.lab(...args);
+/** Log entries of finished commands (these tests read the log only when nothing is running). */
+type LogEntry = LabLogEntry & { end: string; exit: number };
+const labLog = (): LogEntry[] => privateLab.log() as LogEntry[];
 
 const hasCommandPlugin = fs.existsSync(path.join(projectRoot, ".pulumi", "bin", "pulumi-resource-command"));
 
@@ -67,42 +40,21 @@ describe(
     },
     () => {
         before(async () => {
-            execFileSync("npx", ["--no-install", "tsc", "-p", "tsconfig.json"], {
-                cwd: projectRoot,
-                stdio: "inherit",
-            });
-            const port = await freePort();
-            labEnv = {
-                ...process.env,
-                LAB_DIR: labDir,
-                LAB_SSH_PORT: String(port),
-                LAB_CEPH_NET: `127.1.${150 + (port % 50)}`,
-                LAB_TIME_SCALE: process.env.LAB_TIME_SCALE ?? "0.05",
-            };
-            lab("start");
-            const fixture = path.join(root, "project");
-            fs.mkdirSync(fixture);
-            fs.cpSync(path.join(projectRoot, "bin"), path.join(fixture, "bin"), { recursive: true });
-            fs.copyFileSync(path.join(projectRoot, "Pulumi.yaml"), path.join(fixture, "Pulumi.yaml"));
-            fs.copyFileSync(path.join(projectRoot, "package.json"), path.join(fixture, "package.json"));
-            const dev = fs
-                .readFileSync(path.join(projectRoot, "Pulumi.dev.yaml"), "utf8")
-                .replace(
-                    "connectionFile: .lab/connection.json",
-                    `connectionFile: ${path.join(labDir, "connection.json")}`,
-                )
-                .replace(/^\s+(knownHostsFile|privateKeyFile): .*\n/gm, "");
-            assert.match(dev, /validation:\n\s+enabled: true/, "Pulumi.dev.yaml enables the validation");
-            fs.writeFileSync(path.join(fixture, "Pulumi.val.yaml"), dev);
+            buildProgram();
+            privateLab = await startPrivateLab(labDir, process.env.LAB_TIME_SCALE ?? "0.05");
+            const fixture = programFixture(path.join(root, "project"), labDir);
+            const config = devConfig();
+            assert.equal(
+                (config["dcn-storage:settings"] as { validation?: { enabled?: boolean } }).validation?.enabled,
+                true,
+                "Pulumi.dev.yaml enables the validation",
+            );
+            writeStackConfig(fixture, "val", config);
             ws = await pulumiWorkspace(fixture, "val");
         });
 
         after(() => {
-            try {
-                lab("stop");
-            } catch {
-                // already stopped
-            }
+            privateLab?.stop();
             ws?.dispose();
             fs.rmSync(root, { recursive: true, force: true });
         });
