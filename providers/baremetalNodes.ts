@@ -15,17 +15,19 @@ import { parse, stringify } from "yaml";
 import { z } from "zod";
 import {
     BaseInputs,
-    UndercloudArg,
     DiffPolicy,
     baseShape,
     checkWith,
     containsUnknown,
     diffByPolicy,
+    diffResult,
     progress,
     sha256,
     targetOf,
     unk,
+    updateByPolicy,
 } from "./common";
+import { BaseArgs, DcnResource } from "./resource";
 import { JOBS_DIR, JobCommand, readFile, remoteHome, runJob, writeFile } from "./remote/jobs";
 import { AZ_NAME, HOST_NAME, ROLE_NAME, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 
@@ -169,7 +171,7 @@ export function inputSchema() {
 
 export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds: BaremetalNodesInputs, news: BaremetalNodesInputs) {
-        const r = checkWith(inputSchema(), news as unknown as Record<string, unknown>);
+        const r = checkWith(inputSchema(), news);
         if (r.failures.length === 0 && !containsUnknown(news.roles)) {
             for (const problem of validateRoles(news.roles)) {
                 r.failures.push({ property: "roles", reason: problem });
@@ -179,16 +181,7 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async diff(_id: string, olds: BaremetalNodesOutputs, news: BaremetalNodesInputs) {
-        const d = diffByPolicy(
-            POLICY,
-            olds as unknown as Record<string, unknown>,
-            news as unknown as Record<string, unknown>,
-        );
-        return {
-            changes: d.changes || olds.healthy === false,
-            replaces: d.replaces,
-            deleteBeforeReplace: d.deleteBeforeReplace,
-        };
+        return diffResult(diffByPolicy(POLICY, olds, news), olds.healthy === false);
     },
 
     async create(inputs: BaremetalNodesInputs) {
@@ -216,16 +209,13 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async update(_id: string, olds: BaremetalNodesOutputs, news: BaremetalNodesInputs) {
-        const d = diffByPolicy(
+        return updateByPolicy(
             POLICY,
-            olds as unknown as Record<string, unknown>,
-            news as unknown as Record<string, unknown>,
+            olds,
+            news,
+            () => provision(news, removedInstances(olds.roles, news.roles)),
+            olds.healthy === false,
         );
-        if (d.updates.length === 0 && olds.healthy !== false) {
-            return { outs: { ...olds, ...news } };
-        }
-        const removed = removedInstances(olds.roles, news.roles);
-        return { outs: await provision(news, removed) };
     },
 
     async delete(_id: string, props: BaremetalNodesOutputs) {
@@ -547,11 +537,7 @@ export function parseDeployedMetal(text: string, roles: RoleSpec[]): MetalNode[]
 
 // ---------------------------------------------------------------- resource
 
-export interface BaremetalNodesArgs {
-    /** Undercloud connection (host, port, user, pinned host key). */
-    undercloud: pulumi.Input<UndercloudArg>;
-    /** SSH private key text; stored only as a secret. */
-    privateKey: pulumi.Input<string>;
+export interface BaremetalNodesArgs extends BaseArgs {
     /** TripleO stack name (identity: a change replaces the metal). */
     stack: pulumi.Input<string>;
     /** Roles and instances of the stack, in roles-file order. */
@@ -569,7 +555,7 @@ export interface BaremetalNodesArgs {
 }
 
 /** A stack's provisioned metal (`pulumi-nodejs:dynamic/dcn:BaremetalNodes`). */
-export class BaremetalNodes extends pulumi.dynamic.Resource {
+export class BaremetalNodes extends DcnResource {
     declare public readonly stack: pulumi.Output<string>;
     declare public readonly rolesFile: pulumi.Output<string>;
     declare public readonly baremetalFile: pulumi.Output<string>;
@@ -583,25 +569,27 @@ export class BaremetalNodes extends pulumi.dynamic.Resource {
         super(
             baremetalNodesProvider,
             name,
+            args,
             {
-                ...args,
-                privateKey: pulumi.secret(args.privateKey),
-                vips: args.vips ?? [],
-                concurrency: args.concurrency ?? 2,
-                timeoutMinutes: args.timeoutMinutes ?? 120,
+                type: "BaremetalNodes",
                 providerVersion: PROVIDER_VERSION,
-                rolesFile: undefined,
-                baremetalFile: undefined,
-                metalFile: undefined,
-                networkFile: undefined,
-                vipsFile: undefined,
-                nodes: undefined,
-                metalHash: undefined,
-                healthy: undefined,
+                defaults: {
+                    vips: args.vips ?? [],
+                    concurrency: args.concurrency ?? 2,
+                    timeoutMinutes: args.timeoutMinutes ?? 120,
+                },
+                outputs: [
+                    "rolesFile",
+                    "baremetalFile",
+                    "metalFile",
+                    "networkFile",
+                    "vipsFile",
+                    "nodes",
+                    "metalHash",
+                    "healthy",
+                ],
             },
-            { ...opts, additionalSecretOutputs: ["privateKey"] },
-            "dcn",
-            "BaremetalNodes",
+            opts,
         );
     }
 }

@@ -19,15 +19,17 @@ import { z } from "zod";
 import {
     BaseInputs,
     DiffPolicy,
-    UndercloudArg,
     baseShape,
     checkWith,
     diffByPolicy,
+    diffResult,
     progress,
     sha256,
     targetOf,
     unk,
+    updateByPolicy,
 } from "./common";
+import { BaseArgs, DcnResource } from "./resource";
 import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, runJob, writeFile } from "./remote/jobs";
 import { CEPH_CLUSTER_NAME, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 
@@ -122,20 +124,11 @@ export function inputSchema() {
 
 export const cephClusterProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds: CephClusterInputs, news: CephClusterInputs) {
-        return checkWith(inputSchema(), news as unknown as Record<string, unknown>);
+        return checkWith(inputSchema(), news);
     },
 
     async diff(_id: string, olds: CephClusterOutputs, news: CephClusterInputs) {
-        const d = diffByPolicy(
-            POLICY,
-            olds as unknown as Record<string, unknown>,
-            news as unknown as Record<string, unknown>,
-        );
-        return {
-            changes: d.changes || olds.healthy === false,
-            replaces: d.replaces,
-            deleteBeforeReplace: d.deleteBeforeReplace,
-        };
+        return diffResult(diffByPolicy(POLICY, olds, news), olds.healthy === false);
     },
 
     async create(inputs: CephClusterInputs) {
@@ -164,15 +157,7 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async update(_id: string, olds: CephClusterOutputs, news: CephClusterInputs) {
-        const d = diffByPolicy(
-            POLICY,
-            olds as unknown as Record<string, unknown>,
-            news as unknown as Record<string, unknown>,
-        );
-        if (d.updates.length === 0 && olds.healthy !== false) {
-            return { outs: { ...olds, ...news } };
-        }
-        return { outs: await deploy(news, false) };
+        return updateByPolicy(POLICY, olds, news, () => deploy(news, false), olds.healthy === false);
     },
 
     async delete(_id: string, props: CephClusterOutputs) {
@@ -330,11 +315,7 @@ export function parseDeployedCeph(text: string): {
 
 // ---------------------------------------------------------------- resource
 
-export interface CephClusterArgs {
-    /** Undercloud connection (host, port, user, pinned host key). */
-    undercloud: pulumi.Input<UndercloudArg>;
-    /** SSH private key text; stored only as a secret. */
-    privateKey: pulumi.Input<string>;
+export interface CephClusterArgs extends BaseArgs {
     /** TripleO stack (identity). */
     stack: pulumi.Input<string>;
     /** Ceph cluster name, `[a-zA-Z0-9]+`, unique across sites (identity). */
@@ -360,7 +341,7 @@ export interface CephClusterArgs {
 }
 
 /** A stack's deployed Ceph cluster (`pulumi-nodejs:dynamic/dcn:CephCluster`). */
-export class CephCluster extends pulumi.dynamic.Resource {
+export class CephCluster extends DcnResource {
     declare public readonly clusterName: pulumi.Output<string>;
     declare public readonly cephFile: pulumi.Output<string>;
     declare public readonly fsid: pulumi.Output<string>;
@@ -373,25 +354,28 @@ export class CephCluster extends pulumi.dynamic.Resource {
         super(
             cephClusterProvider,
             name,
+            args,
             {
-                ...args,
-                privateKey: pulumi.secret(args.privateKey),
-                singleHostDefaults: args.singleHostDefaults ?? false,
-                pools: args.pools ?? DEFAULT_POOLS,
-                timeoutMinutes: args.timeoutMinutes ?? 120,
+                type: "CephCluster",
                 providerVersion: PROVIDER_VERSION,
-                cephFile: undefined,
-                poolsFile: undefined,
-                fsid: undefined,
-                clientUserName: undefined,
-                clientKey: undefined,
-                cephHash: undefined,
-                clientVarsFile: undefined,
-                healthy: undefined,
+                defaults: {
+                    singleHostDefaults: args.singleHostDefaults ?? false,
+                    pools: args.pools ?? DEFAULT_POOLS,
+                    timeoutMinutes: args.timeoutMinutes ?? 120,
+                },
+                outputs: [
+                    "cephFile",
+                    "poolsFile",
+                    "fsid",
+                    "clientUserName",
+                    "clientKey",
+                    "cephHash",
+                    "clientVarsFile",
+                    "healthy",
+                ],
+                secretOutputs: ["clientKey"],
             },
-            { ...opts, additionalSecretOutputs: ["privateKey", "clientKey"] },
-            "dcn",
-            "CephCluster",
+            opts,
         );
     }
 }

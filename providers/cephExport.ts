@@ -16,15 +16,17 @@ import { z } from "zod";
 import {
     BaseInputs,
     DiffPolicy,
-    UndercloudArg,
     baseShape,
     checkWith,
     diffByPolicy,
+    diffResult,
     progress,
     sha256,
     targetOf,
     unk,
+    updateByPolicy,
 } from "./common";
+import { BaseArgs, DcnResource } from "./resource";
 import { readFile, remoteHome, removeFiles, runOk } from "./remote/jobs";
 import { STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 
@@ -84,16 +86,11 @@ export function inputSchema() {
 
 export const cephExportProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds: CephExportInputs, news: CephExportInputs) {
-        return checkWith(inputSchema(), news as unknown as Record<string, unknown>);
+        return checkWith(inputSchema(), news);
     },
 
     async diff(_id: string, olds: CephExportOutputs, news: CephExportInputs) {
-        const d = diffByPolicy(
-            POLICY,
-            olds as unknown as Record<string, unknown>,
-            news as unknown as Record<string, unknown>,
-        );
-        return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+        return diffResult(diffByPolicy(POLICY, olds, news));
     },
 
     async create(inputs: CephExportInputs) {
@@ -109,15 +106,7 @@ export const cephExportProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async update(_id: string, olds: CephExportOutputs, news: CephExportInputs) {
-        const d = diffByPolicy(
-            POLICY,
-            olds as unknown as Record<string, unknown>,
-            news as unknown as Record<string, unknown>,
-        );
-        if (d.updates.length === 0) {
-            return { outs: { ...olds, ...news } };
-        }
-        return { outs: await exportCeph(news) };
+        return updateByPolicy(POLICY, olds, news, () => exportCeph(news));
     },
 
     async delete(_id: string, props: CephExportOutputs) {
@@ -186,11 +175,7 @@ export function parseCephExport(text: string): ExternalCephCluster[] {
 
 // ---------------------------------------------------------------- resource
 
-export interface CephExportArgs {
-    /** Undercloud connection (host, port, user, pinned host key). */
-    undercloud: pulumi.Input<UndercloudArg>;
-    /** SSH private key text; stored only as a secret. */
-    privateKey: pulumi.Input<string>;
+export interface CephExportArgs extends BaseArgs {
     /** Stacks to export, in order. */
     stacks: pulumi.Input<pulumi.Input<string>[]>;
     /** Export file on the undercloud (absolute or `~/`). Identity. */
@@ -204,7 +189,7 @@ export interface CephExportArgs {
 }
 
 /** A ceph export env file (`pulumi-nodejs:dynamic/dcn:CephExport`). */
-export class CephExport extends pulumi.dynamic.Resource {
+export class CephExport extends DcnResource {
     declare public readonly outputFile: pulumi.Output<string>;
     /** Secret: holds cephx keys. */
     declare public readonly clusters: pulumi.Output<ExternalCephCluster[]>;
@@ -214,18 +199,18 @@ export class CephExport extends pulumi.dynamic.Resource {
         super(
             cephExportProvider,
             name,
+            args,
             {
-                ...args,
-                privateKey: pulumi.secret(args.privateKey),
-                keyClientName: args.keyClientName ?? "openstack",
-                configDownloadDir: args.configDownloadDir ?? "~/overcloud-deploy/",
+                type: "CephExport",
                 providerVersion: PROVIDER_VERSION,
-                clusters: undefined,
-                exportHash: undefined,
+                defaults: {
+                    keyClientName: args.keyClientName ?? "openstack",
+                    configDownloadDir: args.configDownloadDir ?? "~/overcloud-deploy/",
+                },
+                outputs: ["clusters", "exportHash"],
+                secretOutputs: ["clusters"],
             },
-            { ...opts, additionalSecretOutputs: ["privateKey", "clusters"] },
-            "dcn",
-            "CephExport",
+            opts,
         );
     }
 }

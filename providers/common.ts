@@ -79,7 +79,7 @@ export function unk<T extends z.ZodTypeAny>(schema: T) {
 }
 
 /** Runs a zod schema for `check`, turning issues into CheckFailures naming the property path. */
-export function checkWith(schema: z.ZodTypeAny, news: Record<string, unknown>) {
+export function checkWith<T extends object>(schema: z.ZodTypeAny, news: T) {
     const r = schema.safeParse(news);
     if (r.success) {
         return { inputs: news, failures: [] as { property: string; reason: string }[] };
@@ -169,11 +169,9 @@ export interface DiffOutcome {
  * Keys not in the policy are compared as `update` keys, so a forgotten key re-runs rather than
  * silently being ignored.
  */
-export function diffByPolicy(
-    policy: DiffPolicy,
-    olds: Record<string, unknown>,
-    news: Record<string, unknown>,
-): DiffOutcome {
+export function diffByPolicy(policy: DiffPolicy, oldOutputs: object, newInputs: object): DiffOutcome {
+    const olds = oldOutputs as Record<string, unknown>;
+    const news = newInputs as Record<string, unknown>;
     const keys = new Set([...Object.keys(news)].filter((k) => k !== "__provider"));
     const replaces: string[] = [];
     const updates: string[] = [];
@@ -199,6 +197,31 @@ export function diffByPolicy(
         updates,
         quiets,
     };
+}
+
+/**
+ * The engine's answer of a provider's `diff`: the policy outcome, plus `force` for a change the
+ * inputs do not show (a refresh found the remote side broken or drifted).
+ */
+export function diffResult(d: DiffOutcome, force = false) {
+    return { changes: d.changes || force, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+}
+
+/**
+ * A provider's `update`: when only `quiet` keys changed (and nothing forces a re-run) the new
+ * values are stored without touching the host; otherwise `rerun` does the remote step again.
+ */
+export async function updateByPolicy<I extends object, O extends I>(
+    policy: DiffPolicy,
+    olds: O,
+    news: I,
+    rerun: () => Promise<O>,
+    force = false,
+): Promise<{ outs: O }> {
+    if (!force && diffByPolicy(policy, olds, news).updates.length === 0) {
+        return { outs: { ...olds, ...news } };
+    }
+    return { outs: await rerun() };
 }
 
 /** Progress line to the Pulumi log (inside the provider process this reaches the CLI output). */

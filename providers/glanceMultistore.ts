@@ -15,15 +15,16 @@ import { z } from "zod";
 import {
     BaseInputs,
     DiffPolicy,
-    UndercloudArg,
     baseShape,
     checkWith,
     containsUnknown,
     diffByPolicy,
+    diffResult,
     sha256,
     targetOf,
     unk,
 } from "./common";
+import { BaseArgs, DcnResource } from "./resource";
 import { readFile, removeFiles, writeFile } from "./remote/jobs";
 import { CEPH_CLUSTER_NAME, GLANCE_STORE_ID, STACK_NAME, isRemotePath } from "./remote/shell";
 
@@ -96,7 +97,7 @@ export function inputSchema() {
 
 export const glanceMultistoreProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds: GlanceMultistoreInputs, news: GlanceMultistoreInputs) {
-        const r = checkWith(inputSchema(), news as unknown as Record<string, unknown>);
+        const r = checkWith(inputSchema(), news);
         if (r.failures.length === 0 && !containsUnknown(news.stores) && !containsUnknown(news.backendId)) {
             for (const p of storeProblems(news.backendId, news.stores)) {
                 r.failures.push({ property: "stores", reason: p });
@@ -106,17 +107,12 @@ export const glanceMultistoreProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async diff(_id: string, olds: GlanceMultistoreOutputs, news: GlanceMultistoreInputs) {
-        const d = diffByPolicy(
-            POLICY,
-            olds as unknown as Record<string, unknown>,
-            news as unknown as Record<string, unknown>,
-        );
         // Drift: the remote file (hash recorded by create/read) is not what the inputs render.
         const drift =
             !containsUnknown(news) &&
             inputSchema().safeParse(news).success &&
             olds.contentHash !== sha256(renderGlanceEnv(news));
-        return { changes: d.changes || drift, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+        return diffResult(diffByPolicy(POLICY, olds, news), drift);
     },
 
     async create(inputs: GlanceMultistoreInputs) {
@@ -192,11 +188,7 @@ export function renderGlanceEnv(
 
 // ---------------------------------------------------------------- resource
 
-export interface GlanceMultistoreArgs {
-    /** Undercloud connection (host, port, user, pinned host key). */
-    undercloud: pulumi.Input<UndercloudArg>;
-    /** SSH private key text; stored only as a secret. */
-    privateKey: pulumi.Input<string>;
+export interface GlanceMultistoreArgs extends BaseArgs {
     /** TripleO stack whose deploy consumes the file. */
     stack: pulumi.Input<string>;
     /** Env file path on the undercloud (identity). */
@@ -214,7 +206,7 @@ export interface GlanceMultistoreArgs {
 }
 
 /** A site's Glance multistore env file (`pulumi-nodejs:dynamic/dcn:GlanceMultistore`). */
-export class GlanceMultistore extends pulumi.dynamic.Resource {
+export class GlanceMultistore extends DcnResource {
     declare public readonly file: pulumi.Output<string>;
     declare public readonly contentHash: pulumi.Output<string>;
     declare public readonly storeIds: pulumi.Output<string[]>;
@@ -223,19 +215,18 @@ export class GlanceMultistore extends pulumi.dynamic.Resource {
         super(
             glanceMultistoreProvider,
             name,
+            args,
             {
-                ...args,
-                privateKey: pulumi.secret(args.privateKey),
-                description: args.description ?? pulumi.interpolate`${args.backendId} rbd glance store`,
-                importMethods: args.importMethods ?? "web-download,copy-image",
-                showMultipleLocations: args.showMultipleLocations ?? false,
+                type: "GlanceMultistore",
                 providerVersion: PROVIDER_VERSION,
-                contentHash: undefined,
-                storeIds: undefined,
+                defaults: {
+                    description: args.description ?? pulumi.interpolate`${args.backendId} rbd glance store`,
+                    importMethods: args.importMethods ?? "web-download,copy-image",
+                    showMultipleLocations: args.showMultipleLocations ?? false,
+                },
+                outputs: ["contentHash", "storeIds"],
             },
-            { ...opts, additionalSecretOutputs: ["privateKey"] },
-            "dcn",
-            "GlanceMultistore",
+            opts,
         );
     }
 }

@@ -26,14 +26,16 @@ import { validateMultistore } from "../tools/validate/validate";
 import {
     BaseInputs,
     DiffPolicy,
-    UndercloudArg,
     baseShape,
     checkWith,
     diffByPolicy,
+    diffResult,
     progress,
     targetOf,
     unk,
+    updateByPolicy,
 } from "./common";
+import { BaseArgs, DcnResource } from "./resource";
 import { exec } from "./remote/ssh";
 import { AZ_NAME, CEPH_CLUSTER_NAME, GLANCE_STORE_ID, STACK_NAME, isRemotePath } from "./remote/shell";
 
@@ -164,16 +166,12 @@ async function validate(inputs: MultistoreValidationInputs): Promise<MultistoreV
 
 export const multistoreValidationProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds: MultistoreValidationInputs, news: MultistoreValidationInputs) {
-        return checkWith(inputSchema(), news as unknown as Record<string, unknown>);
+        return checkWith(inputSchema(), news);
     },
 
     async diff(_id: string, olds: MultistoreValidationOutputs, news: MultistoreValidationInputs) {
-        const d = diffByPolicy(
-            POLICY,
-            olds as unknown as Record<string, unknown>,
-            news as unknown as Record<string, unknown>,
-        );
-        return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
+        // POLICY has no replace keys: deleteBeforeReplace is always false.
+        return diffResult(diffByPolicy(POLICY, olds, news));
     },
 
     async create(inputs: MultistoreValidationInputs) {
@@ -185,15 +183,7 @@ export const multistoreValidationProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async update(_id: string, olds: MultistoreValidationOutputs, news: MultistoreValidationInputs) {
-        const d = diffByPolicy(
-            POLICY,
-            olds as unknown as Record<string, unknown>,
-            news as unknown as Record<string, unknown>,
-        );
-        if (d.updates.length === 0) {
-            return { outs: { ...olds, ...news } };
-        }
-        return { outs: await validate(news) };
+        return updateByPolicy(POLICY, olds, news, () => validate(news));
     },
 
     async delete() {
@@ -201,11 +191,7 @@ export const multistoreValidationProvider: pulumi.dynamic.ResourceProvider = {
     },
 };
 
-export interface MultistoreValidationArgs {
-    /** Undercloud connection (host, port, user, pinned host key). */
-    undercloud: pulumi.Input<UndercloudArg>;
-    /** SSH private key text; stored only as a secret. */
-    privateKey: pulumi.Input<string>;
+export interface MultistoreValidationArgs extends BaseArgs {
     /** Central stack's rc file (OvercloudStack.rcFile of central). */
     rcFile: pulumi.Input<string>;
     /** The DCN sites to check. */
@@ -219,7 +205,7 @@ export interface MultistoreValidationArgs {
 }
 
 /** The multistore validation result (`pulumi-nodejs:dynamic/dcn:MultistoreValidation`). */
-export class MultistoreValidation extends pulumi.dynamic.Resource {
+export class MultistoreValidation extends DcnResource {
     declare public readonly image: pulumi.Output<string>;
     declare public readonly stores: pulumi.Output<string[]>;
     declare public readonly sites: pulumi.Output<Record<string, SiteValidation>>;
@@ -231,22 +217,17 @@ export class MultistoreValidation extends pulumi.dynamic.Resource {
         super(
             multistoreValidationProvider,
             name,
+            args,
             {
-                ...args,
-                privateKey: pulumi.secret(args.privateKey),
-                keep: args.keep ?? false,
-                copyTimeoutMinutes: args.copyTimeoutMinutes ?? 5,
+                type: "MultistoreValidation",
                 providerVersion: PROVIDER_VERSION,
-                image: undefined,
-                stores: undefined,
-                sites: undefined,
-                ok: undefined,
-                seconds: undefined,
-                validatedAt: undefined,
+                defaults: {
+                    keep: args.keep ?? false,
+                    copyTimeoutMinutes: args.copyTimeoutMinutes ?? 5,
+                },
+                outputs: ["image", "stores", "sites", "ok", "seconds", "validatedAt"],
             },
-            { ...opts, additionalSecretOutputs: ["privateKey"] },
-            "dcn",
-            "MultistoreValidation",
+            opts,
         );
     }
 }

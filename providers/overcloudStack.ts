@@ -26,16 +26,18 @@ import { z } from "zod";
 import {
     BaseInputs,
     DiffPolicy,
-    UndercloudArg,
     baseShape,
     checkWith,
     diffByPolicy,
+    diffResult,
     progress,
     sha256,
     stableStringify,
     targetOf,
     unk,
+    updateByPolicy,
 } from "./common";
+import { BaseArgs, DcnResource } from "./resource";
 import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, writeFile } from "./remote/jobs";
 import { AZ_NAME, SAFE_ARG, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 
@@ -161,18 +163,13 @@ export function inputSchema() {
 
 export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds: OvercloudStackInputs, news: OvercloudStackInputs) {
-        return checkWith(inputSchema(), news as unknown as Record<string, unknown>);
+        return checkWith(inputSchema(), news);
     },
 
     async diff(_id: string, olds: OvercloudStackOutputs, news: OvercloudStackInputs) {
-        const d = diffByPolicy(
-            POLICY,
-            olds as unknown as Record<string, unknown>,
-            news as unknown as Record<string, unknown>,
-        );
         // A refresh that found the stack failed (or half-deleted) makes the next up redeploy.
         const broken = olds.status !== undefined && olds.status !== "DEPLOY_SUCCESS";
-        return { changes: d.changes || broken, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+        return diffResult(diffByPolicy(POLICY, olds, news), broken);
     },
 
     async create(inputs: OvercloudStackInputs) {
@@ -201,15 +198,7 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async update(_id: string, olds: OvercloudStackOutputs, news: OvercloudStackInputs) {
-        const d = diffByPolicy(
-            POLICY,
-            olds as unknown as Record<string, unknown>,
-            news as unknown as Record<string, unknown>,
-        );
-        if (d.updates.length === 0 && olds.status === "DEPLOY_SUCCESS") {
-            return { outs: { ...olds, ...news } };
-        }
-        return { outs: await deploy(news) };
+        return updateByPolicy(POLICY, olds, news, () => deploy(news), olds.status !== "DEPLOY_SUCCESS");
     },
 
     async delete(_id: string, props: OvercloudStackOutputs) {
@@ -541,11 +530,7 @@ export function parseDeploymentStatus(text: string): string {
 
 // ---------------------------------------------------------------- resource
 
-export interface OvercloudStackArgs {
-    /** Undercloud connection (host, port, user, pinned host key). */
-    undercloud: pulumi.Input<UndercloudArg>;
-    /** SSH private key text; stored only as a secret. */
-    privateKey: pulumi.Input<string>;
+export interface OvercloudStackArgs extends BaseArgs {
     /** TripleO stack name (identity). */
     stack: pulumi.Input<string>;
     /** central or dcn (identity: selects the env files). */
@@ -573,7 +558,7 @@ export interface OvercloudStackArgs {
 }
 
 /** A deployed overcloud stack (`pulumi-nodejs:dynamic/dcn:OvercloudStack`). */
-export class OvercloudStack extends pulumi.dynamic.Resource {
+export class OvercloudStack extends DcnResource {
     declare public readonly stack: pulumi.Output<string>;
     declare public readonly status: pulumi.Output<string>;
     declare public readonly exportFile: pulumi.Output<string>;
@@ -590,25 +575,27 @@ export class OvercloudStack extends pulumi.dynamic.Resource {
         super(
             overcloudStackProvider,
             name,
+            args,
             {
-                ...args,
-                privateKey: pulumi.secret(args.privateKey),
-                templatesDir: args.templatesDir ?? "~/templates",
-                deployArgs: args.deployArgs ?? [],
-                timeoutMinutes: args.timeoutMinutes ?? 240,
+                type: "OvercloudStack",
                 providerVersion: PROVIDER_VERSION,
-                status: undefined,
-                overridesFile: undefined,
-                exportFile: undefined,
-                rcFile: undefined,
-                endpoints: undefined,
-                deployHash: undefined,
-                deployedAt: undefined,
-                exportHash: undefined,
+                defaults: {
+                    templatesDir: args.templatesDir ?? "~/templates",
+                    deployArgs: args.deployArgs ?? [],
+                    timeoutMinutes: args.timeoutMinutes ?? 240,
+                },
+                outputs: [
+                    "status",
+                    "overridesFile",
+                    "exportFile",
+                    "rcFile",
+                    "endpoints",
+                    "deployHash",
+                    "deployedAt",
+                    "exportHash",
+                ],
             },
-            { ...opts, additionalSecretOutputs: ["privateKey"] },
-            "dcn",
-            "OvercloudStack",
+            opts,
         );
     }
 }
