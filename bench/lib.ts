@@ -232,7 +232,18 @@ function sshConns(port: number): Map<string, string> {
         if (f.length < 4) continue;
         const local = f[2];
         const proc = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
-        m.set(local, proc ? proc[1] : "?");
+        let who = "?";
+        if (proc) {
+            let cmd = "";
+            try {
+                cmd = fs.readFileSync(`/proc/${proc[2]}/cmdline`, "utf8").split("\0").join(" ");
+            } catch {
+                // gone
+            }
+            // e.g. "node[123] …/pulumi-resource-pulumi-nodejs …" (the pid tells processes apart).
+            who = `${proc[1]}[${proc[2]}] ${cmd.replace(/.*\/(node_modules|\.pulumi)\//, "…/").slice(0, 90)}`;
+        }
+        m.set(local, who);
     }
     return m;
 }
