@@ -10,6 +10,7 @@
  * and CPU profiles, default $TMPDIR/dcn-bench-out).
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import {
     LogEntry,
@@ -28,7 +29,6 @@ import {
     log,
     measurePulumi,
     mustSucceed,
-    projectRoot,
     round,
     scaledStackYaml,
     seedStackYaml,
@@ -38,7 +38,7 @@ import {
 import { summarizeProfiles } from "./profile";
 
 const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? "0.2");
-const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(require("node:os").tmpdir(), "dcn-bench-out"));
+const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(os.tmpdir(), "dcn-bench-out"));
 const CENTRAL = "control-plane";
 const SEED_DCNS = ["dcn0", "dcn1"];
 
