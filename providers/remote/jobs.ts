@@ -41,7 +41,7 @@ export interface JobSpec {
     identity?: string;
     /** Overall deadline of the wait (ms); default 4 h. */
     timeoutMs?: number;
-    /** Longest poll interval (ms); default 2000 (one exec on the open connection). Polling starts at 300 ms and backs off to it. */
+    /** Poll period (ms), default 2000: each status probe waits on the undercloud for up to 2.5 × this for the job to end or print. */
     pollMs?: number;
     /** Receives every new output line. */
     onLine?: (line: string) => void;
@@ -101,8 +101,11 @@ const START = [
     "fi",
 ].join("\n");
 
+// Long poll: waits on the undercloud (up to $3 tenths of a second) until the job ends or writes past
+// the offset, so the end of a step is seen within ~0.1 s at the cost of one exec per few seconds.
 const STATUS = [
-    'd="$1"; off="$2"',
+    'd="$1"; off="$2"; waits="${3:-0}"; i=0',
+    'while [ "$i" -lt "$waits" ] && [ -d "$d" ] && [ ! -f "$d/rc" ] && [ "$(wc -c < "$d/out.log" 2>/dev/null || echo 0)" -le "$off" ]; do sleep 0.1; i=$((i + 1)); done',
     'if [ ! -d "$d" ]; then echo missing; exit 0; fi',
     'if [ -f "$d/rc" ]; then echo "rc=$(cat "$d/rc")"',
     'elif [ ! -f "$d/pid" ]; then echo starting',
@@ -287,16 +290,22 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
         const splitter = lineSplitter();
         let failures = 0;
         let firstPoll = true;
-        let interval = Math.min(300, pollMs);
+        // Each probe waits remotely for up to 2.5 × pollMs; a short local gap only keeps a chatty
+        // job from turning into a stream of execs.
+        const remoteWaitTenths = String(Math.max(1, Math.round((pollMs * 2.5) / 100)));
         for (;;) {
             if (!firstPoll) {
-                await sleep(interval);
-                interval = Math.min(pollMs, Math.round(interval * 1.5));
+                await sleep(Math.min(200, pollMs));
             }
             firstPoll = false;
             let probe: ExecResult;
             try {
-                probe = await run(t, ["sh", "-c", STATUS, "sh", dir, String(offset)], undefined, 60000);
+                probe = await run(
+                    t,
+                    ["sh", "-c", STATUS, "sh", dir, String(offset), remoteWaitTenths],
+                    undefined,
+                    60000,
+                );
                 failures = 0;
             } catch (err) {
                 failures++;
