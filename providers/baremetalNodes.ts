@@ -22,6 +22,7 @@ import {
     diffByPolicy,
     diffResult,
     progress,
+    remotePath,
     sha256,
     targetOf,
     unk,
@@ -150,7 +151,7 @@ export function inputSchema() {
         ...baseShape(),
         stack: unk(z.string().regex(STACK_NAME)),
         roles: unk(z.array(unk(role)).min(1)),
-        networkDataFile: unk(z.string().refine(isRemotePath, "not a safe remote path")),
+        networkDataFile: remotePath(),
         vips: unk(
             z.array(
                 unk(
@@ -162,7 +163,7 @@ export function inputSchema() {
             ),
         ),
         concurrency: unk(z.number().int().min(1).max(64)),
-        workDir: unk(z.string().refine(isRemotePath, "not a safe remote path")),
+        workDir: remotePath(),
         timeoutMinutes: unk(z.number().positive()),
     });
 }

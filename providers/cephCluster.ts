@@ -24,6 +24,7 @@ import {
     diffByPolicy,
     diffResult,
     progress,
+    remotePath,
     sha256,
     targetOf,
     unk,
@@ -31,7 +32,7 @@ import {
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
 import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, runJob, writeFile } from "./remote/jobs";
-import { CEPH_CLUSTER_NAME, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
+import { CEPH_CLUSTER_NAME, STACK_NAME, expandHome } from "./remote/shell";
 
 // ---------------------------------------------------------------- inputs and outputs
 
@@ -94,7 +95,7 @@ export const POLICY: DiffPolicy = {
 };
 
 export function inputSchema() {
-    const path = unk(z.string().refine(isRemotePath, "not a safe remote path"));
+    const path = remotePath();
     return z.object({
         ...baseShape(),
         stack: unk(z.string().regex(STACK_NAME)),

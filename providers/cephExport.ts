@@ -21,6 +21,7 @@ import {
     diffByPolicy,
     diffResult,
     progress,
+    remotePath,
     sha256,
     targetOf,
     unk,
@@ -28,7 +29,7 @@ import {
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
 import { readFile, remoteHome, removeFiles, runOk } from "./remote/jobs";
-import { STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
+import { STACK_NAME, expandHome } from "./remote/shell";
 
 // ---------------------------------------------------------------- inputs and outputs
 
@@ -71,7 +72,7 @@ export const POLICY: DiffPolicy = {
 };
 
 export function inputSchema() {
-    const path = unk(z.string().refine(isRemotePath, "not a safe remote path"));
+    const path = remotePath();
     return z.object({
         ...baseShape(),
         stacks: unk(z.array(unk(z.string().regex(STACK_NAME))).min(1)),

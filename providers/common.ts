@@ -17,7 +17,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { SshTarget } from "./remote/ssh";
-import { HOST_NAME } from "./remote/shell";
+import { HOST_NAME, isRemotePath } from "./remote/shell";
 
 /** The engine's placeholder for values unknown during preview (may arrive in any field). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -76,6 +76,11 @@ export function baseShape() {
 /** Accepts the schema's type or the preview-unknown sentinel. */
 export function unk<T extends z.ZodTypeAny>(schema: T) {
     return z.union([z.literal(UNKNOWN), schema]);
+}
+
+/** Zod schema of a remote path input (absolute or `~/`, shell-safe), preview sentinel accepted. */
+export function remotePath() {
+    return unk(z.string().refine(isRemotePath, "not a safe remote path"));
 }
 
 /** Runs a zod schema for `check`, turning issues into CheckFailures naming the property path. */

@@ -20,13 +20,14 @@ import {
     containsUnknown,
     diffByPolicy,
     diffResult,
+    remotePath,
     sha256,
     targetOf,
     unk,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
 import { readFile, removeFiles, writeFile } from "./remote/jobs";
-import { CEPH_CLUSTER_NAME, GLANCE_STORE_ID, STACK_NAME, isRemotePath } from "./remote/shell";
+import { CEPH_CLUSTER_NAME, GLANCE_STORE_ID, STACK_NAME } from "./remote/shell";
 
 // ---------------------------------------------------------------- inputs and outputs
 
@@ -73,7 +74,7 @@ export function inputSchema() {
     return z.object({
         ...baseShape(),
         stack: unk(z.string().regex(STACK_NAME)),
-        file: unk(z.string().refine(isRemotePath, "not a safe remote path")),
+        file: remotePath(),
         backendId: unk(z.string().regex(GLANCE_STORE_ID)),
         description: unk(z.string().max(200)),
         stores: unk(

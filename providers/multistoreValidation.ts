@@ -31,13 +31,14 @@ import {
     diffByPolicy,
     diffResult,
     progress,
+    remotePath,
     targetOf,
     unk,
     updateByPolicy,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
 import { exec } from "./remote/ssh";
-import { AZ_NAME, CEPH_CLUSTER_NAME, GLANCE_STORE_ID, STACK_NAME, isRemotePath } from "./remote/shell";
+import { AZ_NAME, CEPH_CLUSTER_NAME, GLANCE_STORE_ID, STACK_NAME } from "./remote/shell";
 
 export const PROVIDER_VERSION = "1";
 
@@ -92,7 +93,7 @@ export const POLICY: DiffPolicy = {
 export function inputSchema() {
     return z.object({
         ...baseShape(),
-        rcFile: unk(z.string().refine(isRemotePath, "not a safe remote path")),
+        rcFile: remotePath(),
         targets: unk(
             z.array(
                 unk(

@@ -31,6 +31,7 @@ import {
     diffByPolicy,
     diffResult,
     progress,
+    remotePath,
     sha256,
     stableStringify,
     targetOf,
@@ -125,7 +126,7 @@ export const POLICY: DiffPolicy = {
 };
 
 export function inputSchema() {
-    const path = unk(z.string().refine(isRemotePath, "not a safe remote path"));
+    const path = remotePath();
     const optPath = unk(z.string().refine((p) => p === "" || isRemotePath(p), "not a safe remote path"));
     return z.object({
         ...baseShape(),
