@@ -4,6 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { sshArgs } from "../../lab/sshd";
 
 export const REPO = path.resolve(__dirname, "..", "..");
 const TSX = path.join(REPO, "node_modules", ".bin", "tsx");
@@ -54,23 +55,7 @@ export class Lab {
 
     /** Runs one command on the undercloud over the lab's real SSH (like `npm run lab -- ssh -- cmd`). */
     ssh(command: string, input?: string): Promise<Result> {
-        const c = JSON.parse(fs.readFileSync(path.join(this.dir, "connection.json"), "utf8"));
-        const args = [
-            "-i",
-            c.privateKeyPath,
-            "-p",
-            String(c.port),
-            "-o",
-            `UserKnownHostsFile=${c.knownHostsPath}`,
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "LogLevel=ERROR",
-            `${c.user}@${c.host}`,
-            command,
-        ];
+        const args = sshArgs(this.dir, command);
         return new Promise((resolve) => {
             const p = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
             let stdout = "";
