@@ -1,0 +1,194 @@
+// Helpers of tests/integration/interrupts.test.ts: a `pulumi` run that can be interrupted like an
+// operator's terminal would (own process group, SIGINT / SIGKILL of the whole process tree), fast
+// reads of a private lab's command log, and a simulated undercloud reboot.
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { readLog } from "../../lab/journal";
+import type { LabLogEntry, PrivateLab } from "./lab";
+import type { PulumiResult, PulumiWorkspace } from "./pulumi";
+
+export interface RunningPulumi {
+    /** PID of the `pulumi` CLI; it leads its own process group. */
+    pid: number;
+    /** stdout + stderr so far. */
+    output(): string;
+    /** Resolves when the CLI has exited (never rejects). */
+    done: Promise<PulumiResult>;
+}
+
+/**
+ * Starts `pulumi <args>` in the workspace in its own process group (as a shell job on a terminal
+ * is), without waiting for it.
+ */
+export function startPulumi(ws: PulumiWorkspace, args: string[]): RunningPulumi {
+    const child = spawn("pulumi", args, { cwd: ws.projectDir, env: ws.env, stdio: "pipe", detached: true });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.stdin.end();
+    const done = new Promise<PulumiResult>((resolve) => {
+        child.on("error", (e) => resolve({ code: -1, stdout, stderr: stderr + String(e) }));
+        child.on("close", (code, signal) =>
+            resolve({ code: code ?? (signal ? 128 + signalNumber(signal) : -1), stdout, stderr }),
+        );
+    });
+    return { pid: child.pid!, output: () => stdout + stderr, done };
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+    return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal] ?? 0;
+}
+
+/** `pid` and every process descending from it (from /proc; the pids alive right now). */
+export function processTree(pid: number): number[] {
+    const children = new Map<number, number[]>();
+    for (const d of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(d)) {
+            continue;
+        }
+        try {
+            // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
+            const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+        } catch {
+            // exited meanwhile
+        }
+    }
+    const out: number[] = [];
+    const walk = (p: number) => {
+        out.push(p);
+        for (const c of children.get(p) ?? []) {
+            walk(c);
+        }
+    };
+    walk(pid);
+    return out;
+}
+
+/** Command lines of processes (for messages). */
+export function describeProcesses(pids: number[]): string[] {
+    return pids.map((p) => {
+        try {
+            return `${p} ${fs.readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ").trim().slice(0, 120)}`;
+        } catch {
+            return `${p} (gone)`;
+        }
+    });
+}
+
+/**
+ * Sends `signal` to a process, its process group and every descendant (taken as one snapshot
+ * before any signal, so orphans re-parented meanwhile are not missed): what a lost terminal plus
+ * a supervisor's cleanup do to `pulumi`, its language host, the program and the provider plugins
+ * (Pulumi starts plugins in process groups of their own, so the group alone would miss them).
+ * Returns the processes signalled.
+ */
+export function killTree(pid: number, signal: NodeJS.Signals): number[] {
+    const pids = processTree(pid);
+    try {
+        process.kill(-pid, signal);
+    } catch {
+        // no such group
+    }
+    for (const p of pids) {
+        try {
+            process.kill(p, signal);
+        } catch {
+            // already gone
+        }
+    }
+    return pids;
+}
+
+/** True while the process exists (and is not a zombie). */
+export function alive(pid: number): boolean {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    } catch {
+        return false;
+    }
+}
+
+/** The lab's command log read straight from `<LAB_DIR>/commands.jsonl` (no CLI start: cheap to poll). */
+export function readLabLog(labDir: string): LabLogEntry[] {
+    return readLog(labDir);
+}
+
+/** Polls `check` every `intervalMs` until it returns a truthy value; throws after `timeoutMs`. */
+export async function waitFor<T>(
+    what: string,
+    check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+    timeoutMs: number,
+    intervalMs = 100,
+): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const r = await check();
+        if (r) {
+            return r;
+        }
+        if (Date.now() > deadline) {
+            throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+        }
+        await new Promise((res) => setTimeout(res, intervalMs));
+    }
+}
+
+/**
+ * Processes running on the lab's undercloud: everything started by its SSH sessions (login
+ * shells, commands, detached jobs) carries `LAB_DIR=<dir>` in its environment (bin/lab-session
+ * exports it). The test's own lab CLI calls are synchronous, so none of them is running here.
+ */
+export function undercloudProcesses(labDir: string): number[] {
+    const want = Buffer.from(`LAB_DIR=${path.resolve(labDir)}\0`);
+    const out: number[] = [];
+    for (const d of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(d) || Number(d) === process.pid) {
+            continue;
+        }
+        try {
+            const env = fs.readFileSync(`/proc/${d}/environ`);
+            if (env.includes(want)) {
+                out.push(Number(d));
+            }
+        } catch {
+            // exited, or not ours to read
+        }
+    }
+    return out;
+}
+
+export interface RebootReport {
+    /** Undercloud processes still alive after `lab stop` (what `lab stop` leaves running). */
+    survivedStop: string[];
+    /** Processes the simulated power cycle killed. */
+    killed: number[];
+}
+
+/**
+ * A simulated undercloud reboot: `lab stop` (sshd, Ceph, Glance), then SIGKILL of every process
+ * still running on the undercloud (as a power cycle would: `lab stop` leaves running sessions and
+ * detached jobs alone), then `lab start`. Reports what `lab stop` had left running.
+ */
+export async function rebootLab(privateLab: PrivateLab, downMs = 1000): Promise<RebootReport> {
+    privateLab.lab("stop");
+    const left = undercloudProcesses(privateLab.dir);
+    const survivedStop = describeProcesses(left);
+    const killed: number[] = [];
+    for (const p of left) {
+        try {
+            process.kill(p, "SIGKILL");
+            killed.push(p);
+        } catch {
+            // gone
+        }
+    }
+    await waitFor("the undercloud's processes to die", () => killed.every((p) => !alive(p)), 10_000);
+    await new Promise((r) => setTimeout(r, downMs));
+    privateLab.lab("start");
+    return { survivedStop, killed };
+}
