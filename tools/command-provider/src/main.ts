@@ -4,6 +4,7 @@ import { main } from "@pulumi/pulumi/provider";
 import { setEngineAddress } from "./engineLog";
 import { killRunning } from "./local";
 import { makeProvider } from "./provider";
+import { closeConnections } from "./remote";
 
 const args = process.argv.slice(2);
 // Same parsing as @pulumi/pulumi/provider/internals: drop --logtostderr, -v=N and --tracing <addr>.
@@ -19,11 +20,17 @@ for (let i = 0; i < args.length; i++) {
 }
 setEngineAddress(clean[0]);
 
-// Local commands die with the plugin instead of outliving it.
-process.on("exit", () => killRunning("SIGKILL"));
+// Local commands die with the plugin instead of outliving it; pooled SSH connections are closed
+// (SSH disconnect, then FIN) rather than left for the kernel. The engine ends a plugin with SIGINT
+// to its process group, then SIGKILL after 5 s.
+process.on("exit", () => {
+    killRunning("SIGKILL");
+    closeConnections();
+});
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.on(sig, () => {
         killRunning("SIGTERM");
+        closeConnections();
         process.exit(sig === "SIGINT" ? 130 : 143);
     });
 }

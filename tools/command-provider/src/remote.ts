@@ -178,14 +178,40 @@ function connectOnce(c: ConnectionBase, sock?: Duplex): Promise<Client> {
     });
 }
 
-export async function dial(
-    conn: Connection,
-    status: (msg: string) => void,
-): Promise<{ client: Client; close(): void }> {
+/** An established connection; `socket` is the TCP socket under it (the proxy's when there is one). */
+export interface Dialed {
+    client: Client;
+    /** Ends the connection (and the proxy connection under it). */
+    close(): void;
+    /** Fires once when the connection (or the proxy under it) is gone. */
+    onGone(f: () => void): void;
+    socket: { ref(): unknown; unref(): unknown } | undefined;
+}
+
+function tcpSocket(client: Client): Dialed["socket"] {
+    const sock = (client as unknown as { _sock?: { ref?: unknown; unref?: unknown } })._sock;
+    return sock && typeof sock.ref === "function" && typeof sock.unref === "function"
+        ? (sock as Dialed["socket"])
+        : undefined;
+}
+
+function whenGone(clients: Client[]): (f: () => void) => void {
+    return (f) => {
+        let fired = false;
+        const once = () => {
+            if (fired) return;
+            fired = true;
+            f();
+        };
+        for (const c of clients) c.on("close", once).on("end", once).on("error", once);
+    };
+}
+
+export async function dial(conn: Connection, status: (msg: string) => void): Promise<Dialed> {
     const limit = conn.dialErrorLimit ?? CONNECTION_DEFAULTS.dialErrorLimit;
     if (!conn.proxy) {
         const client = await dialWithRetry("Dial", limit, () => connectOnce(conn), status);
-        return { client, close: () => client.end() };
+        return { client, close: () => client.end(), onGone: whenGone([client]), socket: tcpSocket(client) };
     }
     const proxy = conn.proxy;
     const proxyLimit = proxy.dialErrorLimit ?? CONNECTION_DEFAULTS.dialErrorLimit;
@@ -216,6 +242,8 @@ export async function dial(
                 client.end();
                 proxyClient.end();
             },
+            onGone: whenGone([client, proxyClient]),
+            socket: tcpSocket(proxyClient),
         };
     } catch (e) {
         proxyClient.end();
@@ -258,8 +286,12 @@ function canRequestWithReply(client: Client): boolean {
 }
 
 function openSession(client: Client): Promise<ClientChannel> {
-    const c = client as unknown as Required<SshInternals>;
+    const c = client as unknown as Required<SshInternals> & { _sock?: { writable?: boolean } };
     return new Promise((resolve, reject) => {
+        if (!c._sock?.writable) {
+            reject(new Error("Not connected"));
+            return;
+        }
         const handler = Object.assign(
             (err: Error | undefined, chan: ClientChannel) => (err ? reject(err) : resolve(chan)),
             {
@@ -284,26 +316,20 @@ function channelRequest(client: Client, chan: ClientChannel, send: (id: number) 
     });
 }
 
-/** Opens an exec channel, setting each variable with a reply (environment: required; previous output: optional). */
-async function execWithEnv(
+/**
+ * On an open session channel, sets each variable with a reply (environment: required; previous
+ * output: optional), then starts the command.
+ */
+async function execOnChannel(
     client: Client,
+    chan: ClientChannel,
     command: string,
     env: Record<string, string>,
     optional: Set<string>,
     log: RemoteLog,
     attach: (chan: ClientChannel) => void,
 ): Promise<ClientChannel> {
-    if (!canRequestWithReply(client)) {
-        return new Promise((resolve, reject) =>
-            client.exec(command, Object.keys(env).length > 0 ? { env } : {}, (err, ch) => {
-                if (err) return reject(err);
-                attach(ch);
-                resolve(ch);
-            }),
-        );
-    }
     const protocol = (client as unknown as Required<SshInternals>)._protocol;
-    const chan = await openSession(client);
     for (const [key, value] of Object.entries(env)) {
         if (await channelRequest(client, chan, (id) => protocol.env(id, key, value, true))) continue;
         if (optional.has(key)) {
@@ -326,6 +352,204 @@ async function execWithEnv(
     return chan;
 }
 
+/** Without ssh2's internals: Client#exec (env requests without reply). */
+function execPlain(
+    client: Client,
+    command: string,
+    env: Record<string, string>,
+    attach: (chan: ClientChannel) => void,
+): Promise<ClientChannel> {
+    return new Promise((resolve, reject) =>
+        client.exec(command, Object.keys(env).length > 0 ? { env } : {}, (err, ch) => {
+            if (err) return reject(err);
+            attach(ch);
+            resolve(ch);
+        }),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection pool. The Go provider dials once per operation; here every operation of this plugin
+// process on the same target (host, port, user, credentials, pinned host key, proxy) shares one
+// SSH connection, each command on its own session channel, so one `pulumi up` opens one
+// connection per undercloud in this process (benchmark P4).
+
+/**
+ * At most this many session channels at once on one connection: OpenSSH refuses more than
+ * `MaxSessions` (default 10) per connection. Further operations wait for a free channel. If a
+ * server allows fewer, a refused channel open lowers the connection's limit and the operation waits.
+ */
+export const MAX_CHANNELS = 8;
+
+interface Pooled {
+    key: string;
+    /** Resolves when connected; rejects with the dial error (host key mismatch, retries exhausted...). */
+    ready: Promise<Dialed>;
+    dialed?: Dialed;
+    /** Dial progress goes to every operation waiting for this connection. */
+    status: Set<(msg: string) => void>;
+    active: number;
+    limit: number;
+    /** Channels opened so far: a failure to open one on a connection that already served is a stale connection. */
+    served: number;
+    waiters: Array<() => void>;
+    closed: boolean;
+}
+
+const pool = new Map<string, Pooled>();
+
+/** The pool key: everything that decides which server is reached and how it is authenticated. */
+export function poolKey(conn: Connection): string {
+    const part = (c: ConnectionBase) => [
+        c.host,
+        c.port ?? CONNECTION_DEFAULTS.port,
+        c.user ?? CONNECTION_DEFAULTS.user,
+        c.password ?? null,
+        c.privateKey ?? null,
+        c.privateKeyPassword ?? null,
+        c.agentSocketPath ?? (process.env.SSH_AUTH_SOCK || null),
+        c.hostKey ?? null,
+    ];
+    const key = JSON.stringify([part(conn), conn.proxy ? part(conn.proxy) : null]);
+    // Credentials are part of the key; keep only a digest of it.
+    return createHash("sha256").update(key).digest("hex");
+}
+
+/** Follows whether anybody uses the connection: an idle pooled connection does not keep the process alive. */
+function updateRef(entry: Pooled): void {
+    const sock = entry.dialed?.socket;
+    if (!sock || entry.closed) return;
+    if (entry.active > 0 || entry.waiters.length > 0) sock.ref();
+    else sock.unref();
+}
+
+function evict(entry: Pooled): void {
+    if (!entry.closed) {
+        entry.closed = true;
+        entry.dialed?.close();
+    }
+    if (pool.get(entry.key) === entry) pool.delete(entry.key);
+    // Waiters for a channel re-acquire (and get a new connection).
+    for (const w of entry.waiters.splice(0)) w();
+}
+
+function openPooled(conn: Connection, key: string): Pooled {
+    const entry: Pooled = {
+        key,
+        ready: undefined as unknown as Promise<Dialed>,
+        status: new Set(),
+        active: 0,
+        limit: MAX_CHANNELS,
+        served: 0,
+        waiters: [],
+        closed: false,
+    };
+    entry.ready = dial(conn, (m) => {
+        for (const f of entry.status) f(m);
+    }).then(
+        (d) => {
+            entry.dialed = d;
+            if (entry.closed) d.close(); // closeConnections() while dialing
+            // Dropped (server restart, network, sshd's ClientAlive*): forget it; the next operation redials.
+            d.onGone(() => evict(entry));
+            return d;
+        },
+        (e: unknown) => {
+            entry.closed = true;
+            if (pool.get(key) === entry) pool.delete(key);
+            throw e;
+        },
+    );
+    entry.ready.catch(() => {}); // awaited by the operations; this keeps a late failure from being "unhandled"
+    return entry;
+}
+
+interface Lease {
+    entry: Pooled;
+    client: Client;
+    /** Whether the connection had served a channel before this lease (a failure then means a stale connection). */
+    reused: boolean;
+    release(): void;
+}
+
+async function acquire(conn: Connection, status: (msg: string) => void): Promise<Lease> {
+    const key = poolKey(conn);
+    for (;;) {
+        let entry = pool.get(key);
+        if (!entry || entry.closed) {
+            entry = openPooled(conn, key);
+            pool.set(key, entry);
+        }
+        entry.status.add(status);
+        let dialed: Dialed;
+        try {
+            dialed = await entry.ready;
+        } finally {
+            entry.status.delete(status);
+        }
+        while (!entry.closed && entry.active >= entry.limit) {
+            const e = entry;
+            await new Promise<void>((r) => {
+                e.waiters.push(r);
+                updateRef(e);
+            });
+        }
+        if (entry.closed) continue;
+        entry.active++;
+        const reused = entry.served > 0;
+        entry.served++;
+        updateRef(entry);
+        const e = entry;
+        let released = false;
+        return {
+            entry,
+            client: dialed.client,
+            reused,
+            release: () => {
+                if (released) return;
+                released = true;
+                e.active--;
+                e.waiters.shift()?.();
+                updateRef(e);
+            },
+        };
+    }
+}
+
+/** Closes every pooled connection (plugin shutdown, tests). */
+export function closeConnections(): void {
+    for (const entry of [...pool.values()]) evict(entry);
+    pool.clear();
+}
+
+/** Live pooled connections (tests). */
+export function pooledConnections(): number {
+    return [...pool.values()].filter((e) => !e.closed && e.dialed).length;
+}
+
+function isChannelOpenFailure(e: unknown): boolean {
+    return e instanceof Error && /Channel open failure/i.test(e.message);
+}
+
+/** Opens a session channel, or fails after `ms` (0: no limit) so a half-dead connection is noticed. */
+function openSessionWithin(client: Client, ms: number): Promise<ClientChannel> {
+    const open = openSession(client);
+    if (!ms) return open;
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no answer to a channel open within ${ms / 1000}s`)), ms);
+        open.then(
+            (ch) => {
+                clearTimeout(timer);
+                resolve(ch);
+            },
+            (e: unknown) => {
+                clearTimeout(timer);
+                reject(e);
+            },
+        );
+    });
+}
+
 export async function runRemote(
     command: string,
     inputs: RemoteInputs,
@@ -333,24 +557,53 @@ export async function runRemote(
     logLine: (line: string) => void,
     log: RemoteLog,
 ): Promise<RunResult> {
-    const { client, close } = await dial(inputs.connection, (m) => log("info", m));
-    try {
-        const env = remoteEnv(inputs, prev);
-        const optional = new Set(Object.keys(previousOutputEnv(inputs.addPreviousOutputInEnv, prev)));
-        for (const k of Object.keys(inputs.environment ?? {})) optional.delete(k);
-        let done!: Promise<RunResult>;
-        // Listeners go on before the exec request: a fast command's output and exit status can arrive
-        // in the same packet batch as the exec reply.
-        const attach = (stream: ClientChannel) => {
-            done = collect(stream, command, inputs.logging, logLine);
-            done.catch(() => {}); // awaited below; this keeps an early failure from being "unhandled"
-        };
-        const stream = await execWithEnv(client, command, env, optional, log, attach);
-        if (inputs.stdin !== undefined && inputs.stdin.length > 0) stream.end(inputs.stdin);
-        else stream.end();
-        return await done;
-    } finally {
-        close();
+    const conn = inputs.connection;
+    const status = (m: string) => log("info", m);
+    const env = remoteEnv(inputs, prev);
+    const optional = new Set(Object.keys(previousOutputEnv(inputs.addPreviousOutputInEnv, prev)));
+    for (const k of Object.keys(inputs.environment ?? {})) optional.delete(k);
+    let done!: Promise<RunResult>;
+    // Listeners go on before the exec request: a fast command's output and exit status can arrive
+    // in the same packet batch as the exec reply.
+    const attach = (stream: ClientChannel) => {
+        done = collect(stream, command, inputs.logging, logLine);
+        done.catch(() => {}); // awaited below; this keeps an early failure from being "unhandled"
+    };
+    const openTimeoutMs = (conn.perDialTimeout ?? CONNECTION_DEFAULTS.perDialTimeout) * 1000;
+    let redialed = false;
+    for (;;) {
+        const lease = await acquire(conn, status);
+        try {
+            let stream: ClientChannel;
+            if (canRequestWithReply(lease.client)) {
+                let chan: ClientChannel;
+                try {
+                    chan = await openSessionWithin(lease.client, openTimeoutMs);
+                } catch (e) {
+                    // Nothing ran yet, so trying again is safe.
+                    if (isChannelOpenFailure(e) && lease.entry.active > 1 && !lease.entry.closed) {
+                        // The server allows fewer sessions than MAX_CHANNELS: wait for one of ours to end.
+                        lease.entry.limit = Math.max(1, lease.entry.active - 1);
+                        continue;
+                    }
+                    if (!redialed && (lease.reused || lease.entry.closed)) {
+                        // A stale connection (dropped while idle, or not answering): drop it and redial.
+                        redialed = true;
+                        evict(lease.entry);
+                        continue;
+                    }
+                    throw e;
+                }
+                stream = await execOnChannel(lease.client, chan, command, env, optional, log, attach);
+            } else {
+                stream = await execPlain(lease.client, command, env, attach);
+            }
+            if (inputs.stdin !== undefined && inputs.stdin.length > 0) stream.end(inputs.stdin);
+            else stream.end();
+            return await done;
+        } finally {
+            lease.release();
+        }
     }
 }
 

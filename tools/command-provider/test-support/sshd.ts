@@ -23,6 +23,10 @@ export interface TestSshd {
     execs: Exec[];
     connections: number;
     forwards: number;
+    /** Most session channels seen open at once on one connection. */
+    peakSessions: number;
+    /** Ends every client connection (a dropped network or a restarted server) and keeps listening. */
+    dropConnections(): void;
     close(): Promise<void>;
 }
 
@@ -34,6 +38,8 @@ export interface SshdOptions {
     cwd?: string;
     /** Which `env` requests to accept (default: all), like OpenSSH's AcceptEnv. */
     acceptEnv?: (key: string) => boolean;
+    /** Refuses more session channels than this at once per connection, like OpenSSH's MaxSessions. */
+    maxSessions?: number;
 }
 
 function parse(pub: string): ParsedKey {
@@ -52,10 +58,15 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
         execs: [],
         connections: 0,
         forwards: 0,
+        peakSessions: 0,
+        dropConnections: () => {},
         close: async () => {},
     };
+    const open = new Set<{ end(): unknown }>();
     const server = new Server({ hostKeys: [hostKey.private] }, (client) => {
         state.connections++;
+        open.add(client);
+        client.on("close", () => open.delete(client));
         client.on("error", () => {});
         client.on("authentication", (ctx: AuthContext) => {
             if (ctx.username !== user) return ctx.reject();
@@ -79,8 +90,18 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
                 });
                 sock.once("error", () => reject());
             });
-            client.on("session", (acceptSession) => {
+            let sessions = 0;
+            client.on("session", (acceptSession, rejectSession) => {
+                if (opts.maxSessions !== undefined && sessions >= opts.maxSessions) return rejectSession();
                 const session = acceptSession();
+                sessions++;
+                state.peakSessions = Math.max(state.peakSessions, sessions);
+                let ended = false;
+                const end = () => {
+                    if (!ended) sessions--;
+                    ended = true;
+                };
+                session.on("close", end);
                 const env: Record<string, string> = {};
                 session.on("env", (accept, reject, info) => {
                     if (opts.acceptEnv && !opts.acceptEnv(info.key)) return reject?.();
@@ -90,6 +111,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
                 session.on("exec", (accept, _reject, info) => {
                     state.execs.push({ command: info.command, env: { ...env } });
                     const stream = accept();
+                    stream.on("close", end);
                     const child = spawn("/bin/sh", ["-c", info.command], {
                         cwd: opts.cwd ?? process.cwd(),
                         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/", ...env },
@@ -108,10 +130,14 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
     state.port = (server.address() as net.AddressInfo).port;
+    state.dropConnections = () => {
+        for (const c of open) c.end();
+    };
     state.close = () =>
         new Promise<void>((resolve) => {
             server.close(() => resolve());
-            // ssh2's Server keeps client connections open; they end with the process.
+            // Like a stopped sshd: the connections end too (clients may keep pooled connections open).
+            for (const c of open) c.end();
             setTimeout(resolve, 200).unref();
         });
     return state;
