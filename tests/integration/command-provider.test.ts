@@ -255,6 +255,86 @@ describe(
     },
 );
 
+// Several remote commands in one `up` (four independent ones, started together by the engine, and
+// one that depends on them): the plugin runs them all as channels of one pooled SSH connection.
+const POOL_PROGRAM = `
+const pulumi = require("@pulumi/pulumi");
+const command = require("@pulumi/command");
+const cfg = new pulumi.Config();
+const connection = {
+    host: "127.0.0.1",
+    port: cfg.requireNumber("sshPort"),
+    user: "deploy",
+    privateKey: cfg.requireSecret("privateKey"),
+    hostKey: cfg.require("hostKey"),
+    dialErrorLimit: 1,
+};
+const steps = [0, 1, 2, 3].map(
+    (i) =>
+        new command.remote.Command("step" + i, {
+            connection,
+            create: "sleep 0.5; echo step" + i,
+            delete: "echo gone" + i,
+        }),
+);
+const last = new command.remote.Command(
+    "last",
+    { connection, create: "echo last", delete: "echo gone-last" },
+    { dependsOn: steps },
+);
+exports.out = pulumi.all([...steps.map((s) => s.stdout), last.stdout]);
+`;
+
+describe(
+    "pulumi-resource-command (TypeScript): one SSH connection per up",
+    { skip: !built && "toolchain not built (npm run setup)" },
+    () => {
+        let tmp: string;
+        let project: string;
+        let env: NodeJS.ProcessEnv;
+        let sshd: TestSshd;
+        const ok = async (args: string[]) => {
+            const r = await run("pulumi", args, project, env);
+            assert.equal(r.code, 0, `pulumi ${args.join(" ")} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+            return r;
+        };
+
+        before(async () => {
+            tmp = fs.mkdtempSync(path.join(os.tmpdir(), "command-provider-pool-"));
+            const clientKey = generateKeyPair("client");
+            sshd = await startSshd({ user: "deploy", clientKey });
+            project = makeProject(tmp);
+            fs.writeFileSync(path.join(project, "index.js"), POOL_PROGRAM);
+            env = offlineEnv(tmp, [launcherDir]);
+            await ok(["stack", "init", "test", "--non-interactive"]);
+            await ok(["config", "set", "sshPort", String(sshd.port)]);
+            await ok(["config", "set", "hostKey", sshd.hostKey.public]);
+            await ok(["config", "set", "--secret", "privateKey", "--", clientKey.private]);
+        });
+        after(async () => {
+            await sshd?.close();
+            if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+        });
+
+        it("runs five remote creates, then five deletes, on one connection each", async () => {
+            const c0 = sshd.connections;
+            await ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
+            assert.equal(sshd.execs.length, 5);
+            assert.ok(sshd.peakSessions >= 2, `the independent commands overlapped (peak ${sshd.peakSessions})`);
+            assert.equal(sshd.connections - c0, 1, "one SSH connection for the whole up");
+            const out = JSON.parse((await ok(["stack", "output", "--json", "--show-secrets"])).stdout);
+            assert.deepEqual(out.out, ["step0", "step1", "step2", "step3", "last"]);
+            // The plugin is gone with the up, and its connection with it.
+            assert.equal(sshd.liveConnections(), 0);
+
+            const c1 = sshd.connections;
+            await ok(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
+            assert.equal(sshd.execs.filter((e) => e.command.startsWith("echo gone")).length, 5);
+            assert.equal(sshd.connections - c1, 1, "one SSH connection for the whole destroy");
+        });
+    },
+);
+
 const ASSETS_PROGRAM = `
 const pulumi = require("@pulumi/pulumi");
 const command = require("@pulumi/command");

@@ -27,6 +27,8 @@ export interface TestSshd {
     peakSessions: number;
     /** Ends every client connection (a dropped network or a restarted server) and keeps listening. */
     dropConnections(): void;
+    /** Client connections open now. */
+    liveConnections(): number;
     close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
         forwards: 0,
         peakSessions: 0,
         dropConnections: () => {},
+        liveConnections: () => 0,
         close: async () => {},
     };
     const open = new Set<{ end(): unknown }>();
@@ -130,6 +133,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
     state.port = (server.address() as net.AddressInfo).port;
+    state.liveConnections = () => open.size;
     state.dropConnections = () => {
         for (const c of open) c.end();
     };
