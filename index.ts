@@ -9,6 +9,37 @@ import { ConfigError, parseUndercloud, planTopology } from "./components/config"
 import { resolveUndercloud } from "./components/connection";
 import { Deployment } from "./components/deployment";
 
+/**
+ * Stack traces the SDK takes for its own bookkeeping skip the source maps (bench/results.md, P3).
+ * Pulumi's run.js installs source-map-support, whose Error.prepareStackTrace maps every frame of
+ * every stack through the `.js.map` files. The SDK reads `new Error().stack` for every promise it
+ * creates (`debuggablePromise`: kept only for its report of leaked promises) and once per resource
+ * (`Resource.callsites`, the source position sent with RegisterResource): at 100 DCN sites that
+ * mapping was a quarter of a preview. Those two stacks get V8's own formatting (bin/*.js
+ * positions); every other error (the program's, a config error, an SDK RunError) is still mapped
+ * to its .ts position. DCN_SOURCE_MAPPED_STACKS=1 maps everything again (debugging a leak report).
+ */
+function sdkStacksWithoutSourceMaps(): void {
+    const mapped = Error.prepareStackTrace;
+    if (!mapped || process.env.DCN_SOURCE_MAPPED_STACKS === "1") {
+        return;
+    }
+    const sdkFrames = new Set(["debuggablePromise", "callsites"]);
+    Error.prepareStackTrace = (err, frames) => {
+        if (!sdkFrames.has(frames[0]?.getFunctionName() ?? "")) {
+            return mapped(err, frames);
+        }
+        let head: string;
+        try {
+            head = Error.prototype.toString.call(err);
+        } catch {
+            head = "Error";
+        }
+        return head + frames.map((f) => `\n    at ${String(f)}`).join("");
+    };
+}
+sdkStacksWithoutSourceMaps();
+
 const config = new pulumi.Config();
 
 /**

@@ -156,7 +156,9 @@ export function seedStackYaml(labDir: string): string {
     const yaml = fs
         .readFileSync(path.join(projectRoot, "Pulumi.dev.yaml"), "utf8")
         .replace("connectionFile: .lab/connection.json", `connectionFile: ${path.join(labDir, "connection.json")}`)
-        .replace(/^\s+(knownHostsFile|privateKeyFile): .*\n/gm, "");
+        .replace(/^\s+(knownHostsFile|privateKeyFile): .*\n/gm, "")
+        // The dev stack's salt is for its own passphrase; the bench's stacks get theirs at `stack init`.
+        .replace(/^encryptionsalt: .*\n/m, "");
     return process.env.BENCH_VALIDATION === "0"
         ? yaml.replace(/(\n\s+validation:\n\s+enabled:) true/, "$1 false")
         : yaml;

@@ -5,7 +5,7 @@
  * the program, so it never touches the shared tree's bin/ or .lab/.
  *
  * Env: BENCH_TIME_SCALE (P1/P2/P4 lab time scale, default 0.2 s per simulated minute),
- * BENCH_P3_SITES (default "3,20,100"), BENCH_VALIDATION=0 (seed config without the post-deploy
+ * BENCH_P3_SITES (default "3,20,100"), BENCH_P3_ROUNDS (default 2), BENCH_VALIDATION=0 (seed config without the post-deploy
  * multistore validation), BENCH_KEEP=1 keeps the temp dir, BENCH_OUT (dir for logs
  * and CPU profiles, default $TMPDIR/dcn-bench-out).
  */
@@ -232,31 +232,63 @@ async function p2(): Promise<Record<string, unknown>> {
     }
 }
 
-/** P3: preview of 3/20/100 DCN sites (fresh stacks), with peak memory and a CPU profile of 100. */
+/**
+ * P3: preview of 3/20/100 DCN sites (fresh stacks), with peak memory and a CPU profile of the
+ * largest. Each size is an A/B pair measured in the same run, alternated (A B, then B A):
+ * A = every stack trace source-mapped (`DCN_SOURCE_MAPPED_STACKS=1`, the program before the
+ * index.ts change), B = the program as it is (the SDK's bookkeeping stacks skip the source maps).
+ * BENCH_P3_ROUNDS (default 2) pairs per size. The load average is recorded with every figure.
+ */
 async function p3(): Promise<Record<string, unknown>> {
     const root = tmpRoot();
     const counts = (process.env.BENCH_P3_SITES ?? "3,20,100").split(",").map(Number);
+    const rounds = Number(process.env.BENCH_P3_ROUNDS ?? "2");
     // The program reads the lab's connection.json and key: a lab is started (nothing is deployed).
     const lab = await Lab.create(root, "lab-p3", TIME_SCALE, Math.max(24, ...counts));
-    const out: Record<string, unknown> = { bench: "p3" };
+    const out: Record<string, unknown> = { bench: "p3", rounds };
+    const load = () => round(os.loadavg()[0]!, 2);
+    const mean = (x: number[]) => x.reduce((p, q) => p + q, 0) / x.length;
     try {
         const binDir = buildProgram(path.join(root, "build"));
         for (const n of counts) {
             const ws = await workspace(root, binDir, `s${n}`, scaledStackYaml(lab.dir, n));
-            const c0 = lab.connections();
-            const m = mustSucceed(await measurePulumi(ws, ["preview", "--non-interactive"]), `preview ${n}`);
-            const conns = lab.connections() - c0;
-            const resources = /(\d+) to create/.exec(m.stdout)?.[1];
-            out[`preview_${n}_s`] = round(m.wall_s);
-            out[`preview_${n}_peak_rss_mb`] = m.peak_rss_mb;
+            const variants = { a: { DCN_SOURCE_MAPPED_STACKS: "1" }, b: {} } as const;
+            const wall: Record<"a" | "b", number[]> = { a: [], b: [] };
+            const rss: Record<"a" | "b", number> = { a: 0, b: 0 };
+            const loads: number[] = [];
+            let conns = 0;
+            let resources: string | undefined;
+            for (let i = 0; i < rounds; i++) {
+                for (const v of (i % 2 === 0 ? ["a", "b"] : ["b", "a"]) as Array<"a" | "b">) {
+                    loads.push(load());
+                    const c0 = lab.connections();
+                    const m = mustSucceed(
+                        await measurePulumi(ws, ["preview", "--non-interactive"], variants[v]),
+                        `preview ${n} ${v}`,
+                    );
+                    conns += lab.connections() - c0;
+                    resources = /(\d+) to create/.exec(m.stdout)?.[1] ?? resources;
+                    wall[v].push(round(m.wall_s));
+                    rss[v] = Math.max(rss[v], m.peak_rss_mb);
+                    log(`preview ${n} DCN ${v}: ${round(m.wall_s)} s, ${m.peak_rss_mb} MiB, load ${loads.at(-1)}`);
+                }
+            }
+            loads.push(load());
+            out[`preview_${n}_s`] = round(mean(wall.b));
+            out[`preview_${n}_runs_s`] = wall.b;
+            out[`preview_${n}_mapped_runs_s`] = wall.a;
+            out[`preview_${n}_ratio`] = round(mean(wall.b) / mean(wall.a), 3);
+            out[`preview_${n}_peak_rss_mb`] = rss.b;
+            out[`preview_${n}_mapped_peak_rss_mb`] = rss.a;
             out[`preview_${n}_resources`] = resources ? Number(resources) : null;
             out[`preview_${n}_ssh_connections`] = conns;
-            log(`preview ${n} DCN: ${round(m.wall_s)} s, ${m.peak_rss_mb} MiB, ${resources} to create, ${conns} ssh`);
+            out[`preview_${n}_load1`] = [Math.min(...loads), Math.max(...loads)];
             if (n === Math.max(...counts)) {
                 // Profile the same preview: every node process of the tree writes a .cpuprofile.
                 const profDir = path.join(OUT, `p3-cpuprofile-${n}`);
                 fs.rmSync(profDir, { recursive: true, force: true });
                 fs.mkdirSync(profDir, { recursive: true });
+                const l0 = load();
                 const prof = mustSucceed(
                     await measurePulumi(ws, ["preview", "--non-interactive"], {
                         NODE_OPTIONS: `--require ${path.join(__dirname, "cpu-prof-hook.cjs")}`,
@@ -265,6 +297,7 @@ async function p3(): Promise<Record<string, unknown>> {
                     `profiled preview ${n}`,
                 );
                 out[`preview_${n}_profiled_s`] = round(prof.wall_s);
+                out[`preview_${n}_profiled_load1`] = l0;
                 out[`preview_${n}_profile`] = summarizeProfiles(profDir);
             }
             ws.dispose();
@@ -278,14 +311,17 @@ async function p3(): Promise<Record<string, unknown>> {
 }
 
 /**
- * P3 experiment (`p3x`): the 100-site preview with the program's stack traces left to V8 (Pulumi's
- * run.js installs source-map-support, and every Resource and every debuggablePromise reads
- * `new Error().stack`), against the unchanged build, alternated A/B/A/B in one run. The change is
- * made only to this benchmark's private copy of bin/index.js.
+ * P3 experiment (`p3x`): the 100-site preview with three stack-trace policies, rotated in one run:
+ * `mapped` = every stack source-mapped (Pulumi's run.js installs source-map-support; the SDK reads
+ * `new Error().stack` for every promise and every resource; `DCN_SOURCE_MAPPED_STACKS=1`), `sdk_v8`
+ * = the program as it is (the SDK's bookkeeping stacks formatted by V8, others mapped), `all_v8` =
+ * `Error.prepareStackTrace = undefined` on top of the private copy of bin/index.js (no source
+ * maps for any stack). BENCH_P3X_ROUNDS (default 2).
  */
 async function p3x(): Promise<Record<string, unknown>> {
     const root = tmpRoot();
     const n = Number(process.env.BENCH_P3X_SITES ?? "100");
+    const rounds = Number(process.env.BENCH_P3X_ROUNDS ?? "2");
     const lab = await Lab.create(root, "lab-p3x", TIME_SCALE, Math.max(24, n));
     try {
         const binDir = buildProgram(path.join(root, "build"));
@@ -297,28 +333,42 @@ async function p3x(): Promise<Record<string, unknown>> {
             `"use strict";\nError.prepareStackTrace = undefined; // bench p3x: V8's own stack formatting\n` +
                 fs.readFileSync(index, "utf8").replace(/^"use strict";\n/, ""),
         );
-        const wsA = await workspace(root, binDir, `a${n}`, scaledStackYaml(lab.dir, n));
-        const wsB = await workspace(root, patched, `b${n}`, scaledStackYaml(lab.dir, n));
-        const a: number[] = [];
-        const b: number[] = [];
+        const ws = await workspace(root, binDir, `a${n}`, scaledStackYaml(lab.dir, n));
+        const wsPatched = await workspace(root, patched, `b${n}`, scaledStackYaml(lab.dir, n));
+        const variants = {
+            mapped: { ws, env: { DCN_SOURCE_MAPPED_STACKS: "1" } },
+            sdk_v8: { ws, env: {} },
+            all_v8: { ws: wsPatched, env: {} },
+        };
+        const names = Object.keys(variants) as Array<keyof typeof variants>;
+        const wall: Record<string, number[]> = {};
         const mem: Record<string, number> = {};
-        for (let i = 0; i < 2; i++) {
-            const ma = mustSucceed(await measurePulumi(wsA, ["preview", "--non-interactive"]), "preview A");
-            const mb = mustSucceed(await measurePulumi(wsB, ["preview", "--non-interactive"]), "preview B");
-            a.push(round(ma.wall_s));
-            b.push(round(mb.wall_s));
-            mem.a = Math.max(mem.a ?? 0, ma.peak_rss_mb);
-            mem.b = Math.max(mem.b ?? 0, mb.peak_rss_mb);
-            log(`p3x round ${i}: unchanged ${round(ma.wall_s)} s, V8 stack traces ${round(mb.wall_s)} s`);
+        const loads: number[] = [];
+        for (let i = 0; i < rounds; i++) {
+            // Rotate the order so no variant always runs first.
+            for (let j = 0; j < names.length; j++) {
+                const v = names[(i + j) % names.length]!;
+                loads.push(round(os.loadavg()[0]!, 2));
+                const m = mustSucceed(
+                    await measurePulumi(variants[v].ws, ["preview", "--non-interactive"], variants[v].env),
+                    `preview ${v}`,
+                );
+                (wall[v] ??= []).push(round(m.wall_s));
+                mem[v] = Math.max(mem[v] ?? 0, m.peak_rss_mb);
+                log(`p3x round ${i}: ${v} ${round(m.wall_s)} s, load ${loads.at(-1)}`);
+            }
         }
         const mean = (x: number[]) => x.reduce((p, q) => p + q, 0) / x.length;
         return {
             bench: "p3x",
             sites: n,
-            unchanged_s: a,
-            v8_stack_traces_s: b,
-            ratio: round(mean(b) / mean(a), 3),
+            mapped_s: wall.mapped,
+            sdk_v8_s: wall.sdk_v8,
+            all_v8_s: wall.all_v8,
+            ratio_sdk_v8: round(mean(wall.sdk_v8!) / mean(wall.mapped!), 3),
+            ratio_all_v8: round(mean(wall.all_v8!) / mean(wall.mapped!), 3),
             peak_rss_mb: mem,
+            load1: [Math.min(...loads), Math.max(...loads)],
         };
     } finally {
         lab.stop();
