@@ -174,9 +174,11 @@ export function settingsSchema() {
                     metal: z.number().positive().default(120),
                     ceph: z.number().positive().default(120),
                     deploy: z.number().positive().default(240),
+                    /** `overcloud export ceph` (seconds of work; a hang is stopped at this deadline). */
+                    export: z.number().positive().default(30),
                 })
                 .strict()
-                .default({ metal: 120, ceph: 120, deploy: 240 }),
+                .default({ metal: 120, ceph: 120, deploy: 240, export: 30 }),
         })
         .strict();
 }

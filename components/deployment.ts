@@ -86,6 +86,7 @@ export class Deployment extends pulumi.ComponentResource {
                 stacks: [plan.central.name],
                 outputFile: `${plan.central.workDir}/ceph-export-${plan.central.name}.yaml`,
                 sourceHashes: [this.central.ceph.cephHash],
+                timeoutMinutes: plan.settings.timeoutMinutes.export,
             },
             { parent: this.central },
         );
@@ -97,6 +98,7 @@ export class Deployment extends pulumi.ComponentResource {
                     stacks: this.dcns.map((s) => s.plan.name),
                     outputFile: `${plan.central.workDir}/ceph-export-dcn-stacks.yaml`,
                     sourceHashes: this.dcns.map((s) => s.ceph.cephHash),
+                    timeoutMinutes: plan.settings.timeoutMinutes.export,
                 },
                 { parent: this.central },
             );

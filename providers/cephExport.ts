@@ -2,7 +2,8 @@
  * CephExport — `openstack overcloud export ceph` for one or several stacks.
  *
  *   create/update → `export ceph -f --stack a,b --config-download-dir ~/overcloud-deploy/
- *                   --output-file <file>` (a short command), then parse the file.
+ *                   --output-file <file>` as a detached job (an SSH drop re-attaches instead of
+ *                   exporting twice; a hang is stopped at the program's timeout), then parse the file.
  *   read          → parse the file again; gone when it is missing.
  *   delete        → remove the file.
  *
@@ -28,7 +29,7 @@ import {
     updateByPolicy,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
-import { readFile, remoteHome, removeFiles, runOk } from "./remote/jobs";
+import { readFile, remoteHome, removeFiles, runJob, runOk } from "./remote/jobs";
 import { STACK_NAME, expandHome } from "./remote/shell";
 
 // ---------------------------------------------------------------- inputs and outputs
@@ -46,6 +47,8 @@ export interface CephExportInputs extends BaseInputs {
     keyClientName: string;
     /** `--config-download-dir` (where `<stack>/cephadm/ceph_client.yml` is read). */
     configDownloadDir: string;
+    /** Own deadline of the job, minutes. */
+    timeoutMinutes: number;
 }
 
 /** One item of CephExternalMultiConfig. */
@@ -68,7 +71,7 @@ export interface CephExportOutputs extends CephExportInputs {
 export const POLICY: DiffPolicy = {
     replace: ["outputFile"],
     update: ["stacks", "sourceHashes", "keyClientName", "configDownloadDir"],
-    quiet: ["undercloud", "privateKey", "providerVersion"],
+    quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes"],
 };
 
 export function inputSchema() {
@@ -80,6 +83,7 @@ export function inputSchema() {
         sourceHashes: unk(z.array(unk(z.string()))),
         keyClientName: unk(z.string().regex(/^[a-z][a-z0-9_-]*$/)),
         configDownloadDir: path,
+        timeoutMinutes: unk(z.number().positive()),
     });
 }
 
@@ -119,9 +123,16 @@ async function exportCeph(inputs: CephExportInputs): Promise<CephExportOutputs> 
     const t = targetOf(inputs);
     const home = await remoteHome(t);
     const argv = exportCommand(inputs, home);
-    progress(`ceph export ${inputs.stacks.join(",")}`)(argv.join(" "));
     await runOk(t, ["mkdir", "-p", "--", expandHome(inputs.outputFile, home).replace(/\/[^/]*$/, "") || "/"]);
-    await runOk(t, argv);
+    await runJob(t, {
+        stack: inputs.stacks.join(","),
+        step: "export-ceph",
+        // A redeployed cluster is a new export: the same argv must not re-attach to the old job.
+        identity: sha256(inputs.sourceHashes.join(",")),
+        timeoutMs: inputs.timeoutMinutes * 60000,
+        onLine: progress(`ceph export ${inputs.stacks.join(",")}`),
+        commands: [{ argv }],
+    });
     const text = await readFile(t, inputs.outputFile);
     if (text === undefined) {
         throw new Error(`export ceph of ${inputs.stacks.join(",")} succeeded but ${inputs.outputFile} is missing`);
@@ -187,6 +198,8 @@ export interface CephExportArgs extends BaseArgs {
     keyClientName?: pulumi.Input<string>;
     /** Default `~/overcloud-deploy/` (deployed Ceph's ceph_client.yml lives there before any deploy). */
     configDownloadDir?: pulumi.Input<string>;
+    /** Own deadline of the export job, minutes; default 30. */
+    timeoutMinutes?: pulumi.Input<number>;
 }
 
 /** A ceph export env file (`pulumi-nodejs:dynamic/dcn:CephExport`). */
@@ -207,6 +220,7 @@ export class CephExport extends DcnResource {
                 defaults: {
                     keyClientName: args.keyClientName ?? "openstack",
                     configDownloadDir: args.configDownloadDir ?? "~/overcloud-deploy/",
+                    timeoutMinutes: args.timeoutMinutes ?? 30,
                 },
                 outputs: ["clusters", "exportHash"],
                 secretOutputs: ["clusters"],

@@ -11,7 +11,10 @@
  *     Both phases run in ONE detached job (config-download starts as soon as Heat is done and the
  *     lock is released); each leaves a marker with the hash of everything it consumed, and a rerun
  *     after a failure leaves out a phase whose marker matches while the undercloud still shows its
- *     result (no repeated Heat phase after a config-download failure).
+ *     result (no repeated Heat phase after a config-download failure). The central stack's job
+ *     ends with `openstack overcloud export -f` (reference §3.5, main.sh's CENTRAL_EXPORT phase):
+ *     the export the DCN deploys consume is regenerated from the finished stack, not trusted from
+ *     whatever the deploy left.
  *   read   → the stack's working dir, rc file and deployment status; gone when the stack is gone.
  *   delete → detached `openstack overcloud delete <stack> --yes`; "not found" counts as deleted.
  *
@@ -267,6 +270,7 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
         deployHash,
         skipHeat: heatDone,
         skipConfig: configDone,
+        exportArgv: inputs.kind === "central" ? stackExportCommand(inputs.stack, p.exportFile) : undefined,
     });
     if (heatDone) {
         log(
@@ -347,6 +351,11 @@ export function markerPath(workDir: string, phase: "heat" | "config"): string {
     return `${workDir}/.deploy-${phase}.done`;
 }
 
+/** `openstack overcloud export` of a stack (the central one), overwriting its export file. */
+export function stackExportCommand(stack: string, exportFile: string): string[] {
+    return ["openstack", "overcloud", "export", "-f", "--stack", stack, "--output-file", exportFile];
+}
+
 /** `openstack overcloud deploy` without its phase flag. */
 export function deployCommand(inputs: OvercloudStackInputs, envFiles: string[], home: string): string[] {
     return [
@@ -384,6 +393,8 @@ export function deployJobCommands(
         deployHash: string;
         skipHeat: boolean;
         skipConfig: boolean;
+        /** The central stack's `overcloud export` (runs every time: cheap and idempotent with -f). */
+        exportArgv?: string[];
     },
 ): JobCommand[] {
     const cmds: JobCommand[] = [];
@@ -394,6 +405,9 @@ export function deployJobCommands(
     if (!o.skipConfig) {
         cmds.push({ argv: [...base, "--config-download-only"] });
         cmds.push({ argv: ["sh", "-c", MARKER_SCRIPT, "sh", o.configMarker, o.deployHash] });
+    }
+    if (o.exportArgv) {
+        cmds.push({ argv: o.exportArgv });
     }
     return cmds;
 }

@@ -106,6 +106,7 @@ describe("CephExport CRUD", () => {
         sourceHashes: ["h0", "h1"],
         keyClientName: "openstack",
         configDownloadDir: "~/overcloud-deploy/",
+        timeoutMinutes: 30,
     });
 
     it("exports with quoted argv, parses the clusters, and deletes idempotently", async () => {

@@ -116,6 +116,7 @@ describe("check", () => {
                 sourceHashes: [],
                 keyClientName: "openstack",
                 configDownloadDir: "~/overcloud-deploy/",
+                timeoutMinutes: 30,
             },
         );
         assert.deepEqual(

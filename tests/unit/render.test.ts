@@ -30,6 +30,7 @@ import {
     DeployFiles,
     deployCommand,
     deployJobCommands,
+    stackExportCommand,
     isAlreadyGone,
     orderedEnvFiles,
     parseDeploymentStatus,
@@ -275,6 +276,7 @@ describe("ceph", () => {
             sourceHashes: [],
             keyClientName: "openstack",
             configDownloadDir: "~/overcloud-deploy/",
+            timeoutMinutes: 30,
         };
         assert.deepEqual(exportCommand(inputs, "/h"), [
             "openstack",
@@ -502,6 +504,32 @@ describe("overcloud deploy", () => {
             ["--config-download-only", "abc"],
         );
         assert.deepEqual(deployJobCommands(["d"], { ...o, skipHeat: true, skipConfig: true }), []);
+        // The central stack's export runs last, and also when both phases were already done.
+        const exportArgv = stackExportCommand(
+            "control-plane",
+            "/h/overcloud-deploy/control-plane/control-plane-export.yaml",
+        );
+        assert.deepEqual(
+            deployJobCommands(["d"], { ...o, skipHeat: true, skipConfig: true, exportArgv }).map((c) => c.argv),
+            [
+                [
+                    "openstack",
+                    "overcloud",
+                    "export",
+                    "-f",
+                    "--stack",
+                    "control-plane",
+                    "--output-file",
+                    "/h/overcloud-deploy/control-plane/control-plane-export.yaml",
+                ],
+            ],
+        );
+        assert.deepEqual(
+            deployJobCommands(["d"], { ...o, exportArgv })
+                .at(-1)
+                ?.argv.slice(0, 3),
+            ["openstack", "overcloud", "export"],
+        );
     });
 
     it("sanity checks: token issue for central, aggregate show <az> with central's rc for DCN", () => {

@@ -120,6 +120,16 @@ describe("quoting through a real remote shell", () => {
     });
 });
 
+/** A process that exists and is not a zombie (an orphan's zombie waits for init to reap it). */
+function alive(pid: number): boolean {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    } catch {
+        return false;
+    }
+}
+
 describe("remote jobs", () => {
     it("job ids are deterministic and depend on the script", () => {
         const a = renderJobScript([{ argv: ["echo", "a"] }]);
@@ -253,12 +263,54 @@ describe("remote jobs", () => {
         assert.deepEqual(events, ["start", "end", "start", "end"]);
     });
 
-    it("times out on its own deadline and leaves the job to re-attach to", async () => {
-        const spec = { stack: "s6", step: "slow", pollMs: 50, timeoutMs: 200, commands: [{ argv: ["sleep", "1"] }] };
-        await assert.rejects(runJob(target, spec), /still running[\s\S]*re-attach/);
-        const r = await runJob(target, { ...spec, timeoutMs: 5000 });
-        assert.equal(r.attached, true);
-        assert.equal(r.code, 0);
+    it("a restarted job skips the commands that finished; a collected job runs whole again", async () => {
+        const flag = path.join(srv.home, "fail-step-2");
+        fs.writeFileSync(flag, "");
+        const spec = {
+            stack: "s7",
+            step: "steps",
+            pollMs: 50,
+            commands: [
+                { argv: ["sh", "-c", 'echo one >> "$HOME/steps.txt"'] },
+                { argv: ["sh", "-c", 'if [ -f "$HOME/fail-step-2" ]; then exit 4; fi; echo two >> "$HOME/steps.txt"'] },
+            ],
+        };
+        await assert.rejects(runJob(target, spec), /exit 4/);
+        fs.rmSync(flag);
+        const r = await runJob(target, spec);
+        assert.match(r.output, /finished in an earlier attempt of this job: skipped/);
+        assert.equal(fs.readFileSync(path.join(srv.home, "steps.txt"), "utf8"), "one\ntwo\n", "step one not redone");
+        await runJob(target, spec);
+        assert.equal(fs.readFileSync(path.join(srv.home, "steps.txt"), "utf8"), "one\ntwo\none\ntwo\n");
+        assert.ok(!fs.existsSync(path.join(srv.home, ".dcn-jobs", `${r.jobId}.progress`)), "markers dropped");
+    });
+
+    it("times out on its own deadline: stops the job's processes; the next run skips what had finished", async () => {
+        const hang = path.join(srv.home, "hang-once");
+        fs.writeFileSync(hang, "");
+        const spec = {
+            stack: "s6",
+            step: "slow",
+            pollMs: 50,
+            timeoutMs: 800,
+            commands: [
+                { argv: ["sh", "-c", 'echo first >> "$HOME/slow.txt"'] },
+                {
+                    argv: [
+                        "sh",
+                        "-c",
+                        'echo $$ > "$HOME/slow.pid"; if [ -f "$HOME/hang-once" ]; then exec sleep 60; fi; echo second >> "$HOME/slow.txt"',
+                    ],
+                },
+            ],
+        };
+        await assert.rejects(runJob(target, spec), /slow of stack s6 timed out after 1 s[\s\S]*stopped it/);
+        const pid = Number(fs.readFileSync(path.join(srv.home, "slow.pid"), "utf8"));
+        assert.ok(!alive(pid), "the hung command was stopped");
+        fs.rmSync(hang);
+        const r = await runJob(target, { ...spec, timeoutMs: 10000 });
+        assert.equal(r.attached, false, "a stopped job is not re-attached to");
+        assert.equal(fs.readFileSync(path.join(srv.home, "slow.txt"), "utf8"), "first\nsecond\n");
     });
 
     it("status probe parsing and line splitting", () => {
