@@ -18,6 +18,9 @@ import {
     readFile,
     remoteHome,
     renderJobScript,
+    lockWaitClock,
+    LOCK_WAIT,
+    LOCK_HELD,
     run,
     runJob,
     writeFile,
@@ -311,6 +314,34 @@ describe("remote jobs", () => {
         const r = await runJob(target, { ...spec, timeoutMs: 10000 });
         assert.equal(r.attached, false, "a stopped job is not re-attached to");
         assert.equal(fs.readFileSync(path.join(srv.home, "slow.txt"), "utf8"), "first\nsecond\n");
+    });
+
+    it("time spent waiting for a lock does not count against the deadline", async () => {
+        const lock = path.join(srv.home, ".dcn-jobs", "slow.lock");
+        fs.mkdirSync(path.dirname(lock), { recursive: true });
+        // Another holder keeps the lock for 1.5 s; the job itself needs ~0 s and has a 0.8 s deadline.
+        const holder = run(target, ["flock", lock, "sleep", "1.5"]);
+        await new Promise((r) => setTimeout(r, 300));
+        const lines: string[] = [];
+        const r = await runJob(target, {
+            stack: "s8",
+            step: "locked",
+            pollMs: 50,
+            timeoutMs: 800,
+            onLine: (l) => lines.push(l),
+            commands: [{ argv: ["echo", "got it"], lock }],
+        });
+        await holder;
+        assert.equal(r.code, 0);
+        assert.ok(lines.includes("got it"));
+        let t = 0;
+        const clock = lockWaitClock(() => t);
+        clock.line(`${LOCK_WAIT}/x.lock`);
+        t = 700;
+        assert.equal(clock.waitedMs(), 700);
+        clock.line(LOCK_HELD);
+        t = 5000;
+        assert.equal(clock.waitedMs(), 700);
     });
 
     it("status probe parsing and line splitting", () => {
