@@ -114,9 +114,19 @@ export function normaliseCommand(words: string[]): string {
     return w.join(" ");
 }
 
-export function faultMatches(f: Fault, commandWords: string, stack: string | null): boolean {
+/**
+ * A fault matches a command by its name, or by a prefix of words that is not itself a command
+ * (`overcloud` matches every overcloud command, `overcloud export` only the stack export, not
+ * `overcloud export ceph`).
+ */
+export function faultMatches(
+    f: Fault,
+    commandWords: string,
+    stack: string | null,
+    isCommand: (words: string) => boolean = () => false,
+): boolean {
     const want = normaliseCommand(f.command.split(/\s+/));
-    if (!(commandWords === want || commandWords.startsWith(want + " "))) return false;
+    if (!(commandWords === want || (commandWords.startsWith(want + " ") && !isCommand(want)))) return false;
     if (f.stack && !(stack ?? "").split(",").includes(f.stack)) return false;
     return true;
 }

@@ -21,6 +21,8 @@ export interface BaremetalNode {
     disksDirty: boolean;
     /** ISO time when an async clean finishes (state becomes manageable). */
     cleanUntil?: string;
+    /** How many times an instance was deployed onto this node (fault tests: never twice per up). */
+    deployments?: number;
 }
 
 export type StackStatus =

@@ -102,7 +102,9 @@ function takeFault(command: string, stack: string | null): Fault | undefined {
     const release = acquireLock();
     try {
         const faults = readFaults();
-        const i = faults.findIndex((f) => faultMatches(f, command, stack));
+        const known = (words: string) =>
+            words in OPENSTACK || (words.startsWith("metalsmith ") && words.slice(11) in METALSMITH);
+        const i = faults.findIndex((f) => faultMatches(f, command, stack, known));
         if (i < 0) return undefined;
         const [f] = faults.splice(i, 1);
         writeFaults(faults);

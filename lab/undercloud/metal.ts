@@ -421,6 +421,9 @@ export const nodeProvision: Handler = async (prog, argv) => {
             res.push({ p, node });
         }
         for (const { p, node } of res) {
+            // An instance already active on this node is found again, not deployed again (metalsmith).
+            if (!(node.stack === stack && node.provisionState === "active"))
+                node.deployments = (node.deployments ?? 0) + 1;
             node.stack = stack;
             node.hostname = p.hostname;
             node.role = p.role;

@@ -19,7 +19,7 @@ test("redactArgv hides secret option values and anything cephx-key shaped", () =
     assert.equal(redactText(`key: ${KEY}`), "key: <redacted>");
 });
 
-test("faults match by command words prefix and by one of the command's stacks", () => {
+test("faults match by command name (or a prefix that is no command) and by one of the command's stacks", () => {
     const f = { id: 1, command: "openstack overcloud deploy", stack: "dcn1", kind: "fail" as const, message: null };
     assert.ok(faultMatches(f, "overcloud deploy", "dcn1"));
     assert.ok(!faultMatches(f, "overcloud deploy", "dcn0"));
@@ -28,6 +28,12 @@ test("faults match by command words prefix and by one of the command's stacks", 
         faultMatches({ ...f, command: "overcloud export ceph", stack: "dcn1" }, "overcloud export ceph", "dcn0,dcn1"),
     );
     assert.ok(!faultMatches({ ...f, command: "overcloud export", stack: null }, "overcloud exports", null));
+    // A prefix that is a command of its own names only that command.
+    const known = (w: string) => ["overcloud export", "overcloud export ceph"].includes(w);
+    const exp = { ...f, command: "overcloud export", stack: null };
+    assert.ok(faultMatches(exp, "overcloud export", "control-plane", known));
+    assert.ok(!faultMatches(exp, "overcloud export ceph", "control-plane", known));
+    assert.ok(faultMatches({ ...exp, command: "overcloud" }, "overcloud export ceph", null, known));
 });
 
 test("expandRoles: hostnames from hostname_format, §7 validation errors", () => {
