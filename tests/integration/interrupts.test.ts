@@ -45,6 +45,8 @@ const TIME_SCALE = "0.2";
 const UP = ["up", "--yes", "--non-interactive", "--skip-preview"];
 const SITES = ["control-plane", "dcn0", "dcn1"];
 const CENTRAL_URN_NAME = "control-plane-overcloud";
+/** Per scenario (a full deploy, the interrupt and the recovery take 1.5 min on an idle 2-core machine). */
+const SCENARIO_TIMEOUT = 15 * 60_000;
 
 // ---------------------------------------------------------------- one scenario's world
 
@@ -299,43 +301,47 @@ describe("interrupted up and undercloud reboot", { skip }, () => {
         });
         after(() => disposeWorld(w));
 
-        it("a single Ctrl-C lets the central deploy finish; the runbook's up deploys the rest, nothing twice", async () => {
-            const up = start(w, UP);
-            const heat = await waitWhileRunning(up, "the central Heat phase to run", () =>
-                readLabLog(w.labDir).find((e) => isDeploy(e, "control-plane", "heat") && e.end === null),
-            );
-            // Ctrl-C on a terminal: SIGINT to the foreground process group.
-            process.kill(-up.pid, "SIGINT");
-            const interrupted = await finished(up);
-            const out = interrupted.stdout + interrupted.stderr;
-            assert.notEqual(interrupted.code, 0);
-            assert.match(
-                out,
-                /\^C received; cancelling\. If you would like to terminate immediately, press \^C again\./,
-            );
-            assert.match(out, /error: update canceled/);
-            // Graceful: the engine waited for the step in flight (the whole central deploy job), then stopped.
-            const log = readLabLog(w.labDir);
-            const config = log.find((e) => isDeploy(e, "control-plane", "config"));
-            assert.ok(
-                config?.exit === 0,
-                `central config-download finished before up exited: ${config && show(config)}`,
-            );
-            assert.match(out, new RegExp(`OvercloudStack ${CENTRAL_URN_NAME} created`));
-            assert.equal(
-                log.filter((e) => isDeploy(e, "dcn0") || isDeploy(e, "dcn1")).length,
-                0,
-                "no DCN deploy started",
-            );
-            assert.deepEqual(await pendingOperations(w.ws), [], "nothing pending after a graceful cancel");
-            assert.deepEqual(lockFiles(w.ws), [], "no lock left after a graceful cancel");
-            console.log(`SIGINT at ${heat.start.slice(11, 23)}; up exited ${interrupted.code}`);
+        it(
+            "a single Ctrl-C lets the central deploy finish; the runbook's up deploys the rest, nothing twice",
+            { timeout: SCENARIO_TIMEOUT },
+            async () => {
+                const up = start(w, UP);
+                const heat = await waitWhileRunning(up, "the central Heat phase to run", () =>
+                    readLabLog(w.labDir).find((e) => isDeploy(e, "control-plane", "heat") && e.end === null),
+                );
+                // Ctrl-C on a terminal: SIGINT to the foreground process group.
+                process.kill(-up.pid, "SIGINT");
+                const interrupted = await finished(up);
+                const out = interrupted.stdout + interrupted.stderr;
+                assert.notEqual(interrupted.code, 0);
+                assert.match(
+                    out,
+                    /\^C received; cancelling\. If you would like to terminate immediately, press \^C again\./,
+                );
+                assert.match(out, /error: update canceled/);
+                // Graceful: the engine waited for the step in flight (the whole central deploy job), then stopped.
+                const log = readLabLog(w.labDir);
+                const config = log.find((e) => isDeploy(e, "control-plane", "config"));
+                assert.ok(
+                    config?.exit === 0,
+                    `central config-download finished before up exited: ${config && show(config)}`,
+                );
+                assert.match(out, new RegExp(`OvercloudStack ${CENTRAL_URN_NAME} created`));
+                assert.equal(
+                    log.filter((e) => isDeploy(e, "dcn0") || isDeploy(e, "dcn1")).length,
+                    0,
+                    "no DCN deploy started",
+                );
+                assert.deepEqual(await pendingOperations(w.ws), [], "nothing pending after a graceful cancel");
+                assert.deepEqual(lockFiles(w.ws), [], "no lock left after a graceful cancel");
+                console.log(`SIGINT at ${heat.start.slice(11, 23)}; up exited ${interrupted.code}`);
 
-            const { locked } = await runbook(w.ws);
-            assert.equal(locked, undefined, "refresh found the stack locked after a graceful cancel");
-            await assertAllDeployed(w);
-            assertEveryStepOnce(readLabLog(w.labDir), true);
-        });
+                const { locked } = await runbook(w.ws);
+                assert.equal(locked, undefined, "refresh found the stack locked after a graceful cancel");
+                await assertAllDeployed(w);
+                assertEveryStepOnce(readLabLog(w.labDir), true);
+            },
+        );
     });
 
     describe("SIGKILL of up (and everything under it) during the central deploy", () => {
@@ -345,41 +351,45 @@ describe("interrupted up and undercloud reboot", { skip }, () => {
         });
         after(() => disposeWorld(w));
 
-        it("the runbook (cancel, refresh --clear-pending-creates, up) re-attaches; the central deploy runs once", async () => {
-            const up = start(w, UP);
-            // Into the config-download phase: the Heat phase has finished (its marker is written) and
-            // the job is still running when the recovering up arrives.
-            const config = await waitWhileRunning(up, "the central config-download to run", () =>
-                readLabLog(w.labDir).find((e) => isDeploy(e, "control-plane", "config") && e.end === null),
-            );
-            const killed = killTree(up.pid, "SIGKILL");
-            const r = await finished(up, 30_000);
-            assert.equal(r.code, 137);
-            await waitFor("the killed processes to be gone", () => killed.every((p) => !alive(p)), 10_000);
-            console.log(`SIGKILL of ${killed.length} processes at ${new Date().toISOString().slice(11, 23)}`);
+        it(
+            "the runbook (cancel, refresh --clear-pending-creates, up) re-attaches; the central deploy runs once",
+            { timeout: SCENARIO_TIMEOUT },
+            async () => {
+                const up = start(w, UP);
+                // Into the config-download phase: the Heat phase has finished (its marker is written) and
+                // the job is still running when the recovering up arrives.
+                const config = await waitWhileRunning(up, "the central config-download to run", () =>
+                    readLabLog(w.labDir).find((e) => isDeploy(e, "control-plane", "config") && e.end === null),
+                );
+                const killed = killTree(up.pid, "SIGKILL");
+                const r = await finished(up, 30_000);
+                assert.equal(r.code, 137);
+                await waitFor("the killed processes to be gone", () => killed.every((p) => !alive(p)), 10_000);
+                console.log(`SIGKILL of ${killed.length} processes at ${new Date().toISOString().slice(11, 23)}`);
 
-            // What the file backend keeps: the update's lock file and the create in flight.
-            assert.equal(lockFiles(w.ws).length, 1, "the killed update's lock file");
-            assert.deepEqual(await pendingOperations(w.ws), [{ type: "creating", name: CENTRAL_URN_NAME }]);
-            const refused = await w.ws.run(UP);
-            assert.notEqual(refused.code, 0);
-            assert.match(
-                refused.stderr,
-                /error: the stack is currently locked by 1 lock\(s\)\. Either wait for the other process\(es\) to end or delete the lock file with `pulumi cancel`\./,
-            );
-            const stillRunning = readLabLog(w.labDir).find((e) => e.start === config.start);
-            assert.equal(stillRunning?.end, null, "the detached central deploy went on without pulumi");
+                // What the file backend keeps: the update's lock file and the create in flight.
+                assert.equal(lockFiles(w.ws).length, 1, "the killed update's lock file");
+                assert.deepEqual(await pendingOperations(w.ws), [{ type: "creating", name: CENTRAL_URN_NAME }]);
+                const refused = await w.ws.run(UP);
+                assert.notEqual(refused.code, 0);
+                assert.match(
+                    refused.stderr,
+                    /error: the stack is currently locked by 1 lock\(s\)\. Either wait for the other process\(es\) to end or delete the lock file with `pulumi cancel`\./,
+                );
+                const stillRunning = readLabLog(w.labDir).find((e) => e.start === config.start);
+                assert.equal(stillRunning?.end, null, "the detached central deploy went on without pulumi");
 
-            const { locked, up: recovered } = await runbook(w.ws);
-            assert.ok(locked, "refresh refused the locked stack before pulumi cancel");
-            const log = readLabLog(w.labDir);
-            const first = log.find((e) => e.start === config.start)!;
-            console.log(
-                `interrupted config-download ${show(first)}; the recovering up:\n  ${noticesOf(recovered.stdout)}`,
-            );
-            await assertAllDeployed(w);
-            assertEveryStepOnce(readLabLog(w.labDir), true);
-        });
+                const { locked, up: recovered } = await runbook(w.ws);
+                assert.ok(locked, "refresh refused the locked stack before pulumi cancel");
+                const log = readLabLog(w.labDir);
+                const first = log.find((e) => e.start === config.start)!;
+                console.log(
+                    `interrupted config-download ${show(first)}; the recovering up:\n  ${noticesOf(recovered.stdout)}`,
+                );
+                await assertAllDeployed(w);
+                assertEveryStepOnce(readLabLog(w.labDir), true);
+            },
+        );
     });
 
     describe("undercloud reboot during the DCN deploys", () => {
@@ -389,41 +399,51 @@ describe("interrupted up and undercloud reboot", { skip }, () => {
         });
         after(() => disposeWorld(w));
 
-        it("the next up reconciles: every site deployed, no finished step redone", async () => {
-            const up = start(w, UP);
-            const dcn = await waitWhileRunning(up, "dcn0's config-download to run", () =>
-                readLabLog(w.labDir).find((e) => isDeploy(e, "dcn0", "config") && e.end === null),
-            );
-            const report = await rebootLab(w.lab);
-            console.log(
-                `reboot during dcn0's config-download (${dcn.start.slice(11, 23)}); left running by lab stop:\n  ` +
-                    report.survivedStop.join("\n  "),
-            );
-            const killedSteps = readLabLog(w.labDir).filter((e) => stepKey(e) && e.end === null);
-            assert.ok(
-                killedSteps.some((e) => isDeploy(e, "dcn0", "config")),
-                "the reboot killed dcn0's config-download",
-            );
-            const first = await finished(up);
-            console.log(
-                `the up running across the reboot exited ${first.code}:\n  ${noticesOf(first.stdout + first.stderr)}`,
-            );
-            if (first.code !== 0) {
-                // It failed (not interrupted): no lock, nothing pending; the runbook's last step.
-                assert.deepEqual(lockFiles(w.ws), []);
-                assert.deepEqual(await pendingOperations(w.ws), []);
-                const again = await w.ws.run(UP);
-                assert.equal(again.code, 0, `the up after the reboot failed:\n${tailOf(again.stdout + again.stderr)}`);
-                console.log(`the next up:\n  ${noticesOf(again.stdout + again.stderr)}`);
-            }
-            await assertAllDeployed(w);
-            const log = readLabLog(w.labDir);
-            assertEveryStepOnce(log, false);
-            // The only step runs after the reboot are the ones it killed (or that had not started).
-            const done = log.filter((e) => stepKey(e) && e.exit === 0 && Date.parse(e.end!) < Date.parse(dcn.start));
-            for (const e of done) {
-                assert.equal(stepRuns(log).get(stepKey(e)!)!.length, 1, `${stepKey(e)} redone after the reboot`);
-            }
-        });
+        it(
+            "the next up reconciles: every site deployed, no finished step redone",
+            { timeout: SCENARIO_TIMEOUT },
+            async () => {
+                const up = start(w, UP);
+                const dcn = await waitWhileRunning(up, "dcn0's config-download to run", () =>
+                    readLabLog(w.labDir).find((e) => isDeploy(e, "dcn0", "config") && e.end === null),
+                );
+                const report = await rebootLab(w.lab);
+                console.log(
+                    `reboot during dcn0's config-download (${dcn.start.slice(11, 23)}); left running by lab stop:\n  ` +
+                        report.survivedStop.join("\n  "),
+                );
+                const killedSteps = readLabLog(w.labDir).filter((e) => stepKey(e) && e.end === null);
+                assert.ok(
+                    killedSteps.some((e) => isDeploy(e, "dcn0", "config")),
+                    "the reboot killed dcn0's config-download",
+                );
+                const first = await finished(up);
+                console.log(
+                    `the up running across the reboot exited ${first.code}:\n  ${noticesOf(first.stdout + first.stderr)}`,
+                );
+                if (first.code !== 0) {
+                    // It failed (not interrupted): no lock, nothing pending; the runbook's last step.
+                    assert.deepEqual(lockFiles(w.ws), []);
+                    assert.deepEqual(await pendingOperations(w.ws), []);
+                    const again = await w.ws.run(UP);
+                    assert.equal(
+                        again.code,
+                        0,
+                        `the up after the reboot failed:\n${tailOf(again.stdout + again.stderr)}`,
+                    );
+                    console.log(`the next up:\n  ${noticesOf(again.stdout + again.stderr)}`);
+                }
+                await assertAllDeployed(w);
+                const log = readLabLog(w.labDir);
+                assertEveryStepOnce(log, false);
+                // The only step runs after the reboot are the ones it killed (or that had not started).
+                const done = log.filter(
+                    (e) => stepKey(e) && e.exit === 0 && Date.parse(e.end!) < Date.parse(dcn.start),
+                );
+                for (const e of done) {
+                    assert.equal(stepRuns(log).get(stepKey(e)!)!.length, 1, `${stepKey(e)} redone after the reboot`);
+                }
+            },
+        );
     });
 });

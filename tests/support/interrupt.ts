@@ -72,7 +72,11 @@ export function processTree(pid: number): number[] {
 export function describeProcesses(pids: number[]): string[] {
     return pids.map((p) => {
         try {
-            return `${p} ${fs.readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ").trim().slice(0, 120)}`;
+            return `${p} ${fs
+                .readFileSync(`/proc/${p}/cmdline`, "utf8")
+                .replace(/[\0\n]/g, " ")
+                .trim()
+                .slice(0, 120)}`;
         } catch {
             return `${p} (gone)`;
         }
@@ -169,14 +173,29 @@ export interface RebootReport {
     killed: number[];
 }
 
+/** PID of the lab's sshd listener (`<LAB_DIR>/ssh/sshd.pid`), if it runs. */
+function sshdListener(labDir: string): number | undefined {
+    try {
+        const pid = Number(fs.readFileSync(path.join(labDir, "ssh", "sshd.pid"), "utf8").trim());
+        return pid > 0 && alive(pid) ? pid : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
 /**
- * A simulated undercloud reboot: `lab stop` (sshd, Ceph, Glance), then SIGKILL of every process
- * still running on the undercloud (as a power cycle would: `lab stop` leaves running sessions and
- * detached jobs alone), then `lab start`. Reports what `lab stop` had left running.
+ * A simulated undercloud reboot: `lab stop` (sshd's listener, Ceph, Glance), then SIGKILL of
+ * everything still running on the undercloud, as a power cycle would: the SSH connections (the
+ * per-connection sshd processes, which outlive the listener) and what runs in them, and the
+ * detached jobs (`lab stop` leaves both alone); then `lab start`. Reports what `lab stop` had left
+ * running.
  */
 export async function rebootLab(privateLab: PrivateLab, downMs = 1000): Promise<RebootReport> {
+    const listener = sshdListener(privateLab.dir);
+    // Taken before the listener dies: its connection processes are re-parented after that.
+    const connections = listener ? processTree(listener).filter((p) => p !== listener) : [];
     privateLab.lab("stop");
-    const left = undercloudProcesses(privateLab.dir);
+    const left = [...new Set([...connections.filter(alive), ...undercloudProcesses(privateLab.dir)])];
     const survivedStop = describeProcesses(left);
     const killed: number[] = [];
     for (const p of left) {
