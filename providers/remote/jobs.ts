@@ -40,8 +40,9 @@ export interface JobSpec {
     /** Commands run in order; the first failure stops the job (unless allowFailure). */
     commands: JobCommand[];
     /**
-     * Extra identity (e.g. the hash of the files the commands read): part of the job id, so a
-     * job whose input files changed is a new job, while an identical rerun re-attaches.
+     * Identity of the step's inputs (e.g. the hash of the files the commands read). When given, the
+     * job id is (stack, step, identity): a job whose inputs changed is a new job, while a rerun for
+     * the same inputs re-attaches even if it would now run fewer commands. Without it, the script.
      */
     identity?: string;
     /** Overall deadline of the wait (ms); default 4 h. */
@@ -105,12 +106,18 @@ export function renderJobScript(commands: JobCommand[], identity = ""): string {
     }
     // $0 is <jobs>/<id>/script.sh; the markers live beside the job dir, which is archived on failure.
     lines.push('P="${0%/*}.progress"', 'mkdir -p "$P" || exit $?');
-    commands.forEach((c, i) => {
+    const occurrences = new Map<string, number>();
+    commands.forEach((c) => {
         // A locked command announces when it waits and when it holds the lock: the runner does not
         // count the wait against the step's deadline (ten DCN stacks queue for the one Heat).
         const argv = c.lock ? ["flock", c.lock, "sh", "-c", LOCK_HELD_THEN_EXEC, "sh", ...c.argv] : c.argv;
         const line = shJoin(argv);
-        const marker = `"$P/${i + 1}"`;
+        // Markers are named by the command's text, not its position: a restart may run a shorter
+        // script under the same job id (e.g. a deploy whose Heat phase is done), and must not skip a
+        // command because another one stood at its index.
+        const n = occurrences.get(line) ?? 0;
+        occurrences.set(line, n + 1);
+        const marker = `"$P/${createHash("sha256").update(line).digest("hex").slice(0, 16)}${n ? `-${n}` : ""}"`;
         lines.push(`echo ${shQuote("+ " + line)}`);
         const onFailure = c.allowFailure
             ? `echo ${shQuote("(ignored failure of " + c.argv.slice(0, 4).join(" ") + ")")}`
@@ -314,7 +321,10 @@ export function formatMinutes(ms = DEFAULT_TIMEOUT_MS): string {
  */
 export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
     const script = renderJobScript(spec.commands, spec.identity);
-    const id = jobId(spec.stack, spec.step, script);
+    // With an identity (the hash of everything the step consumes), the job is that identity, not
+    // its script: a rerun that plans fewer commands (phases already done) still finds the job that
+    // is running for the same inputs and re-attaches, rather than starting a second one beside it.
+    const id = jobId(spec.stack, spec.step, spec.identity !== undefined ? `identity:${spec.identity}` : script);
     const home = await remoteHome(t);
     const dir = expandHome(`${JOBS_DIR}/${id}`, home);
     const pollMs = spec.pollMs ?? 2000;

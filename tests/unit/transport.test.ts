@@ -316,6 +316,35 @@ describe("remote jobs", () => {
         assert.equal(fs.readFileSync(path.join(srv.home, "slow.txt"), "utf8"), "first\nsecond\n");
     });
 
+    it("with an identity, a rerun planning fewer commands re-attaches to the running job; markers follow the command, not its index", async () => {
+        const log = path.join(srv.home, "phases.txt");
+        const heat = { argv: ["sh", "-c", 'echo heat >> "$HOME/phases.txt"'] };
+        const config = { argv: ["sh", "-c", 'echo config >> "$HOME/phases.txt"; sleep 1'] };
+        const full = { stack: "s9", step: "deploy", identity: "inputs-1", pollMs: 50, commands: [heat, config] };
+        const first = runJob(target, full);
+        while (!fs.existsSync(log) || !fs.readFileSync(log, "utf8").includes("config")) {
+            await new Promise((r) => setTimeout(r, 20));
+        }
+        // The rerun sees the Heat phase done and plans config only: same inputs, same job.
+        const second = await runJob(target, { ...full, commands: [config] });
+        await first.catch(() => undefined);
+        assert.equal(second.attached, true);
+        assert.equal(fs.readFileSync(log, "utf8"), "heat\nconfig\n", "config-download ran once");
+
+        // A failure after the first command; the restart plans [config] only: the marker of `heat`
+        // (index 1) must not make it skip `config` (now at index 1).
+        const flag = path.join(srv.home, "fail-config");
+        fs.writeFileSync(flag, "");
+        const failing = {
+            argv: ["sh", "-c", 'if [ -f "$HOME/fail-config" ]; then exit 3; fi; echo config2 >> "$HOME/phases.txt"'],
+        };
+        const spec = { stack: "s9", step: "deploy", identity: "inputs-2", pollMs: 50, commands: [heat, failing] };
+        await assert.rejects(runJob(target, spec), /exit 3/);
+        fs.rmSync(flag);
+        await runJob(target, { ...spec, commands: [failing] });
+        assert.equal(fs.readFileSync(log, "utf8"), "heat\nconfig\nheat\nconfig2\n");
+    });
+
     it("time spent waiting for a lock does not count against the deadline", async () => {
         const lock = path.join(srv.home, ".dcn-jobs", "slow.lock");
         fs.mkdirSync(path.dirname(lock), { recursive: true });
