@@ -198,6 +198,7 @@ async function stateCmd(json: boolean): Promise<void> {
             hostname: n.hostname,
             role: n.role,
             disksDirty: n.disksDirty,
+            deployments: n.deployments ?? 0,
         })),
         stacks: s.stacks.map((x) => ({
             name: x.name,
