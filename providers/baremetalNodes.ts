@@ -31,6 +31,7 @@ import {
 import { BaseArgs, DcnResource } from "./resource";
 import { JOBS_DIR, JobCommand, readFile, remoteHome, runJob, writeFile } from "./remote/jobs";
 import { AZ_NAME, HOST_NAME, ROLE_NAME, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
+import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
@@ -170,7 +171,7 @@ export function inputSchema() {
 
 // ---------------------------------------------------------------- provider
 
-export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = {
+export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = traced("BaremetalNodes", {
     async check(_olds: BaremetalNodesInputs, news: BaremetalNodesInputs) {
         const r = checkWith(inputSchema(), news);
         if (r.failures.length === 0 && !containsUnknown(news.roles)) {
@@ -250,7 +251,7 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = {
             ],
         });
     },
-};
+});
 
 async function provision(
     inputs: BaremetalNodesInputs,

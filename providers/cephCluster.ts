@@ -33,6 +33,7 @@ import {
 import { BaseArgs, DcnResource } from "./resource";
 import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, runJob, writeFile } from "./remote/jobs";
 import { CEPH_CLUSTER_NAME, STACK_NAME, expandHome } from "./remote/shell";
+import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
@@ -123,7 +124,7 @@ export function inputSchema() {
 
 // ---------------------------------------------------------------- provider
 
-export const cephClusterProvider: pulumi.dynamic.ResourceProvider = {
+export const cephClusterProvider: pulumi.dynamic.ResourceProvider = traced("CephCluster", {
     async check(_olds: CephClusterInputs, news: CephClusterInputs) {
         return checkWith(inputSchema(), news);
     },
@@ -164,7 +165,7 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = {
     async delete(_id: string, props: CephClusterOutputs) {
         await removeFiles(targetOf(props), [props.cephFile, props.poolsFile]);
     },
-};
+});
 
 async function deploy(inputs: CephClusterInputs, adopt: boolean): Promise<CephClusterOutputs> {
     const t = targetOf(inputs);

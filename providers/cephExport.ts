@@ -31,6 +31,7 @@ import {
 import { BaseArgs, DcnResource } from "./resource";
 import { readFile, remoteHome, removeFiles, runJob, runOk } from "./remote/jobs";
 import { STACK_NAME, expandHome } from "./remote/shell";
+import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
@@ -89,7 +90,7 @@ export function inputSchema() {
 
 // ---------------------------------------------------------------- provider
 
-export const cephExportProvider: pulumi.dynamic.ResourceProvider = {
+export const cephExportProvider: pulumi.dynamic.ResourceProvider = traced("CephExport", {
     async check(_olds: CephExportInputs, news: CephExportInputs) {
         return checkWith(inputSchema(), news);
     },
@@ -117,7 +118,7 @@ export const cephExportProvider: pulumi.dynamic.ResourceProvider = {
     async delete(_id: string, props: CephExportOutputs) {
         await removeFiles(targetOf(props), [props.outputFile]);
     },
-};
+});
 
 async function exportCeph(inputs: CephExportInputs): Promise<CephExportOutputs> {
     const t = targetOf(inputs);

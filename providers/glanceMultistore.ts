@@ -28,6 +28,7 @@ import {
 import { BaseArgs, DcnResource } from "./resource";
 import { readFile, removeFiles, writeFile } from "./remote/jobs";
 import { CEPH_CLUSTER_NAME, GLANCE_STORE_ID, STACK_NAME } from "./remote/shell";
+import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
@@ -96,7 +97,7 @@ export function inputSchema() {
 
 // ---------------------------------------------------------------- provider
 
-export const glanceMultistoreProvider: pulumi.dynamic.ResourceProvider = {
+export const glanceMultistoreProvider: pulumi.dynamic.ResourceProvider = traced("GlanceMultistore", {
     async check(_olds: GlanceMultistoreInputs, news: GlanceMultistoreInputs) {
         const r = checkWith(inputSchema(), news);
         if (r.failures.length === 0 && !containsUnknown(news.stores) && !containsUnknown(news.backendId)) {
@@ -136,7 +137,7 @@ export const glanceMultistoreProvider: pulumi.dynamic.ResourceProvider = {
     async delete(_id: string, props: GlanceMultistoreOutputs) {
         await removeFiles(targetOf(props), [props.file]);
     },
-};
+});
 
 async function write(inputs: GlanceMultistoreInputs): Promise<GlanceMultistoreOutputs> {
     const content = renderGlanceEnv(inputs);

@@ -39,6 +39,7 @@ import {
 import { BaseArgs, DcnResource } from "./resource";
 import { exec } from "./remote/ssh";
 import { AZ_NAME, CEPH_CLUSTER_NAME, GLANCE_STORE_ID, STACK_NAME } from "./remote/shell";
+import { traced } from "./remote/trace";
 
 export const PROVIDER_VERSION = "1";
 
@@ -165,7 +166,7 @@ async function validate(inputs: MultistoreValidationInputs): Promise<MultistoreV
     };
 }
 
-export const multistoreValidationProvider: pulumi.dynamic.ResourceProvider = {
+export const multistoreValidationProvider: pulumi.dynamic.ResourceProvider = traced("MultistoreValidation", {
     async check(_olds: MultistoreValidationInputs, news: MultistoreValidationInputs) {
         return checkWith(inputSchema(), news);
     },
@@ -190,7 +191,7 @@ export const multistoreValidationProvider: pulumi.dynamic.ResourceProvider = {
     async delete() {
         // Nothing remote (see the header).
     },
-};
+});
 
 export interface MultistoreValidationArgs extends BaseArgs {
     /** Central stack's rc file (OvercloudStack.rcFile of central). */

@@ -44,6 +44,7 @@ import {
 import { BaseArgs, DcnResource } from "./resource";
 import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, writeFile } from "./remote/jobs";
 import { AZ_NAME, SAFE_ARG, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
+import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
@@ -165,7 +166,7 @@ export function inputSchema() {
 
 // ---------------------------------------------------------------- provider
 
-export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = {
+export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = traced("OvercloudStack", {
     async check(_olds: OvercloudStackInputs, news: OvercloudStackInputs) {
         return checkWith(inputSchema(), news);
     },
@@ -229,7 +230,7 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = {
             `${work}/overrides-${props.stack}.yaml`,
         ]);
     },
-};
+});
 
 async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutputs> {
     const t = targetOf(inputs);

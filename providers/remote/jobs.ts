@@ -21,6 +21,7 @@
 import { createHash } from "node:crypto";
 import { exec, ExecResult, SshTarget, connectionKey } from "./ssh";
 import { shJoin, shQuote, expandHome } from "./shell";
+import { trace } from "./trace";
 
 /** One command of a job script. */
 export interface JobCommand {
@@ -134,6 +135,7 @@ export function renderJobScript(commands: JobCommand[], identity = ""): string {
 
 // Remote snippets: constant text, every variable part is a positional argument ($1, $2) quoted by shJoin.
 const START = [
+    "# start",
     'd="$1"',
     'mkdir -p "$(dirname "$d")"',
     'if mkdir "$d" 2>/dev/null; then',
@@ -152,6 +154,7 @@ const START = [
 // Long poll: waits on the undercloud (up to $3 tenths of a second) until the job ends or writes past
 // the offset, so the end of a step is seen within ~0.1 s at the cost of one exec per few seconds.
 const STATUS = [
+    "# status",
     'd="$1"; off="$2"; waits="${3:-0}"; i=0',
     'while [ "$i" -lt "$waits" ] && [ -d "$d" ] && [ ! -f "$d/rc" ] && [ "$(wc -c < "$d/out.log" 2>/dev/null || echo 0)" -le "$off" ]; do sleep 0.1; i=$((i + 1)); done',
     'if [ ! -d "$d" ]; then echo missing; exit 0; fi',
@@ -164,6 +167,7 @@ const STATUS = [
 ].join("\n");
 
 const ARCHIVE = [
+    "# archive",
     'd="$1"; dest="$2"; keep_progress="$3"',
     '[ "$keep_progress" = keep ] || rm -rf "$d.progress"',
     // Two collectors of one job may race: whoever moves it first wins, the other finds it gone.
@@ -172,6 +176,7 @@ const ARCHIVE = [
 
 // Stops a job: TERM to its process group (the runner starts it with setsid), then KILL after ~5 s.
 const STOP = [
+    "# stop",
     'd="$1"',
     '[ -f "$d/pid" ] || exit 0',
     'p="$(cat "$d/pid")"',
@@ -351,6 +356,7 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
             }
         }
         const attached = started.stdout.trim() === "attached";
+        trace("job-started", { job: id, attached });
         if (attached) {
             onLine(`[job ${id}] re-attaching to an existing job on the undercloud`);
         } else {
@@ -415,8 +421,10 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
             for (const line of splitter.flush()) {
                 onLine(line);
             }
+            trace("job-seen-end", { job: id, state: state.kind });
             if (state.kind === "done" && state.code === 0) {
                 await archive(`ok-${Date.now()}`, "drop");
+                trace("job-collected", { job: id });
                 return { jobId: id, code: 0, output, attached };
             }
             // A failed, vanished or dead job. If we found it from an earlier run, start it again once;

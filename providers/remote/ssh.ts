@@ -16,6 +16,7 @@
  */
 import { Client } from "ssh2";
 import { createHash } from "node:crypto";
+import { commandLabel, trace } from "./trace";
 
 /** Where and how to reach the undercloud. Plain data (the private key is passed as a secret input). */
 export interface SshTarget {
@@ -126,7 +127,10 @@ function connect(t: SshTarget, key: string): PoolEntry {
         }
     };
     entry.ready = new Promise<Client>((resolve, reject) => {
-        client.once("ready", () => resolve(client));
+        client.once("ready", () => {
+            trace("ssh-ready", { key });
+            resolve(client);
+        });
         client.on("error", (err: Error) => {
             evict();
             if (mismatch) {
@@ -193,7 +197,10 @@ function release(entry: PoolEntry): void {
  * its output. Never throws on a non-zero exit code; throws on transport errors.
  */
 export async function exec(t: SshTarget, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const queued = Date.now();
     const entry = await acquire(t);
+    const label = process.env.DCN_TRACE_FILE ? commandLabel(command) : "";
+    const granted = Date.now();
     try {
         return await new Promise<ExecResult>((resolve, reject) => {
             entry.client.exec(command, (err, stream) => {
@@ -244,6 +251,9 @@ export async function exec(t: SshTarget, command: string, opts: ExecOptions = {}
         });
     } finally {
         release(entry);
+        if (label) {
+            trace("exec", { cmd: label, queued, granted, ms: Date.now() - granted, waitMs: granted - queued });
+        }
     }
 }
 
