@@ -325,7 +325,10 @@ export function measurePulumi(
         const conns = new Map<string, string>();
         const timer = setInterval(() => {
             sample();
-            if (opts.sshPort) for (const [k, v] of sshConns(opts.sshPort)) conns.set(k, v);
+            // Keep the fullest label seen: an exiting process's /proc/<pid>/cmdline reads empty.
+            if (opts.sshPort)
+                for (const [k, v] of sshConns(opts.sshPort))
+                    if ((conns.get(k)?.length ?? 0) < v.length) conns.set(k, v);
         }, 100);
         child.on("error", reject);
         child.on("close", (code) => {
