@@ -216,6 +216,11 @@ export interface Measured {
     wall_s: number;
     /** Peak of the summed RSS of the whole process tree (MiB), sampled every 100 ms. */
     peak_rss_mb: number;
+    /**
+     * CPU seconds (user + system) of the whole process tree (bash's `times` for its reaped
+     * children): less sensitive to other work on the machine than the wall time.
+     */
+    cpu_s: number;
     /** Largest single process RSS seen (MiB) and its command. */
     peak_proc_rss_mb: number;
     peak_proc: string;
@@ -291,7 +296,12 @@ export function measurePulumi(
 ): Promise<Measured> {
     return new Promise((resolve, reject) => {
         const began = process.hrtime.bigint();
-        const child = spawn("pulumi", args, { cwd: ws.projectDir, env: { ...ws.env, ...extraEnv }, stdio: "pipe" });
+        const timesFile = path.join(os.tmpdir(), `dcn-bench-times-${process.pid}-${began}`);
+        const child = spawn("bash", ["-c", 'pulumi "$@"; rc=$?; times > "$0"; exit $rc', timesFile, ...args], {
+            cwd: ws.projectDir,
+            env: { ...ws.env, ...extraEnv },
+            stdio: "pipe",
+        });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -335,12 +345,25 @@ export function measurePulumi(
             clearInterval(timer);
             const procs: Record<string, number> = {};
             for (const name of seen.values()) procs[name] = (procs[name] ?? 0) + 1;
+            delete procs.bash; // the wrapper that reports the tree's CPU time
+            let cpu = NaN;
+            try {
+                // Second line of `times`: the children's user and system time, e.g. "0m1.199s 0m0.009s".
+                const m = /(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/.exec(
+                    fs.readFileSync(timesFile, "utf8").split("\n")[1] ?? "",
+                );
+                if (m) cpu = Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]);
+                fs.rmSync(timesFile, { force: true });
+            } catch {
+                // no times file (pulumi did not start)
+            }
             resolve({
                 code: code ?? -1,
                 stdout,
                 stderr,
                 wall_s: Number(process.hrtime.bigint() - began) / 1e9,
                 peak_rss_mb: Math.round(peak / 1024),
+                cpu_s: cpu,
                 peak_proc_rss_mb: Math.round(peakProc / 1024),
                 peak_proc: peakProcName,
                 procs,

@@ -272,6 +272,7 @@ async function p3(): Promise<Record<string, unknown>> {
             const ws = await workspace(root, binDir, `s${n}`, scaledStackYaml(lab.dir, n));
             const variants = { a: { DCN_SOURCE_MAPPED_STACKS: "1" }, b: {} } as const;
             const wall: Record<"a" | "b", number[]> = { a: [], b: [] };
+            const cpu: Record<"a" | "b", number[]> = { a: [], b: [] };
             const rss: Record<"a" | "b", number> = { a: 0, b: 0 };
             const loads: number[] = [];
             let conns = 0;
@@ -287,8 +288,12 @@ async function p3(): Promise<Record<string, unknown>> {
                     conns += lab.connections() - c0;
                     resources = /(\d+) to create/.exec(m.stdout)?.[1] ?? resources;
                     wall[v].push(round(m.wall_s));
+                    cpu[v].push(round(m.cpu_s));
                     rss[v] = Math.max(rss[v], m.peak_rss_mb);
-                    log(`preview ${n} DCN ${v}: ${round(m.wall_s)} s, ${m.peak_rss_mb} MiB, load ${loads.at(-1)}`);
+                    log(
+                        `preview ${n} DCN ${v}: ${round(m.wall_s)} s, cpu ${round(m.cpu_s)} s, ` +
+                            `${m.peak_rss_mb} MiB, load ${loads.at(-1)}`,
+                    );
                 }
             }
             loads.push(load());
@@ -298,6 +303,10 @@ async function p3(): Promise<Record<string, unknown>> {
             out[`preview_${n}_ratio`] = round(mean(wall.b) / mean(wall.a), 3);
             // Robust to one preview slowed by the other work on the machine.
             out[`preview_${n}_ratio_median`] = round(median(wall.b) / median(wall.a), 3);
+            // CPU seconds of the process tree: what the change saves, whatever else runs on the machine.
+            out[`preview_${n}_cpu_s`] = cpu.b;
+            out[`preview_${n}_mapped_cpu_s`] = cpu.a;
+            out[`preview_${n}_cpu_ratio`] = round(mean(cpu.b) / mean(cpu.a), 3);
             out[`preview_${n}_peak_rss_mb`] = rss.b;
             out[`preview_${n}_mapped_peak_rss_mb`] = rss.a;
             out[`preview_${n}_resources`] = resources ? Number(resources) : null;
@@ -362,6 +371,7 @@ async function p3x(): Promise<Record<string, unknown>> {
         };
         const names = Object.keys(variants) as Array<keyof typeof variants>;
         const wall: Record<string, number[]> = {};
+        const cpu: Record<string, number[]> = {};
         const mem: Record<string, number> = {};
         const loads: number[] = [];
         for (let i = 0; i < rounds; i++) {
@@ -374,8 +384,9 @@ async function p3x(): Promise<Record<string, unknown>> {
                     `preview ${v}`,
                 );
                 (wall[v] ??= []).push(round(m.wall_s));
+                (cpu[v] ??= []).push(round(m.cpu_s));
                 mem[v] = Math.max(mem[v] ?? 0, m.peak_rss_mb);
-                log(`p3x round ${i}: ${v} ${round(m.wall_s)} s, load ${loads.at(-1)}`);
+                log(`p3x round ${i}: ${v} ${round(m.wall_s)} s, cpu ${round(m.cpu_s)} s, load ${loads.at(-1)}`);
             }
         }
         const mean = (x: number[]) => x.reduce((p, q) => p + q, 0) / x.length;
@@ -387,6 +398,9 @@ async function p3x(): Promise<Record<string, unknown>> {
             all_v8_s: wall.all_v8,
             ratio_sdk_v8: round(mean(wall.sdk_v8!) / mean(wall.mapped!), 3),
             ratio_all_v8: round(mean(wall.all_v8!) / mean(wall.mapped!), 3),
+            cpu_s: cpu,
+            cpu_ratio_sdk_v8: round(mean(cpu.sdk_v8!) / mean(cpu.mapped!), 3),
+            cpu_ratio_all_v8: round(mean(cpu.all_v8!) / mean(cpu.mapped!), 3),
             peak_rss_mb: mem,
             load1: [Math.min(...loads), Math.max(...loads)],
         };
