@@ -15,6 +15,7 @@ import { parse, stringify } from "yaml";
 import { z } from "zod";
 import {
     BaseInputs,
+    CEPH_ADMIN_KEY_SCRIPT,
     DiffPolicy,
     baseShape,
     checkWith,
@@ -29,7 +30,7 @@ import {
     updateByPolicy,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
-import { JOBS_DIR, JobCommand, readFile, remoteHome, runJob, writeFile } from "./remote/jobs";
+import { JOBS_DIR, JobCommand, readFile, remoteHome, run, runJob, writeFile } from "./remote/jobs";
 import { AZ_NAME, HOST_NAME, ROLE_NAME, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 import { traced } from "./remote/trace";
 
@@ -263,20 +264,25 @@ async function provision(
     const netData = expandHome(inputs.networkDataFile, home);
     const baremetal = renderBaremetalFile(inputs.roles);
     const commands: JobCommand[] = [];
+    // Written by the exec that starts the job (one round trip).
+    const files = [{ path: f.baremetalFile, content: baremetal }];
     if (removed.length > 0) {
         const scaleIn = `${f.baremetalFile}.scale-in`;
-        await writeFile(t, scaleIn, renderBaremetalFile(inputs.roles, removed));
+        files.push({ path: scaleIn, content: renderBaremetalFile(inputs.roles, removed) });
         commands.push(unprovisionCommand(inputs.stack, scaleIn, false));
         for (const r of removed.filter((x) => x.role.cephDisks)) {
             commands.push(cleanDisksCommand(r.instance.node ?? r.instance.hostname));
         }
     }
-    await writeFile(t, f.baremetalFile, baremetal);
     if (inputs.vips.length > 0) {
-        await writeFile(t, f.vipDataFile, renderVipData(inputs.vips));
+        files.push({ path: f.vipDataFile, content: renderVipData(inputs.vips) });
     }
     commands.push(...metalCommands(inputs, f, netData, home));
-    await runJob(t, {
+    // The shared ceph-admin key (RSA 4096: seconds of CPU) is made while node provision runs, once
+    // the job has started and at low priority, so the Ceph deploys that follow do not queue behind
+    // its generation (they still ensure it themselves, under the same lock).
+    let adminKey: Promise<void> = Promise.resolve();
+    const job = await runJob(t, {
         stack: inputs.stack,
         step: "metal",
         identity: sha256(
@@ -285,8 +291,14 @@ async function provision(
         timeoutMs: inputs.timeoutMinutes * 60000,
         onLine: progress(`metal ${inputs.stack}`),
         commands,
+        files,
+        collect: [f.metalFile],
+        onStarted: () => {
+            adminKey = ensureCephAdminKey(t, home);
+        },
     });
-    const text = await readFile(t, f.metalFile);
+    await adminKey;
+    const text = job.files[f.metalFile];
     if (text === undefined) {
         throw new Error(`node provision of ${inputs.stack} finished but ${f.metalFile} is missing on the undercloud`);
     }
@@ -301,6 +313,19 @@ async function provision(
         metalHash: sha256(text),
         healthy: true,
     };
+}
+
+/**
+ * Creates the undercloud's shared ceph-admin key when missing (the Ceph deploy job's own first
+ * command, under the same lock), best effort: a failure here only means the Ceph job makes it.
+ */
+async function ensureCephAdminKey(t: ReturnType<typeof targetOf>, home: string): Promise<void> {
+    try {
+        const lock = expandHome(`${JOBS_DIR}/ceph-admin-key.lock`, home);
+        await run(t, ["nice", "-n", "10", "flock", lock, "sh", "-c", CEPH_ADMIN_KEY_SCRIPT]);
+    } catch {
+        // The Ceph job ensures the key again.
+    }
 }
 
 /** The stack inventory node provision writes (ceph deploy requires it). */

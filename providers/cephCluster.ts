@@ -18,6 +18,7 @@ import { parse, stringify } from "yaml";
 import { z } from "zod";
 import {
     BaseInputs,
+    CEPH_ADMIN_KEY_SCRIPT,
     DiffPolicy,
     baseShape,
     checkWith,
@@ -31,7 +32,7 @@ import {
     updateByPolicy,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
-import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, runJob, writeFile } from "./remote/jobs";
+import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, runJob } from "./remote/jobs";
 import { CEPH_CLUSTER_NAME, STACK_NAME, expandHome } from "./remote/shell";
 import { traced } from "./remote/trace";
 
@@ -190,16 +191,18 @@ async function deploy(inputs: CephClusterInputs, adopt: boolean): Promise<CephCl
         }
     }
     const pools = renderPoolsFile(inputs.pools, clientVars);
-    await writeFile(t, f.poolsFile, pools);
-    await runJob(t, {
+    const job = await runJob(t, {
         stack: inputs.stack,
         step: "ceph",
         identity: sha256(pools + inputs.metalHash),
         timeoutMs: inputs.timeoutMinutes * 60000,
         onLine: progress(`ceph ${inputs.stack}`),
         commands: cephCommands(inputs, f, home),
+        // pools.yml is written by the exec that starts the job; the output is read by the one that sees its end.
+        files: [{ path: f.poolsFile, content: pools }],
+        collect: [f.cephFile],
     });
-    const text = await readFile(t, f.cephFile);
+    const text = job.files[f.cephFile];
     if (text === undefined) {
         throw new Error(`ceph deploy of ${inputs.stack} finished but ${f.cephFile} is missing on the undercloud`);
     }
@@ -240,9 +243,8 @@ export function cephFilesOf(stack: string, workDir: string) {
     return { cephFile: `${workDir}/deployed-ceph-${stack}.yaml`, poolsFile: `${workDir}/pools-${stack}.yml` };
 }
 
-/** Creates the shared ceph-admin key once, so concurrent first `ceph deploy`s do not race on it. */
-export const CEPH_ADMIN_KEY_SCRIPT =
-    'k="$HOME/.ssh/ceph-admin-id_rsa"; mkdir -p "$HOME/.ssh"; [ -f "$k" ] || ssh-keygen -q -t rsa -b 4096 -N "" -C ceph-admin -f "$k"';
+/** Creates the shared ceph-admin key once (providers/common.ts), so concurrent first `ceph deploy`s do not race on it. */
+export { CEPH_ADMIN_KEY_SCRIPT };
 
 export function cephCommands(inputs: CephClusterInputs, f: ReturnType<typeof cephFilesOf>, home: string): JobCommand[] {
     return [

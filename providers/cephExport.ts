@@ -29,7 +29,7 @@ import {
     updateByPolicy,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
-import { readFile, remoteHome, removeFiles, runJob, runOk } from "./remote/jobs";
+import { readFile, remoteHome, removeFiles, runJob } from "./remote/jobs";
 import { STACK_NAME, expandHome } from "./remote/shell";
 import { traced } from "./remote/trace";
 
@@ -124,17 +124,21 @@ async function exportCeph(inputs: CephExportInputs): Promise<CephExportOutputs> 
     const t = targetOf(inputs);
     const home = await remoteHome(t);
     const argv = exportCommand(inputs, home);
-    await runOk(t, ["mkdir", "-p", "--", expandHome(inputs.outputFile, home).replace(/\/[^/]*$/, "") || "/"]);
-    await runJob(t, {
+    const job = await runJob(t, {
         stack: inputs.stacks.join(","),
         step: "export-ceph",
         // A redeployed cluster is a new export: the same argv must not re-attach to the old job.
         identity: sha256(inputs.sourceHashes.join(",")),
         timeoutMs: inputs.timeoutMinutes * 60000,
         onLine: progress(`ceph export ${inputs.stacks.join(",")}`),
-        commands: [{ argv }],
+        commands: [
+            { argv: ["mkdir", "-p", "--", expandHome(inputs.outputFile, home).replace(/\/[^/]*$/, "") || "/"] },
+            { argv },
+        ],
+        // Read by the exec that sees the job end (one round trip).
+        collect: [inputs.outputFile],
     });
-    const text = await readFile(t, inputs.outputFile);
+    const text = job.files[inputs.outputFile];
     if (text === undefined) {
         throw new Error(`export ceph of ${inputs.stacks.join(",")} succeeded but ${inputs.outputFile} is missing`);
     }

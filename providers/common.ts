@@ -229,6 +229,15 @@ export async function updateByPolicy<I extends object, O extends I>(
     return { outs: await rerun() };
 }
 
+/**
+ * Creates the undercloud's shared ceph-admin SSH key when missing (run under the
+ * `ceph-admin-key.lock`: two first `ceph deploy`s race on it). Written under a temporary name and
+ * moved into place, public key first, so an interrupted run never leaves half a key.
+ */
+export const CEPH_ADMIN_KEY_SCRIPT =
+    'k="$HOME/.ssh/ceph-admin-id_rsa"; mkdir -p "$HOME/.ssh"; [ -f "$k" ] || { rm -f "$k.new" "$k.new.pub"; ' +
+    'ssh-keygen -q -t rsa -b 4096 -N "" -C ceph-admin -f "$k.new" && mv "$k.new.pub" "$k.pub" && mv "$k.new" "$k"; }';
+
 /** Progress line to the Pulumi log (inside the provider process this reaches the CLI output). */
 export function progress(resource: string): (line: string) => void {
     return (line: string) => {

@@ -42,7 +42,7 @@ import {
     updateByPolicy,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
-import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, writeFile } from "./remote/jobs";
+import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, runOk, writeFile } from "./remote/jobs";
 import { AZ_NAME, SAFE_ARG, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 import { traced } from "./remote/trace";
 
@@ -239,7 +239,6 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
     const p = stackPaths(inputs.stack, home);
     const overridesFile = `${work}/overrides-${inputs.stack}.yaml`;
     const overrides = renderOverridesFile(inputs.overrides);
-    await writeFile(t, overridesFile, overrides);
     const envFiles = orderedEnvFiles(inputs.kind, inputs.templatesDir, inputs.files, overridesFile).map((f) =>
         expandHome(f, home),
     );
@@ -258,12 +257,23 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
     // A marker counts only while the undercloud still shows the phase's result: the Heat phase
     // leaves `config-download/<stack>` in the working dir, a finished deploy reports DEPLOY_SUCCESS.
     // (A stack deleted and re-provisioned out of band has neither, whatever the markers say.)
-    const marker = async (phase: "heat" | "config") =>
-        (await readFile(t, markerPath(work, phase)))?.trim() === deployHash;
-    const heatDone =
-        (await marker("heat")) && (await run(t, ["test", "-d", `${p.dir}/config-download/${inputs.stack}`])).code === 0;
+    // Both markers and the directory are read by one exec.
+    const probe = parsePhaseProbe(
+        (
+            await runOk(t, [
+                "sh",
+                "-c",
+                PHASE_PROBE_SCRIPT,
+                "sh",
+                markerPath(work, "heat"),
+                markerPath(work, "config"),
+                `${p.dir}/config-download/${inputs.stack}`,
+            ])
+        ).stdout,
+    );
+    const heatDone = probe.heat === deployHash && probe.heatDir;
     const configDone =
-        heatDone && (await marker("config")) && (await readStatus(inputs.stack, home, t)) === "DEPLOY_SUCCESS";
+        heatDone && probe.config === deployHash && (await readStatus(inputs.stack, home, t)) === "DEPLOY_SUCCESS";
     const commands = deployJobCommands(base, {
         heatLock: expandHome(`${JOBS_DIR}/heat.lock`, home),
         heatMarker: markerPath(work, "heat"),
@@ -280,22 +290,30 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
                 : "Heat phase already done for these inputs; running config-download only",
         );
     }
+    let exportText: string | undefined;
     if (commands.length > 0) {
-        await runJob(t, {
+        // The overrides file is written by the exec that starts the job, the export read by the one
+        // that sees its end.
+        const job = await runJob(t, {
             stack: inputs.stack,
             step: "deploy",
             identity: deployHash,
             timeoutMs: inputs.timeoutMinutes * 60000,
             onLine: log,
             commands,
+            files: [{ path: overridesFile, content: overrides }],
+            collect: [p.exportFile],
         });
+        exportText = job.files[p.exportFile];
+    } else {
+        await writeFile(t, overridesFile, overrides);
+        exportText = await readFile(t, p.exportFile);
     }
 
     const status = await readStatus(inputs.stack, home, t);
     if (status !== "DEPLOY_SUCCESS") {
         throw new Error(`overcloud deploy of ${inputs.stack} finished but its status is ${status}`);
     }
-    const exportText = await readFile(t, p.exportFile);
     if (inputs.kind === "central" && exportText === undefined) {
         throw new Error(`the central deploy did not write its stack export ${p.exportFile}`);
     }
@@ -350,6 +368,17 @@ export function stackPaths(stack: string, home: string) {
 
 export function markerPath(workDir: string, phase: "heat" | "config"): string {
     return `${workDir}/.deploy-${phase}.done`;
+}
+
+/** Prints each phase marker's first line as `m:<line>` ($1 heat, $2 config; `-` when absent), then whether $3 is a directory. */
+export const PHASE_PROBE_SCRIPT =
+    'for f in "$1" "$2"; do if [ -f "$f" ]; then printf "m:%s\\n" "$(head -n 1 "$f")"; else echo -; fi; done; [ -d "$3" ] && echo dir || echo nodir';
+
+/** Parses PHASE_PROBE_SCRIPT's output. */
+export function parsePhaseProbe(stdout: string): { heat?: string; config?: string; heatDir: boolean } {
+    const lines = stdout.split("\n");
+    const val = (l: string | undefined) => (l !== undefined && l.startsWith("m:") ? l.slice(2).trim() : undefined);
+    return { heat: val(lines[0]), config: val(lines[1]), heatDir: lines[2]?.trim() === "dir" };
 }
 
 /** `openstack overcloud export` of a stack (the central one), overwriting its export file. */

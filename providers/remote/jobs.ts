@@ -52,6 +52,19 @@ export interface JobSpec {
     pollMs?: number;
     /** Receives every new output line. */
     onLine?: (line: string) => void;
+    /** Called once the job runs (started or re-attached to) on the undercloud. */
+    onStarted?: () => void;
+    /**
+     * Files the commands read, written (atomically, mode 0600, parent directories created) in the
+     * same exec that starts the job, just before it: one round trip instead of one per file.
+     */
+    files?: Array<{ path: string; content: string }>;
+    /**
+     * Files the caller reads once the job has succeeded (e.g. the step's output file): read in the
+     * same exec that sees the end and archives the job. `JobResult.files[path]` is the content, or
+     * undefined when the file does not exist.
+     */
+    collect?: string[];
 }
 
 export interface JobResult {
@@ -60,6 +73,8 @@ export interface JobResult {
     output: string;
     /** True when an existing job (running or finished) was found and re-attached to. */
     attached: boolean;
+    /** The `collect` files (absolute or `~/` path as given → content; undefined when absent). */
+    files: Record<string, string | undefined>;
 }
 
 export const JOBS_DIR = "~/.dcn-jobs";
@@ -136,7 +151,9 @@ export function renderJobScript(commands: JobCommand[], identity = ""): string {
 // Remote snippets: constant text, every variable part is a positional argument ($1, $2) quoted by shJoin.
 const START = [
     "# start",
-    'd="$1"',
+    // $2… are files to write first: stdin holds one base64 line per file, then the job script.
+    'd="$1"; shift',
+    'for p in "$@"; do IFS= read -r b || exit 3; (umask 077; mkdir -p "$(dirname "$p")" && printf "%s" "$b" | base64 -d > "$p.tmp" && mv "$p.tmp" "$p") || exit 3; done',
     'mkdir -p "$(dirname "$d")"',
     'if mkdir "$d" 2>/dev/null; then',
     '  cat > "$d/script.sh"',
@@ -151,19 +168,32 @@ const START = [
     "fi",
 ].join("\n");
 
-// Long poll: waits on the undercloud (up to $3 tenths of a second) until the job ends or writes past
-// the offset, so the end of a step is seen within ~0.1 s at the cost of one exec per few seconds.
+// Long poll: waits on the undercloud (up to $3 tenths of a second) until the job ends, or writes
+// past the offset and at least $4 tenths have passed, so the end of a step is seen within ~0.1 s
+// and a chatty job costs at most one exec per $4 tenths.
+// With $5 (an archive destination): a job that ended with 0 is archived in the same exec (its
+// progress markers dropped) after its output and, as `file <i> y <base64>` / `file <i> n` lines
+// between the status line and the output, the files $6…; a retry after a lost answer finds the job
+// at $5 and answers the same.
 const STATUS = [
     "# status",
-    'd="$1"; off="$2"; waits="${3:-0}"; i=0',
-    'while [ "$i" -lt "$waits" ] && [ -d "$d" ] && [ ! -f "$d/rc" ] && [ "$(wc -c < "$d/out.log" 2>/dev/null || echo 0)" -le "$off" ]; do sleep 0.1; i=$((i + 1)); done',
-    'if [ ! -d "$d" ]; then echo missing; exit 0; fi',
-    'if [ -f "$d/rc" ]; then echo "rc=$(cat "$d/rc")"',
+    'd="$1"; off="$2"; waits="${3:-0}"; minout="${4:-0}"; dest="${5:-}"; i=0',
+    '[ "$#" -ge 5 ] && shift 5 || set --',
+    'while [ "$i" -lt "$waits" ] && [ -d "$d" ] && [ ! -f "$d/rc" ] && { [ "$i" -lt "$minout" ] || [ "$(wc -c < "$d/out.log" 2>/dev/null || echo 0)" -le "$off" ]; }; do sleep 0.1; i=$((i + 1)); done',
+    'src="$d"',
+    'if [ ! -d "$d" ]; then if [ -n "$dest" ] && [ -f "$dest/rc" ]; then src="$dest"; else echo missing; exit 0; fi; fi',
+    'if [ -f "$src/rc" ]; then rc="$(cat "$src/rc")"; echo "rc=$rc"',
+    '  if [ "$rc" = 0 ] && [ -n "$dest" ]; then',
+    '    n=0; for f in "$@"; do n=$((n + 1)); if [ -f "$f" ]; then printf "file %s y " "$n"; base64 < "$f" | tr -d "\\n"; echo; else echo "file $n n"; fi; done',
+    '    tail -c +"$((off + 1))" "$src/out.log" 2>/dev/null || true',
+    '    if [ "$src" = "$d" ]; then rm -rf "$d.progress"; mkdir -p "$(dirname "$dest")" && rm -rf "$dest" && { mv "$d" "$dest" 2>/dev/null || [ ! -d "$d" ]; }; fi',
+    "    exit 0",
+    "  fi",
     'elif [ ! -f "$d/pid" ]; then echo starting',
     'elif kill -0 "$(cat "$d/pid")" 2>/dev/null; then echo running',
     'elif [ -f "$d/rc" ]; then echo "rc=$(cat "$d/rc")"',
     "else echo dead; fi",
-    'tail -c +"$((off + 1))" "$d/out.log" 2>/dev/null || true',
+    'tail -c +"$((off + 1))" "$src/out.log" 2>/dev/null || true',
 ].join("\n");
 
 const ARCHIVE = [
@@ -188,14 +218,36 @@ const STOP = [
 /** Parsed first line of the status probe. */
 export type JobState = { kind: "missing" | "starting" | "running" | "dead" } | { kind: "done"; code: number };
 
-/** Parses the status probe output into the state and the new output bytes. */
-export function parseStatus(stdout: string): { state: JobState; chunk: string } {
+/**
+ * Parses the status probe output into the state and the new output bytes. `collect` is the number
+ * of files the probe was asked for: after a successful end they come as one line each before the
+ * output (`files`, in order; undefined for a missing file).
+ */
+export function parseStatus(
+    stdout: string,
+    collect = 0,
+): { state: JobState; chunk: string; files?: Array<string | undefined> } {
     const nl = stdout.indexOf("\n");
     const head = (nl < 0 ? stdout : stdout.slice(0, nl)).trim();
-    const chunk = nl < 0 ? "" : stdout.slice(nl + 1);
+    let chunk = nl < 0 ? "" : stdout.slice(nl + 1);
     const m = /^rc=(-?\d+)$/.exec(head);
     if (m) {
-        return { state: { kind: "done", code: Number(m[1]) }, chunk };
+        const code = Number(m[1]);
+        if (collect > 0 && code === 0) {
+            const files: Array<string | undefined> = [];
+            for (let i = 1; i <= collect; i++) {
+                const end = chunk.indexOf("\n");
+                const line = end < 0 ? chunk : chunk.slice(0, end);
+                chunk = end < 0 ? "" : chunk.slice(end + 1);
+                const f = /^file (\d+) (y|n) ?([A-Za-z0-9+/=]*)$/.exec(line);
+                if (!f || Number(f[1]) !== i) {
+                    throw new Error(`unexpected collected file line ${JSON.stringify(line.slice(0, 60))}`);
+                }
+                files.push(f[2] === "y" ? Buffer.from(f[3], "base64").toString("utf8") : undefined);
+            }
+            return { state: { kind: "done", code }, chunk, files };
+        }
+        return { state: { kind: "done", code }, chunk };
     }
     if (head === "missing" || head === "starting" || head === "running" || head === "dead") {
         return { state: { kind: head }, chunk };
@@ -223,28 +275,33 @@ export function lineSplitter(): { push(chunk: string): string[]; flush(): string
     };
 }
 
-const homeCache = (): Map<string, string> => {
-    const g = globalThis as unknown as { __dcnHomeCache?: Map<string, string> };
-    if (!g.__dcnHomeCache) {
-        g.__dcnHomeCache = new Map();
+const homeCache = (): Map<string, Promise<string>> => {
+    const g = globalThis as unknown as { __dcnHomePromises?: Map<string, Promise<string>> };
+    if (!g.__dcnHomePromises) {
+        g.__dcnHomePromises = new Map();
     }
-    return g.__dcnHomeCache;
+    return g.__dcnHomePromises;
 };
 
-/** The remote $HOME (cached per undercloud). */
+/** The remote $HOME (cached per undercloud; concurrent first callers share one exec). */
 export async function remoteHome(t: SshTarget): Promise<string> {
     const key = connectionKey(t);
     const cached = homeCache().get(key);
     if (cached) {
         return cached;
     }
-    const r = await exec(t, shJoin(["sh", "-c", 'printf %s "$HOME"']));
-    const home = r.stdout.trim();
-    if (r.code !== 0 || !home.startsWith("/")) {
-        throw new Error(`cannot read $HOME on ${key}: ${r.stderr.trim() || r.stdout.trim()}`);
-    }
-    homeCache().set(key, home);
-    return home;
+    const read = (async () => {
+        const r = await exec(t, shJoin(["sh", "-c", 'printf %s "$HOME"']));
+        const home = r.stdout.trim();
+        if (r.code !== 0 || !home.startsWith("/")) {
+            throw new Error(`cannot read $HOME on ${key}: ${r.stderr.trim() || r.stdout.trim()}`);
+        }
+        return home;
+    })();
+    homeCache().set(key, read);
+    // A failed read is not cached: the next caller tries again.
+    read.catch(() => homeCache().delete(key));
+    return read;
 }
 
 /**
@@ -342,11 +399,18 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
 
     let restarts = 0;
     for (;;) {
-        // START is idempotent (mkdir decides who starts), so transport errors are simply retried.
+        // START is idempotent (mkdir decides who starts; the files are written atomically), so
+        // transport errors are simply retried.
         let started: ExecResult | undefined;
+        const files = spec.files ?? [];
+        const startInput = files.map((f) => Buffer.from(f.content, "utf8").toString("base64") + "\n").join("") + script;
         for (let attempt = 1; !started; attempt++) {
             try {
-                started = await runOk(t, ["sh", "-c", START, "sh", dir], script);
+                started = await runOk(
+                    t,
+                    ["sh", "-c", START, "sh", dir, ...files.map((f) => expandHome(f.path, home))],
+                    startInput,
+                );
             } catch (err) {
                 if (attempt >= 5 || !/^ssh /.test((err as Error).message)) {
                     throw err;
@@ -357,6 +421,7 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
         }
         const attached = started.stdout.trim() === "attached";
         trace("job-started", { job: id, attached });
+        spec.onStarted?.();
         if (attached) {
             onLine(`[job ${id}] re-attaching to an existing job on the undercloud`);
         } else {
@@ -368,20 +433,32 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
         const lockWait = lockWaitClock();
         const pastDeadline = () => Date.now() > deadline + lockWait.waitedMs();
         let failures = 0;
-        let firstPoll = true;
-        // Each probe waits remotely for up to 2.5 × pollMs; a short local gap only keeps a chatty
-        // job from turning into a stream of execs.
-        const remoteWaitTenths = String(Math.max(1, Math.round((pollMs * 2.5) / 100)));
+        // Each probe waits remotely for up to 2.5 × pollMs for the end, returning earlier with new
+        // output only after 1 s (a chatty job is one exec a second, and an end is still seen within
+        // ~0.1 s of the rc file). A successful end is archived, and the `collect` files read, by the
+        // probe that sees it (`okDest` is where it goes, also answered from by a retried probe).
+        const remoteWaitTenths = Math.max(1, Math.round((pollMs * 2.5) / 100));
+        const minOutputTenths = String(Math.min(10, remoteWaitTenths));
+        const okDest = expandHome(`${JOBS_DIR}/done/${id}.ok-${Date.now()}`, home);
+        const collect = spec.collect ?? [];
         for (;;) {
-            if (!firstPoll) {
-                await sleep(Math.min(200, pollMs));
-            }
-            firstPoll = false;
             let probe: ExecResult;
+            const asked = Date.now();
             try {
                 probe = await run(
                     t,
-                    ["sh", "-c", STATUS, "sh", dir, String(offset), remoteWaitTenths],
+                    [
+                        "sh",
+                        "-c",
+                        STATUS,
+                        "sh",
+                        dir,
+                        String(offset),
+                        String(remoteWaitTenths),
+                        minOutputTenths,
+                        okDest,
+                        ...collect.map((c) => expandHome(c, home)),
+                    ],
                     undefined,
                     60000,
                 );
@@ -397,7 +474,7 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
                 onLine(`[job ${id}] connection problem (${(err as Error).message}), retrying`);
                 continue;
             }
-            const { state, chunk } = parseStatus(probe.stdout);
+            const { state, chunk, files: collected } = parseStatus(probe.stdout, collect.length);
             if (chunk) {
                 offset += Buffer.byteLength(chunk, "utf8");
                 output += chunk;
@@ -416,17 +493,25 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
                             `the commands that had finished. Last output:\n${tail(output)}`,
                     );
                 }
+                // A probe answers early only on news; never spin on a server that answers at once.
+                if (Date.now() - asked < 50) {
+                    await sleep(Math.min(200, pollMs));
+                }
                 continue;
+            }
+            if (state.kind === "done" && state.code === 0) {
+                for (const line of splitter.flush()) {
+                    onLine(line);
+                }
+                trace("job-collected", { job: id });
+                const result: Record<string, string | undefined> = {};
+                collect.forEach((c, i) => (result[c] = collected?.[i]));
+                return { jobId: id, code: 0, output, attached, files: result };
             }
             for (const line of splitter.flush()) {
                 onLine(line);
             }
             trace("job-seen-end", { job: id, state: state.kind });
-            if (state.kind === "done" && state.code === 0) {
-                await archive(`ok-${Date.now()}`, "drop");
-                trace("job-collected", { job: id });
-                return { jobId: id, code: 0, output, attached };
-            }
             // A failed, vanished or dead job. If we found it from an earlier run, start it again once;
             // if we started it ourselves, report the failure.
             await archive(`failed-${Date.now()}`, "keep");

@@ -44,7 +44,8 @@ export interface ExecOptions {
     timeoutMs?: number;
 }
 
-const MAX_CHANNELS = 6;
+// sshd's default MaxSessions is 10: 8 leaves a margin (a refused channel would cost a reconnect).
+const MAX_CHANNELS = 8;
 
 interface PoolEntry {
     key: string;

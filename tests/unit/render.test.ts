@@ -1,6 +1,10 @@
 // Pure helpers of the providers: rendered files, parsed outputs, the ordered -e list.
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { parse } from "yaml";
 import {
     RoleSpec,
@@ -35,6 +39,8 @@ import {
     orderedEnvFiles,
     parseDeploymentStatus,
     parseEndpoints,
+    parsePhaseProbe,
+    PHASE_PROBE_SCRIPT,
     renderOverridesFile,
     sanityCommands,
     siteOverrides,
@@ -382,6 +388,26 @@ describe("glance multistore env", () => {
 });
 
 describe("overcloud deploy", () => {
+    it("phase probe: both markers and the Heat phase's directory in one exec", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-phase-"));
+        try {
+            fs.writeFileSync(path.join(dir, "heat"), "abc\n");
+            fs.writeFileSync(path.join(dir, "config"), "");
+            fs.mkdirSync(path.join(dir, "cd"));
+            const probe = (...a: string[]) =>
+                parsePhaseProbe(execFileSync("sh", ["-c", PHASE_PROBE_SCRIPT, "sh", ...a], { encoding: "utf8" }));
+            const p = (f: string) => path.join(dir, f);
+            assert.deepEqual(probe(p("heat"), p("config"), p("cd")), { heat: "abc", config: "", heatDir: true });
+            assert.deepEqual(probe(p("none"), p("heat"), p("nodir")), {
+                heat: undefined,
+                config: "abc",
+                heatDir: false,
+            });
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     const files: DeployFiles = {
         commonEnvFiles: ["~/templates/environments/podman.yaml"],
         containerPrepareFile: "~/containers-prepare-parameter.yaml",

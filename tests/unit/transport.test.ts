@@ -161,6 +161,30 @@ describe("remote jobs", () => {
         assert.ok(fs.readdirSync(path.join(srv.home, ".dcn-jobs", "done")).some((d) => d.startsWith(r.jobId)));
     });
 
+    it("writes the job's files in the exec that starts it and collects its outputs in the one that sees its end", async () => {
+        const r = await runJob(target, {
+            stack: "s1",
+            step: "files",
+            pollMs: 50,
+            files: [
+                { path: "~/in/a.yaml", content: "a: 1\nname: 'ü x'\n" },
+                { path: `${srv.home}/in/empty.txt`, content: "" },
+            ],
+            commands: [
+                { argv: ["sh", "-c", 'mkdir -p "$HOME/out" && cat "$HOME/in/a.yaml" > "$HOME/out/b.yaml"; echo done'] },
+            ],
+            collect: ["~/out/b.yaml", "~/out/none.yaml"],
+        });
+        assert.equal(r.code, 0);
+        assert.equal(fs.readFileSync(path.join(srv.home, "in", "a.yaml"), "utf8"), "a: 1\nname: 'ü x'\n");
+        assert.equal(fs.statSync(path.join(srv.home, "in", "a.yaml")).mode & 0o777, 0o600);
+        assert.equal(fs.readFileSync(path.join(srv.home, "in", "empty.txt"), "utf8"), "");
+        assert.deepEqual(r.files, { "~/out/b.yaml": "a: 1\nname: 'ü x'\n", "~/out/none.yaml": undefined });
+        assert.ok(r.output.includes("done"));
+        assert.ok(!fs.existsSync(path.join(srv.home, ".dcn-jobs", r.jobId)), "job dir archived by the final probe");
+        assert.ok(!fs.existsSync(path.join(srv.home, ".dcn-jobs", `${r.jobId}.progress`)), "progress dropped");
+    });
+
     it("a second runner re-attaches to the running job instead of starting another", async () => {
         const marker = path.join(srv.home, "runs.txt");
         const spec = {
@@ -377,6 +401,15 @@ describe("remote jobs", () => {
         assert.deepEqual(parseStatus("rc=3\nlast line\n"), { state: { kind: "done", code: 3 }, chunk: "last line\n" });
         assert.deepEqual(parseStatus("running\n"), { state: { kind: "running" }, chunk: "" });
         assert.throws(() => parseStatus("garbage\n"), /unexpected job status/);
+        const b64 = Buffer.from("x: ü\n").toString("base64");
+        assert.deepEqual(parseStatus(`rc=0\nfile 1 y ${b64}\nfile 2 n\nout\n`, 2), {
+            state: { kind: "done", code: 0 },
+            chunk: "out\n",
+            files: ["x: ü\n", undefined],
+        });
+        // A failed job collects nothing: what follows is output.
+        assert.deepEqual(parseStatus("rc=1\nfile 1 n\n", 1), { state: { kind: "done", code: 1 }, chunk: "file 1 n\n" });
+        assert.throws(() => parseStatus("rc=0\nout\n", 1), /unexpected collected file line/);
         const sp = lineSplitter();
         assert.deepEqual(sp.push("a\nb"), ["a"]);
         assert.deepEqual(sp.push("c\nd\n"), ["bc", "d"]);
