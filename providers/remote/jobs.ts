@@ -196,6 +196,122 @@ const STATUS = [
     'tail -c +"$((off + 1))" "$src/out.log" 2>/dev/null || true',
 ].join("\n");
 
+// Batched long poll: one exec waits (up to $3 tenths) until ANY of the jobs $2 (one directory a
+// line) has ended or vanished, then runs STATUS ($1, without waiting) for each job $5… (its STATUS
+// arguments, one a line), each answer after a line holding the token $4. So one channel watches
+// every running job of a connection instead of one channel per job (sshd's MaxSessions is 10).
+const POLL = [
+    "# poll",
+    'st="$1"; dirs="$2"; waits="$3"; tok="$4"; shift 4; i=0; set -f',
+    "NL='",
+    "'",
+    'while [ "$i" -lt "$waits" ]; do',
+    '  e=""; IFS="$NL"; for d in $dirs; do if [ ! -d "$d" ] || [ -f "$d/rc" ]; then e=y; fi; done; unset IFS',
+    '  [ -n "$e" ] && break',
+    "  sleep 0.1; i=$((i + 1))",
+    "done",
+    'one() { IFS="$NL"; set -- $1; unset IFS; sh -c "$st" sh "$@"; }',
+    'for g in "$@"; do printf "\\n%s\\n" "$tok"; one "$g"; done',
+].join("\n");
+
+/** Splits a POLL answer into the answers of its jobs (in order); undefined when one is missing. */
+export function splitPollAnswer(stdout: string, token: string, jobs: number): string[] | undefined {
+    const parts = stdout.split(`\n${token}\n`);
+    if (parts.length !== jobs + 1 || parts[0] !== "") {
+        return undefined;
+    }
+    return parts.slice(1);
+}
+
+interface PollRequest {
+    /** STATUS arguments (directory first). */
+    args: string[];
+    waitTenths: number;
+    resolve: (stdout: string) => void;
+    reject: (err: Error) => void;
+}
+
+interface Poller {
+    pending: PollRequest[];
+    inflight: number;
+    scheduled: boolean;
+}
+
+/** Batched probes in flight per connection at most (a newcomer joins the next batch). */
+const MAX_POLL_EXECS = 2;
+
+function pollers(): Map<string, Poller> {
+    const g = globalThis as unknown as { __dcnPollers1?: Map<string, Poller> };
+    if (!g.__dcnPollers1) {
+        g.__dcnPollers1 = new Map();
+    }
+    return g.__dcnPollers1;
+}
+
+/**
+ * The STATUS answer of one job, from a batched probe shared with every other job waiting on the
+ * same undercloud (requests made in the same turn of the event loop go in one exec).
+ */
+function batchedStatus(t: SshTarget, args: string[], waitTenths: number): Promise<string> {
+    const key = connectionKey(t);
+    let p = pollers().get(key);
+    if (!p) {
+        p = { pending: [], inflight: 0, scheduled: false };
+        pollers().set(key, p);
+    }
+    const poller = p;
+    return new Promise<string>((resolve, reject) => {
+        poller.pending.push({ args, waitTenths, resolve, reject });
+        if (!poller.scheduled) {
+            poller.scheduled = true;
+            setImmediate(() => {
+                poller.scheduled = false;
+                dispatchPoll(t, poller);
+            });
+        }
+    });
+}
+
+function dispatchPoll(t: SshTarget, p: Poller): void {
+    if (p.pending.length === 0 || p.inflight >= MAX_POLL_EXECS) {
+        return;
+    }
+    const batch = p.pending.splice(0);
+    p.inflight++;
+    const token = `@dcn-poll-${createHash("sha256").update(`${Date.now()}:${Math.random()}`).digest("hex").slice(0, 16)}@`;
+    const waits = Math.min(...batch.map((b) => b.waitTenths));
+    run(
+        t,
+        [
+            "sh",
+            "-c",
+            POLL,
+            "sh",
+            STATUS,
+            batch.map((b) => b.args[0]).join("\n"),
+            String(waits),
+            token,
+            ...batch.map((b) => b.args.join("\n")),
+        ],
+        undefined,
+        60000,
+    )
+        .then((r) => {
+            const answers = r.code === 0 ? splitPollAnswer(r.stdout, token, batch.length) : undefined;
+            if (!answers) {
+                throw new Error(
+                    `ssh ${connectionKey(t)}: incomplete poll answer (exit ${r.code}): ${tail(r.stderr, 3)}`,
+                );
+            }
+            batch.forEach((b, i) => b.resolve(answers[i]));
+        })
+        .catch((err: Error) => batch.forEach((b) => b.reject(err)))
+        .finally(() => {
+            p.inflight--;
+            dispatchPoll(t, p);
+        });
+}
+
 const ARCHIVE = [
     "# archive",
     'd="$1"; dest="$2"; keep_progress="$3"',
@@ -433,35 +549,41 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
         const lockWait = lockWaitClock();
         const pastDeadline = () => Date.now() > deadline + lockWait.waitedMs();
         let failures = 0;
-        // Each probe waits remotely for up to 2.5 × pollMs for the end, returning earlier with new
-        // output only after 1 s (a chatty job is one exec a second, and an end is still seen within
-        // ~0.1 s of the rc file). A successful end is archived, and the `collect` files read, by the
-        // probe that sees it (`okDest` is where it goes, also answered from by a retried probe).
+        // A probe waits on the undercloud until the job ends (seen within ~0.1 s of its rc file) or
+        // up to 2.5 × pollMs, and brings the new output. The job's first probe (≤ 2 s) is its own;
+        // then it shares the connection's batched probe with every other running job (one channel
+        // and one exec per few seconds for all of them). A successful end is archived, and the
+        // `collect` files read, by the probe that sees it (`okDest` is where it goes, also answered
+        // from by a retried probe).
         const remoteWaitTenths = Math.max(1, Math.round((pollMs * 2.5) / 100));
-        const minOutputTenths = String(Math.min(10, remoteWaitTenths));
         const okDest = expandHome(`${JOBS_DIR}/done/${id}.ok-${Date.now()}`, home);
         const collect = spec.collect ?? [];
+        const statusArgs = (waits: number) => [
+            dir,
+            String(offset),
+            String(waits),
+            String(waits),
+            okDest,
+            ...collect.map((c) => expandHome(c, home)),
+        ];
+        let firstProbe = true;
         for (;;) {
             let probe: ExecResult;
             const asked = Date.now();
             try {
-                probe = await run(
-                    t,
-                    [
-                        "sh",
-                        "-c",
-                        STATUS,
-                        "sh",
-                        dir,
-                        String(offset),
-                        String(remoteWaitTenths),
-                        minOutputTenths,
-                        okDest,
-                        ...collect.map((c) => expandHome(c, home)),
-                    ],
-                    undefined,
-                    60000,
-                );
+                if (firstProbe) {
+                    // The first probe is the job's own (a short step is seen ending at once); then it
+                    // joins the connection's batched probe.
+                    probe = await run(
+                        t,
+                        ["sh", "-c", STATUS, "sh", ...statusArgs(Math.min(20, remoteWaitTenths))],
+                        undefined,
+                        60000,
+                    );
+                } else {
+                    probe = { code: 0, stdout: await batchedStatus(t, statusArgs(0), remoteWaitTenths), stderr: "" };
+                }
+                firstProbe = false;
                 failures = 0;
             } catch (err) {
                 failures++;
@@ -472,6 +594,7 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
                     );
                 }
                 onLine(`[job ${id}] connection problem (${(err as Error).message}), retrying`);
+                await sleep(Math.min(1000, pollMs));
                 continue;
             }
             const { state, chunk, files: collected } = parseStatus(probe.stdout, collect.length);

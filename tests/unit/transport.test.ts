@@ -15,6 +15,7 @@ import {
     jobId,
     lineSplitter,
     parseStatus,
+    splitPollAnswer,
     readFile,
     remoteHome,
     renderJobScript,
@@ -183,6 +184,27 @@ describe("remote jobs", () => {
         assert.ok(r.output.includes("done"));
         assert.ok(!fs.existsSync(path.join(srv.home, ".dcn-jobs", r.jobId)), "job dir archived by the final probe");
         assert.ok(!fs.existsSync(path.join(srv.home, ".dcn-jobs", `${r.jobId}.progress`)), "progress dropped");
+    });
+
+    it("concurrent jobs share the batched probe: every one sees its own end and output", async () => {
+        const lines: Record<string, string[]> = {};
+        const runs = ["0.2", "0.6", "1.0", "0.4"].map((secs, i) =>
+            runJob(target, {
+                stack: `batch${i}`,
+                step: "wait",
+                pollMs: 100,
+                onLine: (l) => (lines[i] ??= []).push(l),
+                commands: [{ argv: ["sh", "-c", `echo start ${i}; sleep ${secs}; echo end ${i}`] }],
+                collect: ["~/nothing-here"],
+            }),
+        );
+        const results = await Promise.all(runs);
+        results.forEach((r, i) => {
+            assert.equal(r.code, 0);
+            assert.ok(r.output.includes(`start ${i}\n`) && r.output.includes(`end ${i}\n`), r.output);
+            assert.ok(lines[i].includes(`end ${i}`));
+            assert.deepEqual(r.files, { "~/nothing-here": undefined });
+        });
     });
 
     it("a second runner re-attaches to the running job instead of starting another", async () => {
@@ -401,6 +423,9 @@ describe("remote jobs", () => {
         assert.deepEqual(parseStatus("rc=3\nlast line\n"), { state: { kind: "done", code: 3 }, chunk: "last line\n" });
         assert.deepEqual(parseStatus("running\n"), { state: { kind: "running" }, chunk: "" });
         assert.throws(() => parseStatus("garbage\n"), /unexpected job status/);
+        assert.deepEqual(splitPollAnswer("\nT\nrunning\nout\n\nT\nrc=0\n", "T", 2), ["running\nout\n", "rc=0\n"]);
+        assert.equal(splitPollAnswer("\nT\nrunning\n", "T", 2), undefined);
+        assert.equal(splitPollAnswer("garbage\nT\nrunning\n", "T", 1), undefined);
         const b64 = Buffer.from("x: ü\n").toString("base64");
         assert.deepEqual(parseStatus(`rc=0\nfile 1 y ${b64}\nfile 2 n\nout\n`, 2), {
             state: { kind: "done", code: 0 },
