@@ -107,6 +107,22 @@ describe("command provider: SSH connection pool", () => {
         assert.equal((await run("echo after")).stdout, "after");
     });
 
+    it("redials when the connection stops answering, letting the commands running on it finish", async () => {
+        const c = { ...conn(), perDialTimeout: 2 };
+        const c0 = sshd.connections;
+        const long = run("sleep 3; echo long", c);
+        await new Promise((r) => setTimeout(r, 500));
+        sshd.stallOpenConnections();
+        // Its channel open gets no answer within perDialTimeout: the command goes to a new connection.
+        assert.equal((await run("echo next", c)).stdout, "next");
+        assert.equal(sshd.connections - c0, 2);
+        // The command on the old connection was not cut off; then the old connection is closed.
+        assert.equal((await long).stdout, "long");
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(sshd.liveConnections(), 1);
+        assert.equal(pooledConnections(), 1);
+    });
+
     it("keeps separate connections per pinned host key and credentials", async () => {
         const other = generateKeyPair("other-host");
         const a = conn();

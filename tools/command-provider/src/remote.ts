@@ -394,6 +394,8 @@ interface Pooled {
     served: number;
     waiters: Array<() => void>;
     closed: boolean;
+    /** Out of the pool (suspected stale) but still carrying channels: closed when the last one ends. */
+    retired: boolean;
 }
 
 const pool = new Map<string, Pooled>();
@@ -433,6 +435,18 @@ function evict(entry: Pooled): void {
     for (const w of entry.waiters.splice(0)) w();
 }
 
+/**
+ * Takes a connection that did not answer out of the pool: new operations dial a new one; the
+ * commands still running on it finish (a connection that is really dead fails them anyway), then
+ * it is closed.
+ */
+function retire(entry: Pooled): void {
+    if (pool.get(entry.key) === entry) pool.delete(entry.key);
+    entry.retired = true;
+    for (const w of entry.waiters.splice(0)) w();
+    if (entry.active === 0) evict(entry);
+}
+
 function openPooled(conn: Connection, key: string): Pooled {
     const entry: Pooled = {
         key,
@@ -443,6 +457,7 @@ function openPooled(conn: Connection, key: string): Pooled {
         served: 0,
         waiters: [],
         closed: false,
+        retired: false,
     };
     entry.ready = dial(conn, (m) => {
         for (const f of entry.status) f(m);
@@ -487,14 +502,14 @@ async function acquire(conn: Connection, status: (msg: string) => void): Promise
         } finally {
             entry.status.delete(status);
         }
-        while (!entry.closed && entry.active >= entry.limit) {
+        while (!entry.closed && !entry.retired && entry.active >= entry.limit) {
             const e = entry;
             await new Promise<void>((r) => {
                 e.waiters.push(r);
                 updateRef(e);
             });
         }
-        if (entry.closed) continue;
+        if (entry.closed || entry.retired) continue;
         entry.active++;
         const reused = entry.served > 0;
         entry.served++;
@@ -510,7 +525,8 @@ async function acquire(conn: Connection, status: (msg: string) => void): Promise
                 released = true;
                 e.active--;
                 e.waiters.shift()?.();
-                updateRef(e);
+                if (e.retired && e.active === 0) evict(e);
+                else updateRef(e);
             },
         };
     }
@@ -589,7 +605,7 @@ export async function runRemote(
                     if (!redialed && (lease.reused || lease.entry.closed)) {
                         // A stale connection (dropped while idle, or not answering): drop it and redial.
                         redialed = true;
-                        evict(lease.entry);
+                        retire(lease.entry);
                         continue;
                     }
                     throw e;

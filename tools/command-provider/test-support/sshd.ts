@@ -29,6 +29,8 @@ export interface TestSshd {
     dropConnections(): void;
     /** Client connections open now. */
     liveConnections(): number;
+    /** The connections open now stop answering session channel opens (a half-dead connection). */
+    stallOpenConnections(): void;
     close(): Promise<void>;
 }
 
@@ -63,9 +65,11 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
         peakSessions: 0,
         dropConnections: () => {},
         liveConnections: () => 0,
+        stallOpenConnections: () => {},
         close: async () => {},
     };
     const open = new Set<{ end(): unknown }>();
+    const stalled = new Set<unknown>();
     const server = new Server({ hostKeys: [hostKey.private] }, (client) => {
         state.connections++;
         open.add(client);
@@ -95,6 +99,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
             });
             let sessions = 0;
             client.on("session", (acceptSession, rejectSession) => {
+                if (stalled.has(client)) return; // neither accepted nor refused
                 if (opts.maxSessions !== undefined && sessions >= opts.maxSessions) return rejectSession();
                 const session = acceptSession();
                 sessions++;
@@ -134,6 +139,9 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
     state.port = (server.address() as net.AddressInfo).port;
     state.liveConnections = () => open.size;
+    state.stallOpenConnections = () => {
+        for (const c of open) stalled.add(c);
+    };
     state.dropConnections = () => {
         for (const c of open) c.end();
     };
