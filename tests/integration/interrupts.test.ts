@@ -27,7 +27,6 @@ import {
     buildProgram,
     devConfig,
     programFixture,
-    startPrivateLab,
     writeStackConfig,
 } from "../support/lab";
 import {
@@ -36,6 +35,7 @@ import {
     killTree,
     readLabLog,
     rebootLab,
+    startPrivateLabOwnNet,
     startPulumi,
     undercloudProcesses,
     waitFor,
@@ -63,7 +63,8 @@ async function makeWorld(name: string): Promise<World> {
     const labDir = path.join(root, "lab");
     const world: Partial<World> = { root, labDir, running: [] };
     try {
-        world.lab = await startPrivateLab(labDir, TIME_SCALE);
+        // Its own Ceph loopback net: other test files, benchmarks or checkouts may run labs beside it.
+        world.lab = await startPrivateLabOwnNet(labDir, TIME_SCALE);
         const fixture = programFixture(path.join(root, "project"), labDir);
         writeStackConfig(fixture, "it", devConfig());
         world.ws = await pulumiWorkspace(fixture, "it");
