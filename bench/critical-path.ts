@@ -301,3 +301,71 @@ export function sequentialOrder(central: string, dcns: string[]): string[] {
 export function sequentialSum(steps: Step[]): number {
     return steps.reduce((a, s) => a + s.duration, 0);
 }
+
+/** One step of the run's actual critical chain: its span in the log and how late it started. */
+export interface ChainLink {
+    step: string;
+    /** Epoch ms of its first command's start / last command's end. */
+    start: number;
+    end: number;
+    /** Sum of its commands' durations (s): what the lower bound counts. */
+    busy: number;
+    /** Seconds between the end of the link before it (its latest dependency) and its start. */
+    delay: number;
+}
+
+/**
+ * The run's actual critical chain: from the step that ended last, back through the dependency (or,
+ * for a Heat step, the Heat phase before it) that ended last before it started. Where the wall time
+ * beyond the lower bound went is then: before the chain's first command, each link's `delay`
+ * (hand-over: polling, SSH execs, the engine), each link's span minus `busy` (gaps between the
+ * commands of one step) and what follows the last link.
+ */
+export function criticalChain(log: LogEntry[], steps: Step[], central: string): ChainLink[] {
+    const first = new Map<string, number>();
+    const last = new Map<string, number>();
+    const busy = new Map<string, number>();
+    for (const e of log) {
+        if (e.exit !== 0 || !e.end) continue;
+        const id = stepOf(e, central);
+        if (!id) continue;
+        const a = Date.parse(e.start);
+        const b = Date.parse(e.end);
+        first.set(id, Math.min(first.get(id) ?? a, a));
+        last.set(id, Math.max(last.get(id) ?? b, b));
+        busy.set(id, (busy.get(id) ?? 0) + (b - a) / 1000);
+    }
+    const byId = new Map(steps.map((s) => [s.id, s]));
+    const ran = steps.filter((s) => last.has(s.id));
+    if (ran.length === 0) return [];
+    // A step without commands of its own is skipped through to its dependencies.
+    const preds = (s: Step): Step[] => {
+        const out: Step[] = [];
+        for (const d of s.deps) {
+            const dep = byId.get(d);
+            if (!dep) continue;
+            out.push(...(last.has(d) ? [dep] : preds(dep)));
+        }
+        if (s.heat) {
+            const t = first.get(s.id)!;
+            out.push(...ran.filter((h) => h.heat && h.id !== s.id && last.get(h.id)! <= t));
+        }
+        return out;
+    };
+    let cur = ran.reduce((a, b) => (last.get(b.id)! > last.get(a.id)! ? b : a));
+    const chain: ChainLink[] = [];
+    for (;;) {
+        const ps = preds(cur).filter((p) => last.get(p.id)! <= first.get(cur.id)! + 1);
+        const prev = ps.length ? ps.reduce((a, b) => (last.get(b.id)! > last.get(a.id)! ? b : a)) : undefined;
+        chain.unshift({
+            step: cur.id,
+            start: first.get(cur.id)!,
+            end: last.get(cur.id)!,
+            busy: busy.get(cur.id)!,
+            delay: prev ? (first.get(cur.id)! - last.get(prev.id)!) / 1000 : 0,
+        });
+        if (!prev) break;
+        cur = prev;
+    }
+    return chain;
+}

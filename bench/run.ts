@@ -15,6 +15,7 @@ import * as path from "node:path";
 import {
     LogEntry,
     lowerBound,
+    criticalChain,
     criticalPath,
     sequentialOrder,
     sequentialSum,
@@ -124,6 +125,67 @@ interface UpFigures {
     after_last_command_s: number;
     after_last_step_s: number;
     after_last_step_commands: string[];
+    /** The post-deploy validation's own duration (its create in the provider trace), 0 without. */
+    validation_s: number;
+    /** Lower bound with the validation as one more step after every deploy. */
+    lower_bound_with_validation_s: number;
+    /** The run's actual critical chain and where its wall time went (see criticalChain). */
+    chain: string[];
+    chain_gaps_s: Record<string, number>;
+    /** From the provider trace (DCN_TRACE_FILE). */
+    trace: Record<string, number>;
+    load1: [number, number];
+}
+
+interface TraceLine {
+    t: number;
+    ev: string;
+    type?: string;
+    name?: string;
+    cmd?: string;
+    ms?: number;
+    waitMs?: number;
+}
+
+/** Engine start, validation span and SSH exec figures from the provider trace. */
+function traceFigures(file: string): { figures: Record<string, number>; validation: number } {
+    const lines = fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as TraceLine);
+    const at = (ev: string, type?: string) => lines.find((l) => l.ev === ev && (!type || l.type === type))?.t;
+    const up = at("up-start")!;
+    // The providers' own short execs (not probes, the validation's commands nor the ceph-admin key).
+    const execs = lines.filter(
+        (l) => l.ev === "exec" && !/^(sh -c # (status|poll)|source |c=|nice )/.test(l.cmd ?? ""),
+    );
+    const ms = execs.map((l) => l.ms ?? 0).sort((a, b) => a - b);
+    const probes = lines.filter((l) => l.ev === "exec" && /^sh -c # (status|poll)/.test(l.cmd ?? ""));
+    const vStart = at("create-start", "MultistoreValidation");
+    const vEnd = at("create-end", "MultistoreValidation");
+    const creates = lines.filter((l) => l.ev === "create-end" || l.ev === "check-start");
+    // Engine hand-over: a create's end → the next resource's check (the program and the engine between them).
+    const handovers: number[] = [];
+    for (const e of creates.filter((l) => l.ev === "create-end")) {
+        const next = creates.find((l) => l.ev === "check-start" && l.t >= e.t);
+        if (next && next.t - e.t < 5000) handovers.push(next.t - e.t);
+    }
+    handovers.sort((a, b) => a - b);
+    const med = (x: number[]) => (x.length ? x[Math.floor(x.length / 2)]! : 0);
+    return {
+        validation: vStart && vEnd ? (vEnd - vStart) / 1000 : 0,
+        figures: {
+            engine_start_s: round(((at("check-start") ?? up) - up) / 1000),
+            first_ssh_ready_s: round(((at("ssh-ready") ?? up) - up) / 1000),
+            execs: execs.length,
+            exec_median_ms: med(ms),
+            exec_p90_ms: ms.length ? ms[Math.floor(ms.length * 0.9)]! : 0,
+            exec_channel_wait_max_ms: Math.max(0, ...execs.map((l) => l.waitMs ?? 0)),
+            probe_execs: probes.length,
+            engine_handover_median_ms: med(handovers),
+        },
+    };
 }
 
 /** A full `up` of a topology on a private lab; figures from the same run's command log. */
@@ -134,6 +196,7 @@ async function fullUp(root: string, lab: Lab, binDir: string, stackYaml: string,
     fs.mkdirSync(OUT, { recursive: true });
     const traceFile = path.join(OUT, `trace-up-${dcns.length}dcn.jsonl`);
     fs.rmSync(traceFile, { force: true });
+    const load0 = round(os.loadavg()[0]!, 2);
     const upStarted = Date.now();
     fs.writeFileSync(traceFile, JSON.stringify({ t: upStarted, pid: process.pid, ev: "up-start" }) + "\n");
     const m = mustSucceed(
@@ -156,6 +219,16 @@ async function fullUp(root: string, lab: Lab, binDir: string, stackYaml: string,
     const after = entries.filter((e) => t(e.start) >= lastStepEnd);
     const busy =
         (Math.max(...entries.map((e) => t(e.end ?? e.start))) - Math.min(...entries.map((e) => t(e.start)))) / 1000;
+    const tr = traceFigures(traceFile);
+    const chain = criticalChain(entries, steps, CENTRAL);
+    const chainGaps: Record<string, number> = {
+        before_chain_s: round((chain[0]!.start - upStarted) / 1000),
+        handovers_s: round(chain.reduce((a, l) => a + l.delay, 0)),
+        within_steps_s: round(chain.reduce((a, l) => a + (l.end - l.start) / 1000 - l.busy, 0)),
+        after_chain_s: round((upEnded - chain.at(-1)!.end) / 1000),
+        chain_busy_s: round(chain.reduce((a, l) => a + l.busy, 0)),
+    };
+    for (const l of chain.slice(1)) chainGaps[`into:${l.step}`] = round(l.delay);
     const fig: UpFigures = {
         wall_s: round(m.wall_s),
         lower_bound_s: round(lb.makespan),
@@ -175,6 +248,12 @@ async function fullUp(root: string, lab: Lab, binDir: string, stackYaml: string,
             after.length ? (Math.max(...after.map((e) => t(e.end ?? e.start))) - lastStepEnd) / 1000 : 0,
         ),
         after_last_step_commands: after.map((e) => e.argv.slice(1, 3).join(" ")),
+        validation_s: round(tr.validation),
+        lower_bound_with_validation_s: round(lb.makespan + tr.validation),
+        chain: chain.map((l) => l.step),
+        chain_gaps_s: chainGaps,
+        trace: tr.figures,
+        load1: [load0, round(os.loadavg()[0]!, 2)],
     };
     log(`up: ${JSON.stringify(fig)}`);
     return { ws, fig, entries, m };
@@ -206,6 +285,7 @@ async function p1(): Promise<Record<string, unknown>> {
             sequential_s: round(seq.wall),
             sequential_commands_s: round(seq.commandSum),
             ratio_lb: round(fig.wall_s / fig.lower_bound_s, 3),
+            ratio_lb_with_validation: round(fig.wall_s / fig.lower_bound_with_validation_s, 3),
             ratio_seq: round(fig.wall_s / seq.wall, 3),
             target_lb: 1.1,
             target_seq: 0.7,
@@ -229,7 +309,7 @@ async function p2(): Promise<Record<string, unknown>> {
         const binDir = buildProgram(path.join(root, "build"));
         const { ws, fig, entries } = await fullUp(root, lab, binDir, scaledStackYaml(lab.dir, 10), dcns);
         ws.dispose();
-        const seq = await sequential(root, lab, entries, dcns, 24);
+        const seq = process.env.BENCH_SEQ === "0" ? { wall: NaN } : await sequential(root, lab, entries, dcns, 24);
         return {
             bench: "p2",
             time_scale: TIME_SCALE,
@@ -237,6 +317,7 @@ async function p2(): Promise<Record<string, unknown>> {
             ...fig,
             sequential_s: round(seq.wall),
             ratio_lb: round(fig.wall_s / fig.lower_bound_s, 3),
+            ratio_lb_with_validation: round(fig.wall_s / fig.lower_bound_with_validation_s, 3),
             ratio_seq: round(fig.wall_s / seq.wall, 3),
             target_lb: 1.1,
         };
@@ -480,9 +561,15 @@ async function analyze(): Promise<Record<string, unknown>> {
     const durations = stepDurations(entries, CENTRAL);
     const steps = stepGraph(durations, CENTRAL, dcns);
     const lb = lowerBound(steps);
+    // The provider trace of the same up, when saved beside the log (trace-up-<n>dcn.jsonl).
+    const traceFile = path.join(path.dirname(file), path.basename(file).replace(/^up-/, "trace-up-"));
+    const traced = fs.existsSync(traceFile) ? traceFigures(traceFile) : undefined;
+    const chain = criticalChain(entries, steps, CENTRAL);
     return {
         bench: "analyze",
         file,
+        chain: chain.map((l) => `${l.step} +${round(l.delay)}`),
+        ...(traced ? { trace: traced.figures, validation_s: round(traced.validation) } : {}),
         lower_bound_s: round(lb.makespan),
         heat_order: lb.heatOrder,
         step_sum_s: round(sequentialSum(steps)),

@@ -280,8 +280,8 @@ async function provision(
     commands.push(...metalCommands(inputs, f, netData, home));
     // The shared ceph-admin key (RSA 4096: seconds of CPU) is made while node provision runs, once
     // the job has started and at low priority, so the Ceph deploys that follow do not queue behind
-    // its generation (they still ensure it themselves, under the same lock).
-    let adminKey: Promise<void> = Promise.resolve();
+    // its generation. Not awaited: the Ceph jobs ensure the key themselves under the same lock
+    // (waiting for this one if it still runs), and it is written atomically.
     const job = await runJob(t, {
         stack: inputs.stack,
         step: "metal",
@@ -293,11 +293,8 @@ async function provision(
         commands,
         files,
         collect: [f.metalFile],
-        onStarted: () => {
-            adminKey = ensureCephAdminKey(t, home);
-        },
+        onStarted: () => void ensureCephAdminKey(t, home),
     });
-    await adminKey;
     const text = job.files[f.metalFile];
     if (text === undefined) {
         throw new Error(`node provision of ${inputs.stack} finished but ${f.metalFile} is missing on the undercloud`);

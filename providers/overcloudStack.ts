@@ -291,26 +291,36 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
         );
     }
     let exportText: string | undefined;
+    let status: string | undefined;
     if (commands.length > 0) {
-        // The overrides file is written by the exec that starts the job, the export read by the one
-        // that sees its end.
+        // The overrides file is written by the exec that starts the job; the job's last command
+        // records the stack's status (allowed to fail: then it is read afterwards), and the probe
+        // that sees the job end reads it with the export (no extra round trip).
+        const statusOut = `${work}/.deploy-status`;
         const job = await runJob(t, {
             stack: inputs.stack,
             step: "deploy",
             identity: deployHash,
             timeoutMs: inputs.timeoutMinutes * 60000,
             onLine: log,
-            commands,
-            files: [{ path: overridesFile, content: overrides }],
-            collect: [p.exportFile],
+            commands: [...commands, { argv: statusRecordCommand(inputs.stack, statusOut), allowFailure: true }],
+            // The status record is emptied first: only this job's record counts.
+            files: [
+                { path: overridesFile, content: overrides },
+                { path: statusOut, content: "" },
+            ],
+            collect: [p.exportFile, statusOut],
         });
         exportText = job.files[p.exportFile];
+        // A job found finished from an earlier run: its record may be old, read the status now.
+        const recorded = job.attached ? undefined : job.files[statusOut]?.trim();
+        status = recorded && /^[A-Z_]+$/.test(recorded) ? recorded : undefined;
     } else {
         await writeFile(t, overridesFile, overrides);
         exportText = await readFile(t, p.exportFile);
     }
 
-    const status = await readStatus(inputs.stack, home, t);
+    status ??= await readStatus(inputs.stack, home, t);
     if (status !== "DEPLOY_SUCCESS") {
         throw new Error(`overcloud deploy of ${inputs.stack} finished but its status is ${status}`);
     }
@@ -379,6 +389,18 @@ export function parsePhaseProbe(stdout: string): { heat?: string; config?: strin
     const lines = stdout.split("\n");
     const val = (l: string | undefined) => (l !== undefined && l.startsWith("m:") ? l.slice(2).trim() : undefined);
     return { heat: val(lines[0]), config: val(lines[1]), heatDir: lines[2]?.trim() === "dir" };
+}
+
+/** Writes `openstack overcloud status` of a stack (its Deployment Status) to a file, atomically. */
+export function statusRecordCommand(stack: string, file: string): string[] {
+    return [
+        "sh",
+        "-c",
+        'openstack overcloud status --stack "$1" -f value -c "Deployment Status" > "$2.tmp" && mv "$2.tmp" "$2"',
+        "sh",
+        stack,
+        file,
+    ];
 }
 
 /** `openstack overcloud export` of a stack (the central one), overwriting its export file. */

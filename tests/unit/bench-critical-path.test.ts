@@ -5,6 +5,7 @@ import * as assert from "node:assert/strict";
 import {
     LogEntry,
     Step,
+    criticalChain,
     criticalPath,
     lowerBound,
     scheduleWithHeatOrder,
@@ -161,6 +162,44 @@ describe("bench critical path", () => {
             entry(21.5, 23, ["openstack", "overcloud", "deploy", "--templates", "--stack", "dcn0", "--stack-only"]),
         ];
         assert.equal(startDelays(more, stepGraph(stepDurations(more, c), c, ["dcn0"]), c)["heat:dcn0"], 1.5);
+    });
+
+    it("critical chain: back from the last step through the dependency that ended last", () => {
+        const c = "control-plane";
+        const log = [
+            entry(0, 1, ["openstack", "overcloud", "roles", "generate", "-o", "/h/dcn/control-plane/roles.yaml"]),
+            entry(1.2, 3, ["openstack", "overcloud", "node", "provision", "--stack", c]),
+            entry(0, 2, ["openstack", "overcloud", "node", "provision", "--stack", "dcn0"]),
+            entry(4, 10, ["openstack", "overcloud", "ceph", "deploy"], c),
+            entry(2.5, 8, ["openstack", "overcloud", "ceph", "deploy"], "dcn0"),
+            entry(11, 11.1, ["openstack", "overcloud", "export", "ceph", "--stack", "dcn0"]),
+            entry(10.5, 10.6, ["openstack", "overcloud", "export", "ceph", "--stack", c]),
+            entry(12, 14, ["openstack", "overcloud", "deploy", "--templates", "--stack", c, "--stack-only"]),
+            entry(14, 20, ["openstack", "overcloud", "deploy", "--templates", "--stack", c, "--config-download-only"]),
+            entry(20.5, 22, ["openstack", "overcloud", "deploy", "--templates", "--stack", "dcn0", "--stack-only"]),
+            entry(22, 30, [
+                "openstack",
+                "overcloud",
+                "deploy",
+                "--templates",
+                "--stack",
+                "dcn0",
+                "--config-download-only",
+            ]),
+        ];
+        const chain = criticalChain(log, stepGraph(stepDurations(log, c), c, ["dcn0"]), c);
+        assert.deepEqual(
+            chain.map((l) => l.step),
+            [`metal:${c}`, `ceph:${c}`, "exports", `heat:${c}`, `config:${c}`, "heat:dcn0", "config:dcn0"],
+        );
+        const round = (x: number) => Math.round(x * 1000) / 1000;
+        assert.deepEqual(
+            chain.map((l) => round(l.delay)),
+            [0, 1, 1, 0.9, 0, 0.5, 0],
+        );
+        // metal: span 3 s, busy 2.8 s (a 0.2 s gap between its commands).
+        assert.equal(round(chain[0].busy), 2.8);
+        assert.equal((chain[0].end - chain[0].start) / 1000, 3);
     });
 
     it("sequential order lists every step once", () => {

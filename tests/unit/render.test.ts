@@ -41,6 +41,7 @@ import {
     parseEndpoints,
     parsePhaseProbe,
     PHASE_PROBE_SCRIPT,
+    statusRecordCommand,
     renderOverridesFile,
     sanityCommands,
     siteOverrides,
@@ -388,6 +389,24 @@ describe("glance multistore env", () => {
 });
 
 describe("overcloud deploy", () => {
+    it("status record: the deploy job's last command writes the stack's status atomically", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-status-"));
+        try {
+            const bin = path.join(dir, "bin");
+            fs.mkdirSync(bin);
+            fs.writeFileSync(path.join(bin, "openstack"), '#!/bin/sh\necho "$@" >&2; echo DEPLOY_SUCCESS\n', {
+                mode: 0o755,
+            });
+            const out = path.join(dir, "rec");
+            const [cmd, ...args] = statusRecordCommand("dcn0", out);
+            execFileSync(cmd, args, { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: "pipe" });
+            assert.equal(fs.readFileSync(out, "utf8"), "DEPLOY_SUCCESS\n");
+            assert.ok(!fs.existsSync(`${out}.tmp`));
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     it("phase probe: both markers and the Heat phase's directory in one exec", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-phase-"));
         try {
