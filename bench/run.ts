@@ -135,6 +135,7 @@ interface UpFigures {
     /** From the provider trace (DCN_TRACE_FILE). */
     trace: Record<string, number>;
     load1: [number, number];
+    pulumi_parallel: string;
 }
 
 interface TraceLine {
@@ -254,6 +255,8 @@ async function fullUp(root: string, lab: Lab, binDir: string, stackYaml: string,
         chain_gaps_s: chainGaps,
         trace: tr.figures,
         load1: [load0, round(os.loadavg()[0]!, 2)],
+        // The engine runs at most this many resource operations at once (default 4 × CPUs).
+        pulumi_parallel: process.env.PULUMI_PARALLEL ?? `default ${os.availableParallelism() * 4}`,
     };
     log(`up: ${JSON.stringify(fig)}`);
     return { ws, fig, entries, m };

@@ -313,13 +313,21 @@ async function provision(
 }
 
 /**
- * Creates the undercloud's shared ceph-admin key when missing (the Ceph deploy job's own first
- * command, under the same lock), best effort: a failure here only means the Ceph job makes it.
+ * Creates the undercloud's shared ceph-admin key when missing, once per undercloud and process,
+ * best effort: when another run holds the lock (`flock -n`) or anything fails, the Ceph deploy
+ * job's own first command (same script, same lock, blocking) makes sure of the key.
  */
 async function ensureCephAdminKey(t: ReturnType<typeof targetOf>, home: string): Promise<void> {
+    const g = globalThis as unknown as { __dcnCephAdminKey?: Set<string> };
+    const once = (g.__dcnCephAdminKey ??= new Set());
+    const key = `${t.host}:${t.port}:${t.user}`;
+    if (once.has(key)) {
+        return;
+    }
+    once.add(key);
     try {
         const lock = expandHome(`${JOBS_DIR}/ceph-admin-key.lock`, home);
-        await run(t, ["nice", "-n", "10", "flock", lock, "sh", "-c", CEPH_ADMIN_KEY_SCRIPT]);
+        await run(t, ["nice", "-n", "10", "flock", "-n", lock, "sh", "-c", CEPH_ADMIN_KEY_SCRIPT]);
     } catch {
         // The Ceph job ensures the key again.
     }

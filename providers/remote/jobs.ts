@@ -550,7 +550,7 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
         const pastDeadline = () => Date.now() > deadline + lockWait.waitedMs();
         let failures = 0;
         // A probe waits on the undercloud until the job ends (seen within ~0.1 s of its rc file) or
-        // up to 2.5 × pollMs, and brings the new output. The job's first probe (≤ 2 s) is its own;
+        // up to 2.5 × pollMs, and brings the new output. The job's first probe (≤ 1 s) is its own;
         // then it shares the connection's batched probe with every other running job (one channel
         // and one exec per few seconds for all of them). A successful end is archived, and the
         // `collect` files read, by the probe that sees it (`okDest` is where it goes, also answered
@@ -576,7 +576,7 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
                     // joins the connection's batched probe.
                     probe = await run(
                         t,
-                        ["sh", "-c", STATUS, "sh", ...statusArgs(Math.min(20, remoteWaitTenths))],
+                        ["sh", "-c", STATUS, "sh", ...statusArgs(Math.min(10, remoteWaitTenths))],
                         undefined,
                         60000,
                     );
