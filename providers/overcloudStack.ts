@@ -42,7 +42,7 @@ import {
     updateByPolicy,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
-import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, runOk, writeFile } from "./remote/jobs";
+import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, runOk } from "./remote/jobs";
 import { AZ_NAME, SAFE_ARG, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 import { traced } from "./remote/trace";
 
@@ -292,7 +292,10 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
     }
     let exportText: string | undefined;
     let status: string | undefined;
-    if (commands.length > 0) {
+    {
+        // Also when both phases are done (the job then only records the status): a job of the same
+        // inputs that finished after its `pulumi` was killed is collected now, not re-attached to
+        // by some later redeploy of these inputs.
         // The overrides file is written by the exec that starts the job; the job's last command
         // records the stack's status (allowed to fail: then it is read afterwards), and the probe
         // that sees the job end reads it with the export (no extra round trip).
@@ -315,9 +318,6 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
         // A job found finished from an earlier run: its record may be old, read the status now.
         const recorded = job.attached ? undefined : job.files[statusOut]?.trim();
         status = recorded && /^[A-Z_]+$/.test(recorded) ? recorded : undefined;
-    } else {
-        await writeFile(t, overridesFile, overrides);
-        exportText = await readFile(t, p.exportFile);
     }
 
     status ??= await readStatus(inputs.stack, home, t);
