@@ -173,25 +173,8 @@ async function deploy(inputs: CephClusterInputs, adopt: boolean): Promise<CephCl
     const home = await remoteHome(t);
     const f = cephFilesOf(inputs.stack, expandHome(inputs.workDir, home));
     const clientVars = clientVarsPath(inputs.stack, home);
-    if (adopt) {
-        const existing = await readFile(t, f.cephFile);
-        if (existing !== undefined) {
-            const p = parseDeployedCeph(existing);
-            if (
-                p.clusterName === inputs.clusterName &&
-                p.fsid &&
-                p.clientKey &&
-                (await readFile(t, clientVars)) !== undefined
-            ) {
-                progress(`ceph ${inputs.stack}`)(
-                    `adopting the existing cluster ${p.clusterName} (fsid ${p.fsid}) from ${f.cephFile}`,
-                );
-                return outputsOf(inputs, f, existing, clientVars);
-            }
-        }
-    }
     const pools = renderPoolsFile(inputs.pools, clientVars);
-    const job = await runJob(t, {
+    const spec = {
         stack: inputs.stack,
         step: "ceph",
         identity: sha256(pools + inputs.metalHash),
@@ -201,7 +184,21 @@ async function deploy(inputs: CephClusterInputs, adopt: boolean): Promise<CephCl
         // pools.yml is written by the exec that starts the job; the output is read by the one that sees its end.
         files: [{ path: f.poolsFile, content: pools }],
         collect: [f.cephFile],
-    });
+    };
+    // On create, an existing deployed cluster of the same name (its file and client vars) is
+    // adopted: the exec that would start the job answers them instead when both exist.
+    let job = await runJob(t, adopt ? { ...spec, skipIfPresent: [f.cephFile, clientVars] } : spec);
+    if (job.skipped) {
+        const existing = job.files[f.cephFile]!;
+        const p = parseDeployedCeph(existing);
+        if (p.clusterName === inputs.clusterName && p.fsid && p.clientKey) {
+            progress(`ceph ${inputs.stack}`)(
+                `adopting the existing cluster ${p.clusterName} (fsid ${p.fsid}) from ${f.cephFile}`,
+            );
+            return outputsOf(inputs, f, existing, clientVars);
+        }
+        job = await runJob(t, spec);
+    }
     const text = job.files[f.cephFile];
     if (text === undefined) {
         throw new Error(`ceph deploy of ${inputs.stack} finished but ${f.cephFile} is missing on the undercloud`);

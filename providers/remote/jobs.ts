@@ -60,6 +60,12 @@ export interface JobSpec {
      */
     files?: Array<{ path: string; content: string }>;
     /**
+     * When every one of these files exists, the job is not started (nor re-attached to): the exec
+     * that would start it answers their contents instead (`JobResult.skipped`, `files`), e.g. a step
+     * whose output is already there, which the caller may adopt (or run the job after all).
+     */
+    skipIfPresent?: string[];
+    /**
      * Files the caller reads once the job has succeeded (e.g. the step's output file): read in the
      * same exec that sees the end and archives the job. `JobResult.files[path]` is the content, or
      * undefined when the file does not exist.
@@ -73,8 +79,13 @@ export interface JobResult {
     output: string;
     /** True when an existing job (running or finished) was found and re-attached to. */
     attached: boolean;
-    /** The `collect` files (absolute or `~/` path as given → content; undefined when absent). */
+    /**
+     * The `collect` files (absolute or `~/` path as given → content; undefined when absent), or,
+     * when `skipped`, the `skipIfPresent` ones.
+     */
     files: Record<string, string | undefined>;
+    /** True when the job was not run because every `skipIfPresent` file exists. */
+    skipped?: boolean;
 }
 
 export const JOBS_DIR = "~/.dcn-jobs";
@@ -151,8 +162,19 @@ export function renderJobScript(commands: JobCommand[], identity = ""): string {
 // Remote snippets: constant text, every variable part is a positional argument ($1, $2) quoted by shJoin.
 const START = [
     "# start",
-    // $2… are files to write first: stdin holds one base64 line per file, then the job script.
-    'd="$1"; shift',
+    // $3… ($2 of them): when every one exists, the job is not started and their contents are
+    // answered instead (`present`, then `file <i> y <base64>` lines). The arguments after them are
+    // files to write first: stdin holds one base64 line per file, then the job script.
+    'd="$1"; k="$2"; shift 2',
+    'if [ "$k" -gt 0 ]; then',
+    '  all=y; i=0; for p in "$@"; do i=$((i + 1)); [ "$i" -le "$k" ] || break; [ -f "$p" ] || all=n; done',
+    '  if [ "$all" = y ]; then',
+    "    echo present",
+    '    i=0; for p in "$@"; do i=$((i + 1)); [ "$i" -le "$k" ] || break; printf "file %s y " "$i"; base64 < "$p" | tr -d "\\n"; echo; done',
+    "    cat > /dev/null; exit 0",
+    "  fi",
+    '  i=0; while [ "$i" -lt "$k" ]; do shift; i=$((i + 1)); done',
+    "fi",
     'for p in "$@"; do IFS= read -r b || exit 3; (umask 077; mkdir -p "$(dirname "$p")" && printf "%s" "$b" | base64 -d > "$p.tmp" && mv "$p.tmp" "$p") || exit 3; done',
     'mkdir -p "$(dirname "$d")"',
     'if mkdir "$d" 2>/dev/null; then',
@@ -334,6 +356,23 @@ const STOP = [
 /** Parsed first line of the status probe. */
 export type JobState = { kind: "missing" | "starting" | "running" | "dead" } | { kind: "done"; code: number };
 
+/** Reads `n` lines `file <i> y <base64>` / `file <i> n` (i = 1…n) off the front of `text`. */
+export function parseFileLines(text: string, n: number): { files: Array<string | undefined>; rest: string } {
+    const files: Array<string | undefined> = [];
+    let rest = text;
+    for (let i = 1; i <= n; i++) {
+        const end = rest.indexOf("\n");
+        const line = end < 0 ? rest : rest.slice(0, end);
+        rest = end < 0 ? "" : rest.slice(end + 1);
+        const f = /^file (\d+) (y|n) ?([A-Za-z0-9+/=]*)$/.exec(line);
+        if (!f || Number(f[1]) !== i) {
+            throw new Error(`unexpected collected file line ${JSON.stringify(line.slice(0, 60))}`);
+        }
+        files.push(f[2] === "y" ? Buffer.from(f[3], "base64").toString("utf8") : undefined);
+    }
+    return { files, rest };
+}
+
 /**
  * Parses the status probe output into the state and the new output bytes. `collect` is the number
  * of files the probe was asked for: after a successful end they come as one line each before the
@@ -345,23 +384,13 @@ export function parseStatus(
 ): { state: JobState; chunk: string; files?: Array<string | undefined> } {
     const nl = stdout.indexOf("\n");
     const head = (nl < 0 ? stdout : stdout.slice(0, nl)).trim();
-    let chunk = nl < 0 ? "" : stdout.slice(nl + 1);
+    const chunk = nl < 0 ? "" : stdout.slice(nl + 1);
     const m = /^rc=(-?\d+)$/.exec(head);
     if (m) {
         const code = Number(m[1]);
         if (collect > 0 && code === 0) {
-            const files: Array<string | undefined> = [];
-            for (let i = 1; i <= collect; i++) {
-                const end = chunk.indexOf("\n");
-                const line = end < 0 ? chunk : chunk.slice(0, end);
-                chunk = end < 0 ? "" : chunk.slice(end + 1);
-                const f = /^file (\d+) (y|n) ?([A-Za-z0-9+/=]*)$/.exec(line);
-                if (!f || Number(f[1]) !== i) {
-                    throw new Error(`unexpected collected file line ${JSON.stringify(line.slice(0, 60))}`);
-                }
-                files.push(f[2] === "y" ? Buffer.from(f[3], "base64").toString("utf8") : undefined);
-            }
-            return { state: { kind: "done", code }, chunk, files };
+            const r = parseFileLines(chunk, collect);
+            return { state: { kind: "done", code }, chunk: r.rest, files: r.files };
         }
         return { state: { kind: "done", code }, chunk };
     }
@@ -519,12 +548,22 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
         // transport errors are simply retried.
         let started: ExecResult | undefined;
         const files = spec.files ?? [];
+        const skipIfPresent = spec.skipIfPresent ?? [];
         const startInput = files.map((f) => Buffer.from(f.content, "utf8").toString("base64") + "\n").join("") + script;
         for (let attempt = 1; !started; attempt++) {
             try {
                 started = await runOk(
                     t,
-                    ["sh", "-c", START, "sh", dir, ...files.map((f) => expandHome(f.path, home))],
+                    [
+                        "sh",
+                        "-c",
+                        START,
+                        "sh",
+                        dir,
+                        String(skipIfPresent.length),
+                        ...skipIfPresent.map((f) => expandHome(f, home)),
+                        ...files.map((f) => expandHome(f.path, home)),
+                    ],
                     startInput,
                 );
             } catch (err) {
@@ -534,6 +573,13 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
                 onLine(`[job ${id}] connection problem (${(err as Error).message}), retrying`);
                 await sleep(500 * attempt);
             }
+        }
+        if (started.stdout.startsWith("present\n")) {
+            const present = parseFileLines(started.stdout.slice("present\n".length), skipIfPresent.length);
+            const result: Record<string, string | undefined> = {};
+            skipIfPresent.forEach((f, i) => (result[f] = present.files[i]));
+            trace("job-skipped", { job: id });
+            return { jobId: id, code: 0, output: "", attached: false, files: result, skipped: true };
         }
         const attached = started.stdout.trim() === "attached";
         trace("job-started", { job: id, attached });
@@ -582,6 +628,11 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
                     );
                 } else {
                     probe = { code: 0, stdout: await batchedStatus(t, statusArgs(0), remoteWaitTenths), stderr: "" };
+                }
+                // A probe whose shell was killed (an undercloud reboot) answers nothing: retry it
+                // like a dropped connection rather than failing on an empty status line.
+                if (probe.code !== 0 || probe.stdout.trim() === "") {
+                    throw new Error(`status probe got no answer (exit ${probe.code})`);
                 }
                 firstProbe = false;
                 failures = 0;

@@ -186,6 +186,33 @@ describe("remote jobs", () => {
         assert.ok(!fs.existsSync(path.join(srv.home, ".dcn-jobs", `${r.jobId}.progress`)), "progress dropped");
     });
 
+    it("skipIfPresent: the job is not started when its outputs exist, and they are answered", async () => {
+        fs.mkdirSync(path.join(srv.home, "skip"), { recursive: true });
+        fs.writeFileSync(path.join(srv.home, "skip", "a"), "A\n");
+        const spec = {
+            stack: "s1",
+            step: "skip",
+            pollMs: 50,
+            files: [{ path: "~/skip/written", content: "w" }],
+            commands: [{ argv: ["sh", "-c", 'echo ran > "$HOME/skip/ran"; echo B > "$HOME/skip/b"'] }],
+            collect: ["~/skip/b"],
+        };
+        // One of the two is missing: the job runs (and writes its input file first).
+        const ran = await runJob(target, { ...spec, skipIfPresent: ["~/skip/a", "~/skip/b"] });
+        assert.equal(ran.skipped, undefined);
+        assert.deepEqual(ran.files, { "~/skip/b": "B\n" });
+        assert.ok(fs.existsSync(path.join(srv.home, "skip", "ran")));
+        assert.equal(fs.readFileSync(path.join(srv.home, "skip", "written"), "utf8"), "w");
+        fs.rmSync(path.join(srv.home, "skip", "ran"));
+        fs.rmSync(path.join(srv.home, "skip", "written"));
+        // Both exist: not started, nothing written, both answered.
+        const skipped = await runJob(target, { ...spec, skipIfPresent: ["~/skip/a", "~/skip/b"] });
+        assert.equal(skipped.skipped, true);
+        assert.deepEqual(skipped.files, { "~/skip/a": "A\n", "~/skip/b": "B\n" });
+        assert.ok(!fs.existsSync(path.join(srv.home, "skip", "ran")));
+        assert.ok(!fs.existsSync(path.join(srv.home, "skip", "written")));
+    });
+
     it("concurrent jobs share the batched probe: every one sees its own end and output", async () => {
         const lines: Record<string, string[]> = {};
         const runs = ["0.2", "0.6", "1.0", "0.4"].map((secs, i) =>
