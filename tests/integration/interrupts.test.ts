@@ -27,6 +27,7 @@ import {
     buildProgram,
     devConfig,
     programFixture,
+    startPrivateLab,
     writeStackConfig,
 } from "../support/lab";
 import {
@@ -35,7 +36,6 @@ import {
     killTree,
     readLabLog,
     rebootLab,
-    startPrivateLabOwnNet,
     startPulumi,
     undercloudProcesses,
     waitFor,
@@ -64,7 +64,7 @@ async function makeWorld(name: string): Promise<World> {
     const world: Partial<World> = { root, labDir, running: [] };
     try {
         // Its own Ceph loopback net: other test files, benchmarks or checkouts may run labs beside it.
-        world.lab = await startPrivateLabOwnNet(labDir, TIME_SCALE);
+        world.lab = await startPrivateLab(labDir, TIME_SCALE);
         const fixture = programFixture(path.join(root, "project"), labDir);
         writeStackConfig(fixture, "it", devConfig());
         world.ws = await pulumiWorkspace(fixture, "it");

@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { sshArgs } from "../../lab/sshd";
+import { type LogEntry } from "../../lab/journal";
 
 export const REPO = path.resolve(__dirname, "..", "..");
 const TSX = path.join(REPO, "node_modules", ".bin", "tsx");
@@ -90,14 +91,7 @@ export class Lab {
         return JSON.parse(this.cli("state", "--json").stdout);
     }
 
-    log(): Array<{
-        start: string;
-        end: string | null;
-        argv: string[];
-        stack: string | null;
-        exit: number | null;
-        mutating: boolean;
-    }> {
+    log(): LogEntry[] {
         return this.cli("log", "--json")
             .stdout.split("\n")
             .filter((l) => l.trim())

@@ -1,12 +1,12 @@
 // Helpers of tests/integration/interrupts.test.ts: a `pulumi` run that can be interrupted like an
 // operator's terminal would (own process group, SIGINT / SIGKILL of the whole process tree), fast
 // reads of a private lab's command log, and a simulated undercloud reboot.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readLog } from "../../lab/journal";
-import { type LabConnection, type LabLogEntry, type PrivateLab, freePort } from "./lab";
-import { type PulumiResult, type PulumiWorkspace, projectRoot } from "./pulumi";
+import { type LabLogEntry, type PrivateLab } from "./lab";
+import { type PulumiResult, type PulumiWorkspace } from "./pulumi";
 
 export interface RunningPulumi {
     /** PID of the `pulumi` CLI; it leads its own process group. */
@@ -210,78 +210,4 @@ export async function rebootLab(privateLab: PrivateLab, downMs = 1000): Promise<
     await new Promise((r) => setTimeout(r, downMs));
     privateLab.lab("start");
     return { survivedStop, killed };
-}
-
-/** First three octets of every IPv4 address something listens on right now (/proc/net/tcp). */
-function listeningNets(): Set<string> {
-    const nets = new Set<string>();
-    try {
-        for (const line of fs.readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
-            const local = line.trim().split(/\s+/)[1];
-            if (!local) {
-                continue;
-            }
-            const hex = local.split(":")[0];
-            // Little-endian: "0100007F" is 127.0.0.1.
-            const octets = [6, 4, 2].map((i) => parseInt(hex.slice(i, i + 2), 16));
-            nets.add(octets.join("."));
-        }
-    } catch {
-        // no procfs: take the chance
-    }
-    return nets;
-}
-
-/**
- * A loopback /24 for a lab's Ceph mons that nothing listens on: `startPrivateLab` derives it from
- * the SSH port (`127.1.<200 + port % 50>`), so two labs running side by side (other test files,
- * benchmarks, another checkout) collide one time in 50 (`CephPortInUseError`). Any 127/8 address
- * is loopback on Linux; this picks from 127.100-199.x.
- */
-export function freeCephNet(): string {
-    const used = listeningNets();
-    for (;;) {
-        const net = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 256)}`;
-        if (!used.has(net)) {
-            return net;
-        }
-    }
-}
-
-/** `startPrivateLab` with its Ceph mons on a loopback net of its own (see freeCephNet). */
-export async function startPrivateLabOwnNet(dir: string, timeScale = "0.05"): Promise<PrivateLab> {
-    const port = await freePort();
-    const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        LAB_DIR: dir,
-        LAB_SSH_PORT: String(port),
-        LAB_CEPH_NET: freeCephNet(),
-        LAB_TIME_SCALE: timeScale,
-    };
-    const lab = (...args: string[]): string => {
-        const r = spawnSync(process.execPath, ["--import", "tsx", path.join(projectRoot, "lab", "cli.ts"), ...args], {
-            cwd: projectRoot,
-            env,
-            encoding: "utf8",
-        });
-        if (r.status !== 0) {
-            throw new Error(`lab ${args.join(" ")} failed (${r.status}): ${r.stdout}\n${r.stderr}`);
-        }
-        return r.stdout;
-    };
-    lab("start");
-    return {
-        dir,
-        env,
-        lab,
-        log: () => readLog(dir),
-        connection: () => JSON.parse(fs.readFileSync(path.join(dir, "connection.json"), "utf8")) as LabConnection,
-        stop: () => {
-            try {
-                lab("stop");
-            } catch {
-                // already stopped
-            }
-        },
-    };
 }

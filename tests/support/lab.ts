@@ -5,33 +5,20 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
+import { type LogEntry, readLog } from "../../lab/journal";
+import { type Connection } from "../../lab/sshd";
 import { projectRoot } from "./pulumi";
 
-export interface LabLogEntry {
-    start: string;
-    end: string | null;
-    argv: string[];
-    stack: string | null;
-    exit: number | null;
-    mutating: boolean;
-}
-
-export interface LabConnection {
-    host: string;
-    port: number;
-    user: string;
-    privateKeyPath: string;
-    knownHostsPath: string;
-    hostKey: string;
-    home: string;
-}
+/** An entry of the lab's command log and the lab's connection file, as the lab defines them. */
+export type LabLogEntry = LogEntry;
+export type LabConnection = Connection;
 
 export interface PrivateLab {
     dir: string;
     env: NodeJS.ProcessEnv;
     /** Runs `npm run lab -- <args>` for this lab; throws with the output on a non-zero exit. */
     lab(...args: string[]): string;
-    /** The lab's command log (`lab log --json`). */
+    /** The lab's command log (what `lab log --json` prints). */
     log(): LabLogEntry[];
     connection(): LabConnection;
     /** Stops the lab (never throws). */
@@ -53,6 +40,42 @@ export function buildProgram(): void {
     execFileSync("npx", ["--no-install", "tsc", "-p", "tsconfig.json"], { cwd: projectRoot, stdio: "inherit" });
 }
 
+/** First three octets of every IPv4 address something listens on right now (/proc/net/tcp). */
+function listeningNets(): Set<string> {
+    const nets = new Set<string>();
+    try {
+        for (const line of fs.readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+            const local = line.trim().split(/\s+/)[1];
+            if (!local) {
+                continue;
+            }
+            const hex = local.split(":")[0];
+            // Little-endian: "0100007F" is 127.0.0.1.
+            const octets = [6, 4, 2].map((i) => parseInt(hex.slice(i, i + 2), 16));
+            nets.add(octets.join("."));
+        }
+    } catch {
+        // no procfs: take the chance
+    }
+    return nets;
+}
+
+/**
+ * A loopback /24 for a lab's Ceph mons that nothing listens on: deriving it from
+ * the SSH port would make two labs running side by side (other test files, benchmarks, another
+ * checkout) collide one time in 50 (`CephPortInUseError`). Any 127/8 address is loopback on Linux;
+ * this picks from 127.100-199.x.
+ */
+export function freeCephNet(): string {
+    const used = listeningNets();
+    for (;;) {
+        const net = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 256)}`;
+        if (!used.has(net)) {
+            return net;
+        }
+    }
+}
+
 /** Starts a lab in `dir` on a free port; `timeScale` is LAB_TIME_SCALE (real s per simulated minute). */
 export async function startPrivateLab(dir: string, timeScale = "0.05"): Promise<PrivateLab> {
     const port = await freePort();
@@ -60,7 +83,7 @@ export async function startPrivateLab(dir: string, timeScale = "0.05"): Promise<
         ...process.env,
         LAB_DIR: dir,
         LAB_SSH_PORT: String(port),
-        LAB_CEPH_NET: `127.1.${200 + (port % 50)}`,
+        LAB_CEPH_NET: freeCephNet(),
         LAB_TIME_SCALE: timeScale,
     };
     const lab = (...args: string[]): string => {
@@ -79,11 +102,7 @@ export async function startPrivateLab(dir: string, timeScale = "0.05"): Promise<
         dir,
         env,
         lab,
-        log: () =>
-            lab("log", "--json")
-                .split("\n")
-                .filter((l) => l.trim().startsWith("{"))
-                .map((l) => JSON.parse(l) as LabLogEntry),
+        log: () => readLog(dir),
         connection: () => JSON.parse(fs.readFileSync(path.join(dir, "connection.json"), "utf8")) as LabConnection,
         stop: () => {
             try {
