@@ -1,4 +1,4 @@
-// The lab's control CLI (`npm run lab -- <command>`): start|stop|status|reset, ssh -- <command>,
+// The lab's control CLI (`npm run lab -- <command>`): start|stop|reboot|status|reset, ssh -- <command>,
 // log [--json], state [--json], fault add|list|clear. See lab/README.md for the contract.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -9,11 +9,13 @@ import { Fault, FaultKind, readFaults, readLog, writeFaults } from "./journal";
 import { REPO_ROOT, paths, readConfig, writeFileAtomic } from "./paths";
 import { connection, prepareSsh, sshArgs, sshdPid, startSshd, stopSshd, writeConnectionJson } from "./sshd";
 import { initialState, readState, withState, withStateAsync } from "./state";
+import { connectionProcesses, describe, killAll, undercloudProcesses } from "./power";
 import { glanceView, startAllGlance, stopAllGlance, wipeAllGlance } from "./undercloud/glance";
 
 const USAGE = `usage: npm run lab -- <command>
   start                 start sshd (and the sites' Ceph clusters); prints how to connect
   stop                  stop sshd and every Ceph daemon of the lab (by recorded PID)
+  reboot                power-cycle: stop, kill every SSH connection, command and detached job, start
   status                running or not, connection, clusters
   reset                 stop, wipe the lab's world (nodes, stacks, clusters, files), keep keys
   ssh -- <command>      run <command> on the lab undercloud over its SSH; exit code passed through
@@ -142,6 +144,22 @@ async function stop(): Promise<void> {
     }
     const was = await stopSshd();
     console.log(was ? "lab stopped" : "lab was not running");
+}
+
+/** A power cycle: what `stop` leaves running (connections, commands, detached jobs) dies too. */
+async function reboot(): Promise<void> {
+    const p = paths();
+    const listener = sshdPid();
+    // Taken before the listener goes: its connection processes are re-parented after that.
+    const connections = listener ? connectionProcesses(listener) : [];
+    await stop();
+    const victims = [...new Set([...connections, ...undercloudProcesses(p.dir)])];
+    const described = new Map(victims.map((pid) => [pid, describe(pid)]));
+    const killed = await killAll(victims);
+    console.log(`power cycle: killed ${killed.length} process(es) still running on the undercloud`);
+    for (const pid of killed) console.log(`  ${described.get(pid)}`);
+    await new Promise((r) => setTimeout(r, 1000)); // down for a moment: clients see it unreachable
+    await start();
 }
 
 async function reset(): Promise<void> {
@@ -308,6 +326,9 @@ async function main(argv: string[]): Promise<number> {
             return 0;
         case "stop":
             await stop();
+            return 0;
+        case "reboot":
+            await reboot();
             return 0;
         case "reset":
             await reset();

@@ -416,7 +416,7 @@ describe("interrupted up and undercloud reboot", { skip }, () => {
                 const dcn = await waitWhileRunning(up, "dcn0's config-download to run", () =>
                     readLabLog(w.labDir).find((e) => isDeploy(e, "dcn0", "config") && e.end === null),
                 );
-                const report = await rebootLab(w.lab);
+                const report = rebootLab(w.lab);
                 console.log(
                     `reboot during dcn0's config-download (${dcn.start.slice(11, 23)}); left running by lab stop:\n  ` +
                         report.survivedStop.join("\n  "),

@@ -3,7 +3,6 @@
 // reads of a private lab's command log, and a simulated undercloud reboot.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { readLog } from "../../lab/journal";
 import { type LabLogEntry, type PrivateLab } from "./lab";
 import { type PulumiResult, type PulumiWorkspace } from "./pulumi";
@@ -142,29 +141,8 @@ export async function waitFor<T>(
     }
 }
 
-/**
- * Processes running on the lab's undercloud: everything started by its SSH sessions (login
- * shells, commands, detached jobs) carries `LAB_DIR=<dir>` in its environment (bin/lab-session
- * exports it). The test's own lab CLI calls are synchronous, so none of them is running here.
- */
-export function undercloudProcesses(labDir: string): number[] {
-    const want = Buffer.from(`LAB_DIR=${path.resolve(labDir)}\0`);
-    const out: number[] = [];
-    for (const d of fs.readdirSync("/proc")) {
-        if (!/^\d+$/.test(d) || Number(d) === process.pid) {
-            continue;
-        }
-        try {
-            const env = fs.readFileSync(`/proc/${d}/environ`);
-            if (env.includes(want)) {
-                out.push(Number(d));
-            }
-        } catch {
-            // exited, or not ours to read
-        }
-    }
-    return out;
-}
+/** Processes running on the lab's undercloud (carrying its LAB_DIR): see lab/power.ts. */
+export { undercloudProcesses } from "../../lab/power";
 
 export interface RebootReport {
     /** Undercloud processes still alive after `lab stop` (what `lab stop` leaves running). */
@@ -173,41 +151,12 @@ export interface RebootReport {
     killed: number[];
 }
 
-/** PID of the lab's sshd listener (`<LAB_DIR>/ssh/sshd.pid`), if it runs. */
-function sshdListener(labDir: string): number | undefined {
-    try {
-        const pid = Number(fs.readFileSync(path.join(labDir, "ssh", "sshd.pid"), "utf8").trim());
-        return pid > 0 && alive(pid) ? pid : undefined;
-    } catch {
-        return undefined;
-    }
-}
-
-/**
- * A simulated undercloud reboot: `lab stop` (sshd's listener, Ceph, Glance), then SIGKILL of
- * everything still running on the undercloud, as a power cycle would: the SSH connections (the
- * per-connection sshd processes, which outlive the listener) and what runs in them, and the
- * detached jobs (`lab stop` leaves both alone); then `lab start`. Reports what `lab stop` had left
- * running.
- */
-export async function rebootLab(privateLab: PrivateLab, downMs = 1000): Promise<RebootReport> {
-    const listener = sshdListener(privateLab.dir);
-    // Taken before the listener dies: its connection processes are re-parented after that.
-    const connections = listener ? processTree(listener).filter((p) => p !== listener) : [];
-    privateLab.lab("stop");
-    const left = [...new Set([...connections.filter(alive), ...undercloudProcesses(privateLab.dir)])];
-    const survivedStop = describeProcesses(left);
-    const killed: number[] = [];
-    for (const p of left) {
-        try {
-            process.kill(p, "SIGKILL");
-            killed.push(p);
-        } catch {
-            // gone
-        }
-    }
-    await waitFor("the undercloud's processes to die", () => killed.every((p) => !alive(p)), 10_000);
-    await new Promise((r) => setTimeout(r, downMs));
-    privateLab.lab("start");
-    return { survivedStop, killed };
+/** A simulated undercloud reboot (`lab reboot`: stop, kill what `lab stop` leaves running, start). */
+export function rebootLab(privateLab: PrivateLab): RebootReport {
+    const out = privateLab.lab("reboot");
+    const survivedStop = out
+        .split("\n")
+        .filter((l) => l.startsWith("  "))
+        .map((l) => l.trim());
+    return { survivedStop, killed: survivedStop.map((l) => Number(l.split(" ")[0])) };
 }

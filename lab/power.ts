@@ -1,0 +1,79 @@
+// `lab reboot`: a power cycle of the simulated undercloud. `lab stop` stops its services (sshd's
+// listener, Ceph, Glance) and leaves what runs on the machine alone, as `systemctl stop` would; a
+// reboot also ends every SSH connection, every command and every detached job, like a real
+// undercloud's reboot does to a running deploy.
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** Processes whose environment has `LAB_DIR=<dir>`: everything the lab's SSH sessions started. */
+export function undercloudProcesses(dir: string): number[] {
+    const want = Buffer.from(`LAB_DIR=${path.resolve(dir)}\0`);
+    const out: number[] = [];
+    for (const d of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+        try {
+            if (fs.readFileSync(`/proc/${d}/environ`).includes(want)) out.push(Number(d));
+        } catch {
+            // exited, or not ours to read
+        }
+    }
+    return out;
+}
+
+/** The sshd listener's descendants: the processes of every open connection (they outlive the listener). */
+export function connectionProcesses(listener: number): number[] {
+    const children = new Map<number, number[]>();
+    for (const d of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(d)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+        } catch {
+            // exited
+        }
+    }
+    const out: number[] = [];
+    const walk = (pid: number) => {
+        for (const c of children.get(pid) ?? []) {
+            out.push(c);
+            walk(c);
+        }
+    };
+    walk(listener);
+    return out;
+}
+
+function alive(pid: number): boolean {
+    try {
+        // A zombie (killed, not yet reaped by its parent) is gone for our purpose.
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    } catch {
+        return false;
+    }
+}
+
+/** SIGKILLs the given processes and waits (≤ 10 s) until they are gone; returns those it killed. */
+export async function killAll(pids: number[]): Promise<number[]> {
+    const killed: number[] = [];
+    for (const p of new Set(pids)) {
+        try {
+            process.kill(p, "SIGKILL");
+            killed.push(p);
+        } catch {
+            // gone already
+        }
+    }
+    for (let i = 0; i < 100 && killed.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+    return killed;
+}
+
+/** Command line of a process, for the report. */
+export function describe(pid: number): string {
+    try {
+        return `${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim()}`;
+    } catch {
+        return `${pid} (gone)`;
+    }
+}
