@@ -4,19 +4,42 @@
 // undercloud's reboot does to a running deploy.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { paths } from "./paths";
 
-/** Processes whose environment has `LAB_DIR=<dir>`: everything the lab's SSH sessions started. */
+/**
+ * Processes started by the lab's SSH sessions: bin/lab-session exports both `LAB_DIR=<dir>` and
+ * `HOME=<lab home>`, and every command and detached job inherits them (an operator's shell that
+ * merely exported LAB_DIR does not match). This process and its ancestors are never included.
+ */
 export function undercloudProcesses(dir: string): number[] {
-    const want = Buffer.from(`LAB_DIR=${path.resolve(dir)}\0`);
+    const want = [Buffer.from(`LAB_DIR=${path.resolve(dir)}\0`), Buffer.from(`HOME=${paths(dir).home}\0`)];
+    const mine = ancestors();
     const out: number[] = [];
     for (const d of fs.readdirSync("/proc")) {
-        if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+        if (!/^\d+$/.test(d) || mine.has(Number(d))) continue;
         try {
-            if (fs.readFileSync(`/proc/${d}/environ`).includes(want)) out.push(Number(d));
+            const env = fs.readFileSync(`/proc/${d}/environ`);
+            if (want.every((w) => env.includes(w))) out.push(Number(d));
         } catch {
             // exited, or not ours to read
         }
     }
+    return out;
+}
+
+function parentOf(pid: number): number {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    } catch {
+        return 0;
+    }
+}
+
+/** This process and every process above it. */
+function ancestors(): Set<number> {
+    const out = new Set<number>();
+    for (let pid = process.pid; pid > 1 && !out.has(pid); pid = parentOf(pid)) out.add(pid);
     return out;
 }
 

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
+import { undercloudProcesses } from "../../lab/power";
 import {
     Lab,
     NETWORK_PROVISION,
@@ -31,6 +32,16 @@ async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 60_
         if (v !== undefined) return v;
         if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
         await sleep(200);
+    }
+}
+
+/** Exited, or a zombie waiting to be reaped. */
+function gone(pid: number): boolean {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+    } catch {
+        return true;
     }
 }
 
@@ -179,3 +190,31 @@ test(
         await lab.ok("source ~/control-planerc && openstack aggregate show dcn1");
     },
 );
+
+test("reboot: the undercloud's commands and detached jobs die with it; the lab comes back", async () => {
+    const started = await lab.ssh(
+        "nohup setsid sh -c 'sleep 300; echo survived > ~/rebooted' > /dev/null 2>&1 & echo ok",
+    );
+    assert.equal(started.code, 0, started.stderr);
+    const job = await waitFor("the detached job", () => {
+        const p = undercloudProcesses(lab.dir).filter((pid) => {
+            try {
+                return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("sleep 300");
+            } catch {
+                return false;
+            }
+        });
+        return p.length ? p : undefined;
+    });
+    const r = lab.cli("reboot");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /power cycle: killed \d+ process/);
+    for (const pid of job) {
+        assert.ok(gone(pid), `job ${pid} killed`);
+    }
+    await lab.ok("true");
+    assert.ok(
+        lab.state().cephClusters.every((c) => c.running),
+        "the sites' Ceph clusters run again after the reboot",
+    );
+});
