@@ -13,4 +13,7 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_DISABLE_REGISTRY_RESOLVE=true
 export PULUMI_SKIP_CONFIRMATIONS=true
+# Steps wait on the undercloud, not on local CPU: the engine's default of 4 × CPUs queues the metal
+# and Ceph steps of larger topologies (bench P2: three Ceph deploys waited ~10 s for a slot).
+export PULUMI_PARALLEL="${PULUMI_PARALLEL:-64}"
 mkdir -p "$PULUMI_HOME" "${PULUMI_BACKEND_URL#file://}"
