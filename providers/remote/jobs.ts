@@ -18,7 +18,7 @@
  *   stopped (TERM, then KILL), like tripleoclient's own `--timeout`: a hung step must not keep
  *   holding the Heat lock or a node; the next `up` starts it again, skipping finished commands.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { exec, ExecResult, SshTarget, connectionKey } from "./ssh";
 import { shJoin, shQuote, expandHome } from "./shell";
 import { trace } from "./trace";
@@ -186,7 +186,9 @@ const START = [
     "  echo started",
     "else",
     "  cat > /dev/null",
-    "  echo attached",
+    // The script's owner line tells the runner whether it found its own job (a retried START whose
+    // first answer was lost) or one an earlier run started.
+    '  echo "attached $(sed -n 2p "$d/script.sh" 2>/dev/null)"',
     "fi",
 ].join("\n");
 
@@ -352,6 +354,14 @@ const STOP = [
     'i=0; while kill -0 "$p" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done',
     'kill -KILL "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true',
 ].join("\n");
+
+/**
+ * START's answer when the job dir existed: `attached <the script's owner line>`. True when that job
+ * is not ours (an earlier run's), false for a job our own START created (its answer was lost).
+ */
+export function attachedToEarlierRun(answer: string, owner: string): boolean {
+    return answer.startsWith("attached") && !answer.includes(`# owner: ${owner}`);
+}
 
 /** Parsed first line of the status probe. */
 export type JobState = { kind: "missing" | "starting" | "running" | "dead" } | { kind: "done"; code: number };
@@ -542,6 +552,7 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
         await runOk(t, ["sh", "-c", ARCHIVE, "sh", dir, dest, progress]);
     };
 
+    const owner = randomBytes(8).toString("hex");
     let restarts = 0;
     for (;;) {
         // START is idempotent (mkdir decides who starts; the files are written atomically), so
@@ -549,7 +560,9 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
         let started: ExecResult | undefined;
         const files = spec.files ?? [];
         const skipIfPresent = spec.skipIfPresent ?? [];
-        const startInput = files.map((f) => Buffer.from(f.content, "utf8").toString("base64") + "\n").join("") + script;
+        // The script as written carries an owner line after the shebang (not part of the job id).
+        const owned = script.replace("\n", `\n# owner: ${owner}\n`);
+        const startInput = files.map((f) => Buffer.from(f.content, "utf8").toString("base64") + "\n").join("") + owned;
         for (let attempt = 1; !started; attempt++) {
             try {
                 started = await runOk(
@@ -581,7 +594,10 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
             trace("job-skipped", { job: id });
             return { jobId: id, code: 0, output: "", attached: false, files: result, skipped: true };
         }
-        const attached = started.stdout.trim() === "attached";
+        const answer = started.stdout.trim();
+        // Our own START whose answer was lost (an SSH drop) is not an earlier run's job: attaching
+        // to it as one would restart it when it fails, hiding the failure and running it twice.
+        const attached = attachedToEarlierRun(answer, owner);
         trace("job-started", { job: id, attached });
         spec.onStarted?.();
         if (attached) {
