@@ -5,9 +5,9 @@
  * - `runJob` runs a long step DETACHED on the undercloud: the script goes to
  *   `~/.dcn-jobs/<job-id>/script.sh`, runs under `nohup setsid` with its output in `out.log`, its pid
  *   in `pid` and its exit code in `rc`. The job id is deterministic (stack + step + the hash of the
- *   step's input identity, or of the script), so a rerun after an SSH drop or a killed `pulumi` finds the same directory and
- *   RE-ATTACHES (a finished job is collected, a running one is polled) instead of starting a second
- *   run. A failed or vanished job is archived and started again. A collected job is moved to
+ *   step's input identity, or of the script), so a rerun after an SSH drop or a killed `pulumi`
+ *   finds the same directory and RE-ATTACHES (a finished job is collected, a running one is
+ *   polled) instead of starting a second run. A failed or vanished job is archived and started again. A collected job is moved to
  *   `~/.dcn-jobs/done/` so the same step can run again later (e.g. to repair drift).
  * - Each command of a job leaves a marker in `~/.dcn-jobs/<job-id>.progress/` when it succeeds, so a
  *   restart of the same job (after a failure, a timeout, a reboot) skips what already finished:
