@@ -43,33 +43,31 @@ function ancestors(): Set<number> {
     return out;
 }
 
-/** The sshd listener's descendants: the processes of every open connection (they outlive the listener). */
-export function connectionProcesses(listener: number): number[] {
+/** `pid` and every process descending from it (from /proc; the pids alive right now). */
+export function processTree(pid: number): number[] {
     const children = new Map<number, number[]>();
     for (const d of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(d)) continue;
-        try {
-            const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
-            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-            children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
-        } catch {
-            // exited
-        }
+        const ppid = parentOf(Number(d)); // 0 when it exited meanwhile
+        children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
     }
     const out: number[] = [];
-    const walk = (pid: number) => {
-        for (const c of children.get(pid) ?? []) {
-            out.push(c);
-            walk(c);
-        }
+    const walk = (p: number) => {
+        out.push(p);
+        for (const c of children.get(p) ?? []) walk(c);
     };
-    walk(listener);
+    walk(pid);
     return out;
 }
 
-function alive(pid: number): boolean {
+/** The sshd listener's descendants: the processes of every open connection (they outlive the listener). */
+export function connectionProcesses(listener: number): number[] {
+    return processTree(listener).slice(1);
+}
+
+/** True while the process exists and is not a zombie (killed, not yet reaped: gone for our purpose). */
+export function alive(pid: number): boolean {
     try {
-        // A zombie (killed, not yet reaped by its parent) is gone for our purpose.
         const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
         return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
     } catch {

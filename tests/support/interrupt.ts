@@ -2,8 +2,8 @@
 // operator's terminal would (own process group, SIGINT / SIGKILL of the whole process tree), fast
 // reads of a private lab's command log, and a simulated undercloud reboot.
 import { spawn } from "node:child_process";
-import * as fs from "node:fs";
 import { readLog } from "../../lab/journal";
+import { describe, processTree } from "../../lab/power";
 import { type LabLogEntry, type PrivateLab } from "./lab";
 import { type PulumiResult, type PulumiWorkspace } from "./pulumi";
 
@@ -40,46 +40,9 @@ function signalNumber(signal: NodeJS.Signals): number {
     return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal] ?? 0;
 }
 
-/** `pid` and every process descending from it (from /proc; the pids alive right now). */
-export function processTree(pid: number): number[] {
-    const children = new Map<number, number[]>();
-    for (const d of fs.readdirSync("/proc")) {
-        if (!/^\d+$/.test(d)) {
-            continue;
-        }
-        try {
-            // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
-            const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
-            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-            children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
-        } catch {
-            // exited meanwhile
-        }
-    }
-    const out: number[] = [];
-    const walk = (p: number) => {
-        out.push(p);
-        for (const c of children.get(p) ?? []) {
-            walk(c);
-        }
-    };
-    walk(pid);
-    return out;
-}
-
 /** Command lines of processes (for messages). */
 export function describeProcesses(pids: number[]): string[] {
-    return pids.map((p) => {
-        try {
-            return `${p} ${fs
-                .readFileSync(`/proc/${p}/cmdline`, "utf8")
-                .replace(/[\0\n]/g, " ")
-                .trim()
-                .slice(0, 120)}`;
-        } catch {
-            return `${p} (gone)`;
-        }
-    });
+    return pids.map(describe);
 }
 
 /**
@@ -104,16 +67,6 @@ export function killTree(pid: number, signal: NodeJS.Signals): number[] {
         }
     }
     return pids;
-}
-
-/** True while the process exists (and is not a zombie). */
-export function alive(pid: number): boolean {
-    try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-    } catch {
-        return false;
-    }
 }
 
 /** The lab's command log read straight from `<LAB_DIR>/commands.jsonl` (no CLI start: cheap to poll). */
@@ -142,7 +95,7 @@ export async function waitFor<T>(
 }
 
 /** Processes running on the lab's undercloud (carrying its LAB_DIR): see lab/power.ts. */
-export { undercloudProcesses } from "../../lab/power";
+export { alive, processTree, undercloudProcesses } from "../../lab/power";
 
 export interface RebootReport {
     /** Undercloud processes still alive after `lab stop` (what `lab stop` leaves running). */

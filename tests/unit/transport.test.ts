@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { alive } from "../../lab/power";
 import {
     closeAll,
     exec,
@@ -124,16 +125,6 @@ describe("quoting through a real remote shell", () => {
         assert.equal(await remoteHome(target), srv.home);
     });
 });
-
-/** A process that exists and is not a zombie (an orphan's zombie waits for init to reap it). */
-function alive(pid: number): boolean {
-    try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-    } catch {
-        return false;
-    }
-}
 
 describe("remote jobs", () => {
     it("job ids are deterministic and depend on the script", () => {
