@@ -251,6 +251,15 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = traced("B
                 },
             ],
         });
+        // The job said done: make sure the instances are really gone before the state forgets them
+        // (a job that reports success without having unprovisioned would leave nodes untracked).
+        const left = await run(t, ["sh", "-c", STILL_DEPLOYED_SCRIPT, "sh", ...freed.map((x) => x.i.hostname)]);
+        if (left.code !== 0) {
+            throw new Error(
+                `unprovision of stack ${props.stack} finished but ${left.stdout.trim() || left.stderr.trim()}; ` +
+                    `run destroy again`,
+            );
+        }
     },
 });
 
@@ -425,6 +434,13 @@ export function unprovisionCommand(stack: string, file: string, all: boolean): J
         ],
     };
 }
+
+/** Exits 1 naming the instances (hostnames, as arguments) that metalsmith still knows as deployed. */
+export const STILL_DEPLOYED_SCRIPT = [
+    'left=""',
+    'for h in "$@"; do if metalsmith show "$h" >/dev/null 2>&1; then left="$left $h"; fi; done',
+    'if [ -n "$left" ]; then echo "instances still deployed:$left"; exit 1; fi',
+].join("\n");
 
 /**
  * Disk cleaning of a freed Ceph node (metalsmith/clean-disks.sh): wait until metalsmith no longer

@@ -19,6 +19,7 @@ import {
     cleanDisksCommand,
     unprovisionCommand,
     BaremetalNodesInputs,
+    STILL_DEPLOYED_SCRIPT,
 } from "../../providers/baremetalNodes";
 import {
     DEFAULT_POOLS,
@@ -600,5 +601,41 @@ describe("overcloud deploy", () => {
         assert.equal(parseDeploymentStatus("deployment_status: DEPLOY_SUCCESS\n"), "DEPLOY_SUCCESS");
         assert.ok(isAlreadyGone("Stack dcn0 not found"));
         assert.ok(!isAlreadyGone("ERROR: Heat failed"));
+    });
+});
+
+describe("after unprovision", () => {
+    it("names the instances metalsmith still knows as deployed, exit 1; exit 0 when none", () => {
+        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-metalsmith-"));
+        try {
+            // A metalsmith that knows only oc0-ceph-1.
+            fs.writeFileSync(
+                path.join(bin, "metalsmith"),
+                '#!/bin/sh\n[ "$1" = show ] && [ "$2" = oc0-ceph-1 ] && exit 0\necho "Failed to show instance $2" >&2; exit 1\n',
+                { mode: 0o755 },
+            );
+            const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` };
+            const check = (...hosts: string[]) => {
+                try {
+                    return {
+                        code: 0,
+                        out: execFileSync("sh", ["-c", STILL_DEPLOYED_SCRIPT, "sh", ...hosts], {
+                            env,
+                            encoding: "utf8",
+                        }),
+                    };
+                } catch (e) {
+                    const err = e as { status: number; stdout: string };
+                    return { code: err.status, out: err.stdout };
+                }
+            };
+            assert.deepEqual(check("oc0-ceph-2", "oc0-compute-0"), { code: 0, out: "" });
+            assert.deepEqual(check("oc0-ceph-2", "oc0-ceph-1"), {
+                code: 1,
+                out: "instances still deployed: oc0-ceph-1\n",
+            });
+        } finally {
+            fs.rmSync(bin, { recursive: true, force: true });
+        }
     });
 });
