@@ -435,11 +435,19 @@ export function unprovisionCommand(stack: string, file: string, all: boolean): J
     };
 }
 
-/** Exits 1 naming the instances (hostnames, as arguments) that metalsmith still knows as deployed. */
+/**
+ * Exits 1 naming the instances (hostnames, as arguments) that metalsmith still knows as deployed
+ * after ~2 minutes (undeploy may lag behind unprovision, as kill.sh's own polling shows).
+ */
 export const STILL_DEPLOYED_SCRIPT = [
-    'left=""',
-    'for h in "$@"; do if metalsmith show "$h" >/dev/null 2>&1; then left="$left $h"; fi; done',
-    'if [ -n "$left" ]; then echo "instances still deployed:$left"; exit 1; fi',
+    "r=0",
+    "while :; do",
+    '  left=""',
+    '  for h in "$@"; do if metalsmith show "$h" >/dev/null 2>&1; then left="$left $h"; fi; done',
+    '  [ -z "$left" ] && exit 0',
+    '  r=$((r + 1)); if [ "$r" -ge "${DCN_UNDEPLOY_ROUNDS:-24}" ]; then echo "instances still deployed:$left"; exit 1; fi',
+    "  sleep 5",
+    "done",
 ].join("\n");
 
 /**
