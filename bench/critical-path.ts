@@ -239,13 +239,16 @@ export function lowerBound(steps: Step[], exactLimit = 8): Schedule {
 }
 
 /**
- * How late each step started after its dependencies had finished (seconds), from the log: the
- * time the tool (Pulumi, the providers, polling) added between steps. Heat steps waiting for the
- * previous Heat phase count that wait as a dependency.
+ * Per step of the log's successful commands: its first start and last end (ms) and the seconds its
+ * commands were running.
  */
-export function startDelays(log: LogEntry[], steps: Step[], central: string): Record<string, number> {
+export function stepSpans(
+    log: LogEntry[],
+    central: string,
+): { first: Map<string, number>; last: Map<string, number>; busy: Map<string, number> } {
     const first = new Map<string, number>();
     const last = new Map<string, number>();
+    const busy = new Map<string, number>();
     for (const e of log) {
         if (e.exit !== 0 || !e.end) continue;
         const id = stepOf(e, central);
@@ -254,7 +257,18 @@ export function startDelays(log: LogEntry[], steps: Step[], central: string): Re
         const b = Date.parse(e.end);
         first.set(id, Math.min(first.get(id) ?? a, a));
         last.set(id, Math.max(last.get(id) ?? b, b));
+        busy.set(id, (busy.get(id) ?? 0) + (b - a) / 1000);
     }
+    return { first, last, busy };
+}
+
+/**
+ * How late each step started after its dependencies had finished (seconds), from the log: the
+ * time the tool (Pulumi, the providers, polling) added between steps. Heat steps waiting for the
+ * previous Heat phase count that wait as a dependency.
+ */
+export function startDelays(log: LogEntry[], steps: Step[], central: string): Record<string, number> {
+    const { first, last } = stepSpans(log, central);
     const heatDone = steps.filter((s) => s.heat && last.has(s.id));
     const byId = new Map(steps.map((s) => [s.id, s]));
     // A step with no command of its own (e.g. an export read from a file) ends when its deps end.
@@ -322,19 +336,7 @@ export interface ChainLink {
  * commands of one step) and what follows the last link.
  */
 export function criticalChain(log: LogEntry[], steps: Step[], central: string): ChainLink[] {
-    const first = new Map<string, number>();
-    const last = new Map<string, number>();
-    const busy = new Map<string, number>();
-    for (const e of log) {
-        if (e.exit !== 0 || !e.end) continue;
-        const id = stepOf(e, central);
-        if (!id) continue;
-        const a = Date.parse(e.start);
-        const b = Date.parse(e.end);
-        first.set(id, Math.min(first.get(id) ?? a, a));
-        last.set(id, Math.max(last.get(id) ?? b, b));
-        busy.set(id, (busy.get(id) ?? 0) + (b - a) / 1000);
-    }
+    const { first, last, busy } = stepSpans(log, central);
     const byId = new Map(steps.map((s) => [s.id, s]));
     const ran = steps.filter((s) => last.has(s.id));
     if (ran.length === 0) return [];
