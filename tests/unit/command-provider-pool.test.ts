@@ -100,8 +100,13 @@ describe("command provider: SSH connection pool", () => {
     });
 
     it("a command cut off by a dropped connection fails; the next one reconnects", async () => {
+        const before = sshd.execs.length;
         const running = run("sleep 5; echo late");
-        await new Promise((r) => setTimeout(r, 300));
+        // Drop once the command runs on the server (a fixed delay raced channel setup under load).
+        for (let i = 0; i < 100 && sshd.execs.length === before; i++) {
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        await new Promise((r) => setTimeout(r, 100));
         sshd.dropConnections();
         await assert.rejects(running, /exited without exit status/);
         assert.equal((await run("echo after")).stdout, "after");
