@@ -1,12 +1,15 @@
 // The lab's control CLI (`npm run lab -- <command>`): start|stop|reboot|status|reset, ssh -- <command>,
 // log [--json], state [--json], fault add|list|clear. See lab/README.md for the contract.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { cephClusterInfo, startCephCluster, stopCephCluster, wipeCephCluster } from "./ceph";
+import { parse, stringify } from "yaml";
 import { seedHome } from "./home";
+import { readNeutron } from "./undercloud/neutron";
+import { checkInstalled } from "./tripleo/real";
 import { Fault, FaultKind, readFaults, readLog, writeFaults } from "./journal";
-import { REPO_ROOT, paths, readConfig, writeFileAtomic } from "./paths";
+import { REPO_ROOT, paths, readConfig, tripleoDir, writeFileAtomic } from "./paths";
 import { connection, prepareSsh, sshArgs, sshdPid, startSshd, stopSshd, writeConnectionJson } from "./sshd";
 import { initialState, readState, withState, withStateAsync } from "./state";
 import { connectionProcesses, describe, killAll, undercloudProcesses } from "./power";
@@ -45,9 +48,24 @@ function buildUndercloud(): void {
     // lab/glance copies its paste filter from next to its code: in the bundle that is bin/.
     fs.copyFileSync(path.join(REPO_ROOT, "lab", "glance", "labauth.py"), path.join(p.bin, "labauth.py"));
     const node = process.execPath;
+    const env = `LAB_DIR='${p.dir}' TRIPLEO_DIR='${tripleoDir()}'`;
     for (const tool of ["openstack", "metalsmith"]) {
-        const shim = `#!/bin/sh\n# lab undercloud: ${tool}\nLAB_DIR='${p.dir}' exec '${node}' '${p.bundle}' ${tool} "$@"\n`;
+        const shim = `#!/bin/sh\n# lab undercloud: ${tool}\n${env} exec '${node}' '${p.bundle}' ${tool} "$@"\n`;
         fs.writeFileSync(path.join(p.bin, tool), shim, { mode: 0o755 });
+    }
+    // Real TripleO (lab/tripleo): its namespace runner, and the hardware seam first on its PATH.
+    fs.copyFileSync(path.join(REPO_ROOT, "lab", "tripleo", "run.sh"), path.join(p.bin, "tripleo-run.sh"));
+    fs.copyFileSync(path.join(REPO_ROOT, "lab", "tripleo", "expand_roles.py"), path.join(p.bin, "expand_roles.py"));
+    fs.chmodSync(path.join(p.bin, "tripleo-run.sh"), 0o755);
+    fs.mkdirSync(p.seamBin, { recursive: true });
+    for (const f of fs.readdirSync(path.join(REPO_ROOT, "lab", "tripleo", "bin"))) {
+        const text = fs
+            .readFileSync(path.join(REPO_ROOT, "lab", "tripleo", "bin", f), "utf8")
+            .replaceAll("@LAB_ENV@", env)
+            .replaceAll("@NODE@", node)
+            .replaceAll("@BUNDLE@", p.bundle)
+            .replaceAll("@VAR_LIB_TRIPLEO@", p.varLibTripleo);
+        fs.writeFileSync(path.join(p.seamBin, f), text, { mode: 0o755 });
     }
     const session = `#!/bin/bash
 # ForceCommand of the lab's sshd: the undercloud user's login shell with $HOME = the lab home.
@@ -61,6 +79,64 @@ esac
 exec bash -l -c "$SSH_ORIGINAL_COMMAND"
 `;
     fs.writeFileSync(path.join(p.bin, "lab-session"), session, { mode: 0o755 });
+}
+
+/**
+ * The undercloud's Neutron (lab/undercloud/neutron.ts), detached, and the `undercloud` cloud of the
+ * undercloud user's clouds.yaml pointing at it (what tripleoclient's get_ctlplane_attrs uses).
+ */
+async function startNeutron(): Promise<void> {
+    const p = paths();
+    const running = readNeutron();
+    if (!(running?.pid && alive(running.pid))) {
+        if (running) writeFileAtomic(path.join(p.dir, "neutron.json"), JSON.stringify({ port: running.port }) + "\n");
+        const log = fs.openSync(path.join(p.dir, "neutron.log"), "a");
+        const child = spawn(process.execPath, [p.bundle, "neutron-serve"], {
+            detached: true,
+            stdio: ["ignore", log, log],
+            env: { ...process.env, LAB_DIR: p.dir },
+        });
+        child.unref();
+        const t0 = Date.now();
+        while (readNeutron()?.pid !== child.pid) {
+            if (Date.now() - t0 > 10_000) throw new Error(`the lab's Neutron did not start (see ${p.dir}/neutron.log)`);
+            await new Promise((r) => setTimeout(r, 50));
+        }
+    }
+    const port = readNeutron()!.port;
+    const cloudsFile = path.join(p.home, ".config", "openstack", "clouds.yaml");
+    const doc = fs.existsSync(cloudsFile)
+        ? ((parse(fs.readFileSync(cloudsFile, "utf8")) ?? {}) as { clouds?: Record<string, unknown> })
+        : {};
+    doc.clouds = {
+        ...(doc.clouds ?? {}),
+        // No Keystone on the lab undercloud: Neutron's endpoint directly (like the ephemeral Heat's).
+        undercloud: {
+            auth_type: "none",
+            auth: { endpoint: `http://127.0.0.1:${port}` },
+            network_endpoint_override: `http://127.0.0.1:${port}/`,
+            region_name: "regionOne",
+        },
+    };
+    fs.mkdirSync(path.dirname(cloudsFile), { recursive: true });
+    writeFileAtomic(cloudsFile, stringify(doc), 0o600);
+}
+
+async function stopNeutron(): Promise<void> {
+    const pid = readNeutron()?.pid;
+    if (pid && alive(pid)) {
+        process.kill(pid, "SIGTERM");
+        for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    }
+}
+
+function alive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return !fs.readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+    } catch {
+        return false;
+    }
 }
 
 function printConnection(): void {
@@ -83,13 +159,22 @@ async function start(): Promise<void> {
     const p = paths();
     fs.mkdirSync(p.dir, { recursive: true });
     const cfg = readConfig();
+    if (cfg.tripleo === "real") {
+        const missing = checkInstalled();
+        if (missing) throw new Error(missing);
+        if (process.getuid?.() !== 0)
+            throw new Error(
+                "the real-TripleO lab needs root (a private mount namespace gives tripleoclient its /usr/share paths); run as root, or start the lab with LAB_TRIPLEO=imitation",
+            );
+    }
     writeFileAtomic(p.config, JSON.stringify(cfg, null, 2) + "\n");
     if (!fs.existsSync(p.state)) withStateInit(cfg.spares);
     buildUndercloud();
-    seedHome(p.home, p.bin, p.dir);
+    seedHome(p.home, p.bin, p.dir, cfg.tripleo);
     prepareSsh();
     if (!fs.existsSync(p.log)) fs.writeFileSync(p.log, "");
     await startSshd();
+    if (cfg.tripleo === "real") await startNeutron();
     // Restart the clusters that were running (never re-create: a lost cluster stays lost).
     const st = readState();
     for (const c of st.cephClusters) {
@@ -142,6 +227,7 @@ async function stop(): Promise<void> {
             }
         }
     }
+    await stopNeutron();
     const was = await stopSshd();
     console.log(was ? "lab stopped" : "lab was not running");
 }

@@ -2,10 +2,12 @@
 // the first command: the network data file, container prepare parameters, a tripleo-heat-templates
 // tree at ~/templates (the environment files and roles the DCN flow reads), the seed's baremetal
 // files under ~/metalsmith and the pools template. Existing files are never overwritten.
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { EDGE_SERVICES, ROLES } from "./undercloud/roles";
+import { TripleoMode, tripleoDir } from "./paths";
 
 const NETWORKS = [
     { name: "ExternalCloud0", name_lower: "external_cloud_0", vip: true, cidr: "10.0.0.0/24", vlan: 10 },
@@ -174,7 +176,7 @@ function templateFiles(): Record<string, string> {
     return files;
 }
 
-export function homeFiles(home: string): Record<string, string> {
+export function homeFiles(home: string, tripleo: TripleoMode = "imitation"): Record<string, string> {
     const files: Record<string, string> = {
         "oc0-network-data.yaml": networkData(),
         "containers-prepare-parameter.yaml": stringify({
@@ -210,20 +212,46 @@ export function homeFiles(home: string): Record<string, string> {
         ".bash_profile": `# lab undercloud login shell\n[ -f ~/.bashrc ] && . ~/.bashrc\n`,
     };
     for (const [stack, doc] of Object.entries(BAREMETAL_FILES)) files[`metalsmith/${stack}.yaml`] = stringify(doc);
-    for (const [p, text] of Object.entries(templateFiles())) files[`templates/${p}`] = text;
+    // Real TripleO brings the real tree (seedHome links ~/templates to it).
+    if (tripleo === "imitation")
+        for (const [p, text] of Object.entries(templateFiles())) files[`templates/${p}`] = text;
     void home;
     return files;
 }
 
 /** Writes missing seed files; `.bashrc` (PATH to the lab's `openstack`/`metalsmith`) is always rewritten. */
-export function seedHome(home: string, binDir: string, labDir: string): void {
-    for (const [rel, text] of Object.entries(homeFiles(home))) {
+export function seedHome(home: string, binDir: string, labDir: string, tripleo: TripleoMode = "imitation"): void {
+    if (tripleo === "real" && !fs.existsSync(path.join(home, "templates"))) {
+        // ~/templates as operators make it: the undercloud's tripleo-heat-templates (here .tripleo/tht).
+        fs.mkdirSync(home, { recursive: true });
+        fs.symlinkSync(path.join(tripleoDir(), "tht"), path.join(home, "templates"));
+    }
+    for (const [rel, text] of Object.entries(homeFiles(home, tripleo))) {
         const p = path.join(home, rel);
         if (fs.existsSync(p)) continue;
         fs.mkdirSync(path.dirname(p), { recursive: true });
         fs.writeFileSync(p, text);
     }
     fs.mkdirSync(path.join(home, "overcloud-deploy"), { recursive: true });
+    // The undercloud install's key for the overcloud nodes (tripleoclient's utils.get_key looks for it).
+    const tripleoKey = path.join(home, ".ssh", "id_rsa_tripleo");
+    if (!fs.existsSync(tripleoKey)) {
+        fs.mkdirSync(path.dirname(tripleoKey), { recursive: true, mode: 0o700 });
+        const r = spawnSync("ssh-keygen", [
+            "-q",
+            "-t",
+            "rsa",
+            "-b",
+            "3072",
+            "-N",
+            "",
+            "-C",
+            "tripleo",
+            "-f",
+            tripleoKey,
+        ]);
+        if (r.status !== 0) throw new Error(`ssh-keygen for ${tripleoKey} failed: ${String(r.stderr)}`);
+    }
     fs.writeFileSync(
         path.join(home, ".bashrc"),
         `# lab undercloud user environment\nexport LAB_DIR=${labDir}\nexport PATH=${binDir}:$PATH\n`,

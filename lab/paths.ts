@@ -15,6 +15,19 @@ export interface LabConfig {
     port: number;
     /** Prefix of the loopback addresses of the sites' Ceph mons: `<prefix>.<11+k>`. */
     cephNet: string;
+    /**
+     * `real`: `openstack overcloud …` is the real tripleoclient + THT + ephemeral Heat
+     * (.tripleo, lab/tripleo/README.md), hardware simulated at its playbook seam; `imitation`: the
+     * lab's own TypeScript stand-in for the whole CLI (fast: the fault matrix, interrupts, benchmarks).
+     */
+    tripleo: TripleoMode;
+}
+
+export type TripleoMode = "real" | "imitation";
+
+/** Where `npm run setup` installs real TripleO (scripts/setup/tripleo.sh). */
+export function tripleoDir(): string {
+    return path.resolve(process.env.TRIPLEO_DIR ?? path.join(REPO_ROOT, ".tripleo"));
 }
 
 export function labDir(): string {
@@ -39,6 +52,10 @@ export function paths(dir = labDir()) {
         config: path.join(dir, "config.json"),
         connection: path.join(dir, "connection.json"),
         bundle: path.join(dir, "bin", "undercloud.cjs"),
+        /** The hardware seam's executables, first on real tripleoclient's PATH (lab/tripleo). */
+        seamBin: path.join(dir, "bin", "seam"),
+        /** /var/lib/tripleo of the lab undercloud (tripleoclient's `sudo cp` of deploy archives lands here). */
+        varLibTripleo: path.join(dir, "var-lib-tripleo"),
     };
 }
 
@@ -51,7 +68,14 @@ export function readConfig(dir = labDir()): LabConfig {
         spares: Number(process.env.LAB_SPARES ?? saved.spares ?? DEFAULT_SPARES),
         port,
         cephNet: process.env.LAB_CEPH_NET ?? saved.cephNet ?? `127.1.${port % 250}`,
+        tripleo: tripleoMode(process.env.LAB_TRIPLEO ?? saved.tripleo ?? "real"),
     };
+}
+
+function tripleoMode(v: string): TripleoMode {
+    if (v !== "real" && v !== "imitation")
+        throw new Error(`LAB_TRIPLEO must be real or imitation (got ${JSON.stringify(v)})`);
+    return v;
 }
 
 /** Writes a file atomically (temp file + rename), so readers never see half a file. */

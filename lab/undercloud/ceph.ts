@@ -10,7 +10,7 @@ import {
     createCephCluster,
     createPools,
     ensureClientKey,
-    getClientKey,
+    generateCephxKey,
     isCephxKeyShape,
 } from "../ceph";
 import { paths, readConfig } from "../paths";
@@ -137,6 +137,81 @@ export const cephDeploy: Handler = async (prog, argv) => {
     }
     const rolesPath = absPath(str(a.opts.roles_data) ?? thtPath("roles_data.yaml"));
     if (!fs.existsSync(rolesPath)) throw new CommandError(`ERROR: Roles data file not found: ${rolesPath}`);
+    // What tripleoclient hands cli-deployed-ceph.yaml (v2/overcloud_ceph.py).
+    const extra =
+        typeof a.opts.ansible_extra_vars === "string"
+            ? ((readYamlFile(absPath(a.opts.ansible_extra_vars), "Ansible extra vars") ?? {}) as Record<
+                  string,
+                  unknown
+              >)
+            : {};
+    const vars: CephDeployVars = {
+        ...extra,
+        deployed_ceph_tht_path: outPath,
+        working_dir: wd,
+        stack_name: stack,
+        tripleo_ceph_client_vars: path.join(wd, "ceph_client.yml"),
+        ...(metalArg ? { baremetal_deployed_path: absPath(metalArg) } : {}),
+        ...(specArg ? { ceph_spec_path: absPath(specArg), dynamic_ceph_spec: false } : {}),
+        tripleo_roles_path: rolesPath,
+        tripleo_cephadm_cluster: cluster,
+        ...(a.opts.single_host_defaults ? { tripleo_cephadm_single_host_defaults: true } : {}),
+    };
+    // The cephx key: only with --force --ansible-extra-vars <pools>, the given one or a NEW one.
+    if (extra.tripleo_cephadm_pools && !extra.tripleo_cephadm_keys && !a.opts.skip_cephx_keys) {
+        const user = String(a.opts.ceph_client_username);
+        const key = clientKey ?? generateCephxKey();
+        vars.tripleo_cephadm_keys = [{ name: `client.${user}`, key, mode: "0600", caps: { ...CLIENT_CAPS } }];
+        vars.ceph_client_key = key;
+        vars.ceph_client_username = user;
+    }
+    await deployCeph(vars);
+    out(`Deployed Ceph environment written to ${outPath}`);
+    return 0;
+};
+
+/** Extra vars of cli-deployed-ceph.yaml (tripleoclient v2/overcloud_ceph.py; pools from --ansible-extra-vars). */
+export interface CephDeployVars {
+    deployed_ceph_tht_path: string;
+    working_dir: string;
+    stack_name: string;
+    tripleo_ceph_client_vars: string;
+    baremetal_deployed_path?: string;
+    ceph_spec_path?: string;
+    dynamic_ceph_spec?: boolean;
+    tripleo_roles_path: string;
+    tripleo_cephadm_cluster: string;
+    tripleo_cephadm_single_host_defaults?: boolean;
+    tripleo_cephadm_container_ns?: string;
+    tripleo_cephadm_container_image?: string;
+    tripleo_cephadm_container_tag?: string;
+    tripleo_cephadm_pools?: Array<{
+        name: string;
+        application?: string;
+        pg_autoscale_mode?: boolean;
+        target_size_ratio?: number;
+    }>;
+    tripleo_cephadm_keys?: Array<{ name: string; key: string; mode?: string; caps?: Record<string, string> }>;
+    ceph_client_key?: string;
+    ceph_client_username?: string;
+    [k: string]: unknown;
+}
+
+/**
+ * cli-deployed-ceph.yaml: cephadm on the stack's nodes (here a real mini-Ceph cluster per stack,
+ * lab/ceph): bootstrap or find the cluster, apply the spec, then the pools and the cephx keys it is
+ * given (`ceph auth import`: a new key replaces the old one, as on a real cluster), writing
+ * generated_ceph_spec.yaml, ceph_client.yml (pools and keys only) and the deployed-ceph env.
+ */
+export async function deployCeph(v: CephDeployVars): Promise<void> {
+    const stack = v.stack_name;
+    const cluster = v.tripleo_cephadm_cluster;
+    const outPath = v.deployed_ceph_tht_path;
+    const metalArg = v.baremetal_deployed_path;
+    const specArg = v.ceph_spec_path;
+    const wd = v.working_dir;
+    const rolesPath = v.tripleo_roles_path;
+    if (!fs.existsSync(rolesPath)) throw new CommandError(`Roles data file not found: ${rolesPath}`);
     const roles = readRolesFile(rolesPath);
 
     // Hosts and their services, from the metal file (ceph_spec_bootstrap).
@@ -206,24 +281,10 @@ export const cephDeploy: Handler = async (prog, argv) => {
             `ERROR: No host of stack ${stack} has the CephOSD service; the cluster would have no OSDs.`,
         );
 
-    // Pools and keys requested as in the seed's later flow (--force --ansible-extra-vars pools.yml).
-    let pools: Array<{ name: string; application?: string; pg_autoscale_mode?: boolean; target_size_ratio?: number }> =
-        [];
-    let clientVarsPath = path.join(wd, "cephadm", "ceph_client.yml");
-    if (typeof a.opts.ansible_extra_vars === "string") {
-        const vars = (readYamlFile(absPath(a.opts.ansible_extra_vars), "Ansible extra vars") ?? {}) as {
-            tripleo_cephadm_pools?: typeof pools;
-            tripleo_ceph_client_vars?: string;
-        };
-        pools = vars.tripleo_cephadm_pools ?? [];
-        const v = vars.tripleo_ceph_client_vars;
-        if (v) {
-            // /home/stack in the seed's template is the undercloud user's home.
-            const mapped = v.replace(/^\/home\/stack(?=\/)/, home());
-            clientVarsPath = absPath(mapped);
-        }
-    }
-    const user = String(a.opts.ceph_client_username);
+    // Pools (--ansible-extra-vars) and the keys tripleoclient made for them.
+    const pools = v.tripleo_cephadm_pools ?? [];
+    const keys = v.tripleo_cephadm_keys ?? [];
+    const clientVarsPath = v.tripleo_ceph_client_vars;
 
     // Claim the cluster name and an address under the lock (§8.1: unique names, one per stack).
     const cfg = readConfig();
@@ -407,11 +468,25 @@ export const cephDeploy: Handler = async (prog, argv) => {
         throw e;
     }
     let key: string | undefined;
+    let user = "openstack";
     if (pools.length) {
-        const making = createPools(
-            claim.dir,
-            pools.map((p) => p.name),
-        ).then(() => ensureClientKey(claim.dir, user, clientKey));
+        const making = (async () => {
+            await createPools(
+                claim.dir,
+                pools.map((p) => p.name),
+            );
+            // tripleo_cephadm_keys: `ceph auth import` of each (the key given replaces the old one).
+            let first: string | undefined;
+            for (const k of keys) {
+                const name = k.name.replace(/^client\./, "");
+                const got = await ensureClientKey(claim.dir, name, k.key);
+                if (first === undefined) {
+                    first = got;
+                    user = name;
+                }
+            }
+            return first;
+        })();
         making.catch(() => undefined);
         await ansible(
             `Create pools and keys ${cluster}`,
@@ -427,21 +502,10 @@ export const cephDeploy: Handler = async (prog, argv) => {
         withState((s) => {
             s.cephClusters.find((x) => x.stack === stack)!.pools = true;
         });
-        writeCephClientVars(clientVarsPath, info!.fsid, cluster, info!.monIps, user, key);
-        if (clientVarsPath !== path.join(wd, "cephadm", "ceph_client.yml"))
-            writeCephClientVars(
-                path.join(wd, "cephadm", "ceph_client.yml"),
-                info!.fsid,
-                cluster,
-                info!.monIps,
-                user,
-                key,
-            );
-    } else if (claim.existing) {
-        key = await getClientKey(claim.dir, user);
+        if (key) writeCephClientVars(clientVarsPath, info!.fsid, cluster, info!.monIps, user, key);
     }
-    const containerImage =
-        "undercloud.ctlplane.mydomain.tld:8787/ceph/daemon:v6.0.7-stable-6.0-pacific-centos-8-x86_64";
+    const containerImage = `${v.tripleo_cephadm_container_ns ?? "quay.rdoproject.org/tripleomastercentos9"}/${v.tripleo_cephadm_container_image ?? "daemon"}:${v.tripleo_cephadm_container_tag ?? "current-ceph"}`;
+    // tripleo_cephadm/templates/deployed_ceph.yaml.j2
     const pd: Record<string, unknown> = {
         CephClusterFSID: info!.fsid,
         CephDynamicSpec: false,
@@ -450,27 +514,25 @@ export const cephDeploy: Handler = async (prog, argv) => {
         ContainerCephDaemonImage: containerImage,
         CephClusterName: cluster,
     };
-    if (pools.length && key) {
+    if (pools.length)
         pd.CephPools = pools.map((p) => ({
             name: p.name,
             application: p.application ?? "rbd",
             pg_autoscale_mode: p.pg_autoscale_mode ?? true,
             target_size_ratio: p.target_size_ratio,
         }));
-        pd.CephClientConfigVars = clientVarsPath;
-        pd.CephClientUserName = user;
-        pd.CephClientKey = key;
+    pd.CephClientConfigVars = clientVarsPath;
+    if (v.ceph_client_username && v.ceph_client_key) {
+        pd.CephClientUserName = v.ceph_client_username;
+        pd.CephClientKey = v.ceph_client_key;
     }
-    pd.ApplyCephConfigOverridesOnUpdate = true;
     writeOut(outPath, stringify({ parameter_defaults: pd }), 0o600);
     withState((s) => {
         const st = s.stacks.find((x) => x.name === stack);
         if (st && !st.deployed) st.status = "CEPH_DEPLOYED";
     });
     out(`Ceph cluster ${cluster} deployed for stack ${stack}: fsid ${info!.fsid}, mons ${info!.monIps}`);
-    out(`Deployed Ceph environment written to ${outPath}`);
-    return 0;
-};
+}
 
 function pidAlive(pid: number): boolean {
     try {
@@ -544,19 +606,14 @@ export const exportCeph: Handler = async (prog, argv) => {
             ? absPath(str(a.opts.config_download_dir)!)
             : path.join(home(), "overcloud-deploy", stack, "config-download");
         const stackDir = path.join(base, stack);
-        if (!fs.existsSync(stackDir))
-            throw new CommandError(
-                `ERROR: [Errno 2] No such file or directory: '${stackDir}'\nExport of Ceph data for stack ${stack} failed: neither config-download nor deployed Ceph data found`,
-            );
-        const varsFile = path.join(stackDir, "cephadm", "ceph_client.yml");
+        // tripleoclient export.py export_ceph: os.listdir(<config-download>/<stack>) decides
+        // cephadm vs ceph-ansible; cephadm data is <working dir>/ceph_client.yml (not --config-download-dir).
+        if (!fs.existsSync(stackDir)) throw new CommandError(`[Errno 2] No such file or directory: '${stackDir}'`);
         if (!fs.existsSync(path.join(stackDir, "cephadm")) && !fs.existsSync(path.join(stackDir, "ceph-ansible")))
-            throw new CommandError(
-                `ERROR: Stack ${stack}: ${stackDir} contains neither cephadm nor ceph-ansible data; cannot export ceph.`,
-            );
+            throw new CommandError(`local variable 'ceph_data' referenced before assignment`);
+        const varsFile = path.join(home(), "overcloud-deploy", stack, "ceph_client.yml");
         if (!fs.existsSync(varsFile))
-            throw new CommandError(
-                `ERROR: local variable 'data' referenced before assignment\nExport of Ceph data for stack ${stack} failed: ${varsFile} does not exist (were pools and cephx keys created? use 'ceph deploy --force --ansible-extra-vars <pools.yml>' or deploy the stack first)`,
-            );
+            throw new CommandError(`[Errno 2] No such file or directory: '/home/stack/ceph_client.yaml'`);
         const vars = parse(fs.readFileSync(varsFile, "utf8")) as ClientVars;
         const k = (vars.keys ?? []).find((x) => x.name === `client.${user}`);
         if (!k)

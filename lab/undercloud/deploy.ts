@@ -162,13 +162,19 @@ function services(plan: { roles: Plan["roles"] }): Set<string> {
 }
 
 /** Everything tripleoclient, Heat and the first config-download tasks would reject (§7, §8). */
-function validate(stack: string, wd: string, a: ReturnType<typeof parseArgs>, s: LabState): Plan {
-    const env = loadEnvironments((a.opts.environment_file as string[] | undefined) ?? []);
+/**
+ * The checks of reference §8 a real undercloud makes only when config-download meets the nodes
+ * (Heat accepts them): deployed servers, deployed Ceph, the central export, Glance multistore.
+ */
+function validate(
+    stack: string,
+    wd: string,
+    env: Env,
+    roles: Array<{ name: string; ServicesDefault: string[] }>,
+    netFile: string | undefined,
+    s: LabState,
+): Plan {
     const p = env.params;
-    const rolesPath = absPath(str(a.opts.roles_file) ?? thtPath("roles_data.yaml"));
-    if (!fs.existsSync(rolesPath)) throw new CommandError(`ERROR: Could not fetch contents for file://${rolesPath}`);
-    const roles = readRolesFile(rolesPath);
-    const netFile = str(a.opts.networks_file);
     if (netFile) {
         const np = absPath(netFile);
         if (!fs.existsSync(np)) throw new CommandError(`ERROR: Could not fetch contents for file://${np}`);
@@ -453,7 +459,16 @@ export const deploy: Handler = async (prog, argv) => {
     const stackOnly = !!a.opts.stack_only;
     if (cdOnly && stackOnly)
         throw new CommandError(`ERROR: --stack-only cannot be combined with --setup-only or --config-download-only`);
-    const plan = validate(stack, wd, a, readState());
+    const rolesPath = absPath(str(a.opts.roles_file) ?? thtPath("roles_data.yaml"));
+    if (!fs.existsSync(rolesPath)) throw new CommandError(`ERROR: Could not fetch contents for file://${rolesPath}`);
+    const plan = validate(
+        stack,
+        wd,
+        loadEnvironments((a.opts.environment_file as string[] | undefined) ?? []),
+        readRolesFile(rolesPath),
+        str(a.opts.networks_file),
+        readState(),
+    );
     for (const w of plan.warnings) out(w);
     const hosts = plan.hosts;
     fs.mkdirSync(wd, { recursive: true });
@@ -511,22 +526,6 @@ export const deploy: Handler = async (prog, argv) => {
                 JSON.stringify(plan.central ? stack : String(p.AuthCloudName)),
             );
             const cd = path.join(wd, "config-download", stack);
-            writeOut(
-                path.join(cd, "group_vars", "overcloud.json"),
-                JSON.stringify(
-                    {
-                        oslo_messaging_rpc_node_names: hosts.map((h) => `${h}.internalapi.mydomain.tld`),
-                        oslo_messaging_notify_node_names: hosts.map((h) => `${h}.internalapi.mydomain.tld`),
-                        oslo_messaging_notify_short_bootstrap_node_name: hosts[0],
-                        memcached_node_ips: hosts.map((_, i) => `172.16.2.${60 + i}`),
-                        ovn_dbs_vip: internal,
-                        ovn_dbs_node_ips: hosts.map((_, i) => `172.16.2.${60 + i}`),
-                        redis_vip: internal,
-                    },
-                    null,
-                    2,
-                ),
-            );
             writeOut(path.join(cd, "deploy_steps_playbook.yaml"), `- hosts: allovercloud\n  name: Deploy ${stack}\n`);
             writeOut(
                 path.join(cd, "tripleo-ansible-inventory.yaml"),
@@ -567,112 +566,7 @@ export const deploy: Handler = async (prog, argv) => {
             out(`Setup of ${stack} done (--setup-only).`);
             return 0;
         }
-        // config-download (Ansible): no Heat.
-        const minutes = plan.central ? 70 : 35;
-        await ansible(
-            `Deploy step tasks for ${stack}`,
-            minutes * 0.8,
-            [
-                "tripleo_hosts_entries : Prepare /etc/hosts",
-                "Deploy step 1",
-                "Deploy step 2",
-                "tripleo_ceph_client : Push ceph files to /etc/ceph",
-                "Deploy step 3",
-                "Deploy step 4",
-                "Deploy step 5",
-                "Server Post Deployments",
-            ],
-            hosts,
-        );
-        // cephadm.yaml creates the missing pools and the openstack key during deploy (§5.2).
-        if (plan.cluster) {
-            const info = await cephClusterInfo(plan.cluster.dir);
-            if (!info?.running)
-                throw new CommandError(
-                    `fatal: [${hosts[0]}]: FAILED! => {"msg": "Ceph cluster ${plan.cluster.name} is not reachable"}`,
-                );
-            const user = String(p.CephClientUserName ?? "openstack");
-            let key = await getClientKey(plan.cluster.dir, user);
-            if (!key || !readState().cephClusters.find((c) => c.dir === plan.cluster!.dir)?.pools) {
-                await createPools(
-                    plan.cluster.dir,
-                    (
-                        (p.CephPools as Array<{ name: string }> | undefined) ?? [
-                            { name: "vms" },
-                            { name: "volumes" },
-                            { name: "images" },
-                        ]
-                    ).map((x) => x.name),
-                );
-                key = await ensureClientKey(
-                    plan.cluster.dir,
-                    user,
-                    typeof p.CephClientKey === "string" ? p.CephClientKey : undefined,
-                );
-                withState((s) => {
-                    s.cephClusters.find((c) => c.dir === plan.cluster!.dir)!.pools = true;
-                });
-            }
-            writeCephClientVars(
-                path.join(wd, "config-download", stack, "cephadm", "ceph_client.yml"),
-                info.fsid,
-                info.name,
-                info.monIps,
-                user,
-                key,
-            );
-            plan.cluster.fsid = info.fsid;
-            (plan as Plan & { key?: string }).key = key;
-            // The site's nodes' /etc/ceph (tripleo_ceph_client): what an operator's rbd uses.
-            await writeClientFiles(plan.cluster.dir, user, path.join(wd, "ceph"));
-        }
-        // Real Glance (lab/glance): glance_api (central) or glance_api_edge, from this deploy's -e files.
-        const svcs = services(plan);
-        const glanceTask = plan.central ? "glance_api" : "glance_api_edge";
-        if (plan.cluster && (svcs.has("GlanceApi") || svcs.has("GlanceApiEdge"))) {
-            const c = plan.cluster;
-            const info = await cephClusterInfo(c.dir);
-            out(`\nTASK [tripleo_container_manage : Start ${glanceTask} container] ${"*".repeat(20)}`);
-            let started: Awaited<ReturnType<typeof deployGlance>>;
-            try {
-                started = await deployGlance({
-                    stack,
-                    envFiles: plan.env.files,
-                    central: plan.central,
-                    hasGlance: true,
-                    centralStack: plan.central ? undefined : String(p.AuthCloudName),
-                    ownCluster: {
-                        name: c.name,
-                        fsid: info?.fsid ?? c.fsid,
-                        monHost: info?.monIps ?? "",
-                        clientKey: (plan as Plan & { key?: string }).key,
-                    },
-                });
-            } catch (e) {
-                const msg = (e as Error).message.replace(/\s+/g, " ").slice(0, 1500);
-                throw new CommandError(
-                    `fatal: [${hosts[0]}]: FAILED! => {"changed": false, "msg": ${JSON.stringify(`${glanceTask} failed to start: ${msg}`)}}\n` +
-                        `ERROR: Deployment of ${stack} failed: ${glanceTask} could not start (see the failed task above).`,
-                );
-            }
-            if (started) {
-                for (const pr of started.problems) out(`[WARNING]: ${glanceTask}: ${pr}`);
-                out(
-                    `ok: [${hosts[0]}] => ${glanceTask} running at ${started.url}, stores ${started.stores.join(",")} (${started.seconds.toFixed(1)} s)`,
-                );
-            }
-        }
-        await ansible(
-            `Post deploy ${stack}`,
-            minutes * 0.2,
-            plan.central
-                ? ["Keystone endpoints", "Nova cell discovery", "Glance stores"]
-                : [
-                      "nova_az_config : Create host aggregate and AZ in the central cloud",
-                      "Cinder volume service registration",
-                  ],
-            hosts.slice(0, 1),
-        );
+        const siteKey = await configureNodes(plan);
         if (!a.opts.config_download_only) finalHeatKill(stack);
 
         // Outputs: stack export, cell export, rc file, clouds.yaml, aggregate.
@@ -702,39 +596,7 @@ export const deploy: Handler = async (prog, argv) => {
         writeOut(path.join(wd, `${stack}rc`), rc, 0o600);
         writeOut(path.join(home(), `${stack}rc`), rc, 0o600);
         writeClouds(stack, keystone, adminPassword);
-        withState((s) => {
-            const st = s.stacks.find((x) => x.name === stack)!;
-            st.status = "DEPLOY_SUCCESS";
-            st.deployed = true;
-            st.central = plan.central;
-            st.roles = plan.roles.map((r) => r.name);
-            if (plan.central) {
-                st.keystoneUrl = keystone;
-                st.adminPassword = adminPassword;
-            }
-            st.deployedFsid = plan.cluster?.fsid;
-            st.deployedClientKey = (plan as Plan & { key?: string }).key;
-            const multi = (p.GlanceMultistoreConfig ?? {}) as Record<string, { CephClusterName?: string }>;
-            st.glanceStores = {
-                [String(p.GlanceBackendID ?? "default_backend")]: String(p.CephClusterName ?? "ceph"),
-                ...Object.fromEntries(Object.entries(multi).map(([k, v]) => [k, v.CephClusterName ?? "ceph"])),
-            };
-            ((s as GlanceLabState).availabilityZones ??= {})[stack] = String(p.NovaComputeAvailabilityZone || stack);
-            if (!plan.central) {
-                const az = String(p.NovaComputeAvailabilityZone || stack);
-                const computeHosts = s.nodes.filter((n) => n.stack === stack).map((n) => `${n.hostname}.localdomain`);
-                const agg = s.aggregates.find((x) => x.name === az && x.cloud === cloud);
-                if (agg) agg.hosts = [...new Set([...agg.hosts, ...computeHosts])];
-                else
-                    s.aggregates.push({
-                        name: az,
-                        availabilityZone: az,
-                        hosts: computeHosts,
-                        cloud,
-                        createdAt: new Date().toISOString(),
-                    });
-            }
-        });
+        recordDeployed(plan, keystone, adminPassword, siteKey);
         out(`Overcloud Endpoint: ${keystone}`);
         out(`Overcloud Deployed without error`);
         out(`Overcloud rc file: ${path.join(wd, `${stack}rc`)} and ${path.join(home(), `${stack}rc`)}`);
@@ -744,6 +606,194 @@ export const deploy: Handler = async (prog, argv) => {
         return fail(e);
     }
 };
+
+/** The lab's record of a deployed stack: its Keystone (central), Ceph identity, stores, AZ aggregate. */
+function recordDeployed(plan: Plan, keystone: string, adminPassword: string, siteKey: string | undefined): void {
+    const { stack } = plan;
+    const p = plan.env.params;
+    const cloud = plan.central ? stack : String(p.AuthCloudName);
+    withState((s) => {
+        const st = s.stacks.find((x) => x.name === stack)!;
+        st.status = "DEPLOY_SUCCESS";
+        st.deployed = true;
+        st.central = plan.central;
+        st.roles = plan.roles.map((r) => r.name);
+        if (plan.central) {
+            st.keystoneUrl = keystone;
+            st.adminPassword = adminPassword;
+        }
+        st.deployedFsid = plan.cluster?.fsid;
+        st.deployedClientKey = siteKey;
+        const multi = (p.GlanceMultistoreConfig ?? {}) as Record<string, { CephClusterName?: string }>;
+        st.glanceStores = {
+            [String(p.GlanceBackendID ?? "default_backend")]: String(p.CephClusterName ?? "ceph"),
+            ...Object.fromEntries(Object.entries(multi).map(([k, v]) => [k, v.CephClusterName ?? "ceph"])),
+        };
+        ((s as GlanceLabState).availabilityZones ??= {})[stack] = String(p.NovaComputeAvailabilityZone || stack);
+        if (!plan.central) {
+            const az = String(p.NovaComputeAvailabilityZone || stack);
+            const computeHosts = s.nodes.filter((n) => n.stack === stack).map((n) => `${n.hostname}.localdomain`);
+            const agg = s.aggregates.find((x) => x.name === az && x.cloud === cloud);
+            if (agg) agg.hosts = [...new Set([...agg.hosts, ...computeHosts])];
+            else
+                s.aggregates.push({
+                    name: az,
+                    availabilityZone: az,
+                    hosts: computeHosts,
+                    cloud,
+                    createdAt: new Date().toISOString(),
+                });
+        }
+    });
+}
+
+/**
+ * What config-download does on the nodes, as the lab's hardware has it (the simulated
+ * deploy_steps_playbook.yaml): the Ceph pools and keys cephadm.yaml makes during the deploy, the
+ * nodes' /etc/ceph, the Glance API (real glance-api), the central AZ aggregate and services, and
+ * the files the real run leaves on the undercloud (group_vars/overcloud.json, the cephadm dir,
+ * ceph_client.yml). Returns the client key the site uses.
+ */
+async function configureNodes(plan: Plan): Promise<string | undefined> {
+    const { stack, wd, hosts } = plan;
+    const p = plan.env.params;
+    const cd = path.join(wd, "config-download", stack);
+    let resultKey: string | undefined;
+    // config-download (Ansible): no Heat.
+    const minutes = plan.central ? 70 : 35;
+    await ansible(
+        `Deploy step tasks for ${stack}`,
+        minutes * 0.8,
+        [
+            "tripleo_hosts_entries : Prepare /etc/hosts",
+            "Deploy step 1",
+            "Deploy step 2",
+            "tripleo_ceph_client : Push ceph files to /etc/ceph",
+            "Deploy step 3",
+            "Deploy step 4",
+            "Deploy step 5",
+            "Server Post Deployments",
+        ],
+        hosts,
+    );
+    // cephadm.yaml creates the missing pools and the openstack key during deploy (§5.2).
+    if (plan.cluster) {
+        const info = await cephClusterInfo(plan.cluster.dir);
+        if (!info?.running)
+            throw new CommandError(
+                `fatal: [${hosts[0]}]: FAILED! => {"msg": "Ceph cluster ${plan.cluster.name} is not reachable"}`,
+            );
+        const user = String(p.CephClientUserName ?? "openstack");
+        // tripleo_cephadm's pools and keys from THT (CephPools, CephClientKey): `ceph auth import`
+        // makes the cluster's key the one Heat was given.
+        const wanted = typeof p.CephClientKey === "string" ? p.CephClientKey : undefined;
+        let key = await getClientKey(plan.cluster.dir, user);
+        if (
+            !key ||
+            (wanted && wanted !== key) ||
+            !readState().cephClusters.find((c) => c.dir === plan.cluster!.dir)?.pools
+        ) {
+            await createPools(
+                plan.cluster.dir,
+                (
+                    (p.CephPools as Array<{ name: string }> | undefined) ?? [
+                        { name: "vms" },
+                        { name: "volumes" },
+                        { name: "images" },
+                    ]
+                ).map((x) => x.name),
+            );
+            key = await ensureClientKey(plan.cluster.dir, user, wanted);
+            withState((s) => {
+                s.cephClusters.find((c) => c.dir === plan.cluster!.dir)!.pools = true;
+            });
+        }
+        // tripleo_run_cephadm's dir (what `overcloud export ceph` looks for) and CephClientConfigVars.
+        writeOut(path.join(cd, "cephadm", "cephadm_command.log"), `cephadm (lab): ${info.name} ${info.fsid}\n`);
+        writeOut(
+            path.join(cd, "cephadm", "cephadm-extra-vars-heat.yml"),
+            stringify({ tripleo_cephadm_cluster: info.name, tripleo_cephadm_fsid: info.fsid }),
+        );
+        writeCephClientVars(
+            typeof p.CephClientConfigVars === "string" ? p.CephClientConfigVars : path.join(wd, "ceph_client.yml"),
+            info.fsid,
+            info.name,
+            info.monIps,
+            user,
+            key,
+        );
+        plan.cluster.fsid = info.fsid;
+        resultKey = key;
+        // The site's nodes' /etc/ceph (tripleo_ceph_client): what an operator's rbd uses.
+        await writeClientFiles(plan.cluster.dir, user, path.join(wd, "ceph"));
+    }
+    // Real Glance (lab/glance): glance_api (central) or glance_api_edge, from this deploy's -e files.
+    const svcs = services(plan);
+    const glanceTask = plan.central ? "glance_api" : "glance_api_edge";
+    if (plan.cluster && (svcs.has("GlanceApi") || svcs.has("GlanceApiEdge"))) {
+        const c = plan.cluster;
+        const info = await cephClusterInfo(c.dir);
+        out(`\nTASK [tripleo_container_manage : Start ${glanceTask} container] ${"*".repeat(20)}`);
+        let started: Awaited<ReturnType<typeof deployGlance>>;
+        try {
+            started = await deployGlance({
+                stack,
+                params: plan.env.params,
+                central: plan.central,
+                hasGlance: true,
+                centralStack: plan.central ? undefined : String(p.AuthCloudName),
+                ownCluster: {
+                    name: c.name,
+                    fsid: info?.fsid ?? c.fsid,
+                    monHost: info?.monIps ?? "",
+                    clientKey: resultKey,
+                },
+            });
+        } catch (e) {
+            const msg = (e as Error).message.replace(/\s+/g, " ").slice(0, 1500);
+            throw new CommandError(
+                `fatal: [${hosts[0]}]: FAILED! => {"changed": false, "msg": ${JSON.stringify(`${glanceTask} failed to start: ${msg}`)}}\n` +
+                    `ERROR: Deployment of ${stack} failed: ${glanceTask} could not start (see the failed task above).`,
+            );
+        }
+        if (started) {
+            for (const pr of started.problems) out(`[WARNING]: ${glanceTask}: ${pr}`);
+            out(
+                `ok: [${hosts[0]}] => ${glanceTask} running at ${started.url}, stores ${started.stores.join(",")} (${started.seconds.toFixed(1)} s)`,
+            );
+        }
+    }
+    await ansible(
+        `Post deploy ${stack}`,
+        minutes * 0.2,
+        plan.central
+            ? ["Keystone endpoints", "Nova cell discovery", "Glance stores"]
+            : [
+                  "nova_az_config : Create host aggregate and AZ in the central cloud",
+                  "Cinder volume service registration",
+              ],
+        hosts.slice(0, 1),
+    );
+    // tripleo_all_nodes_data (the first deploy step) writes the all-nodes data `overcloud export` reads.
+    const internal = vipOf(p, "internal_api_cloud_0", "172.16.2.110");
+    writeOut(
+        path.join(cd, "group_vars", "overcloud.json"),
+        JSON.stringify(
+            {
+                oslo_messaging_rpc_node_names: hosts.map((h) => `${h}.internalapi.mydomain.tld`),
+                oslo_messaging_notify_node_names: hosts.map((h) => `${h}.internalapi.mydomain.tld`),
+                oslo_messaging_notify_short_bootstrap_node_name: hosts[0],
+                memcached_node_ips: hosts.map((_, i) => `172.16.2.${60 + i}`),
+                ovn_dbs_vip: internal,
+                ovn_dbs_node_ips: hosts.map((_, i) => `172.16.2.${60 + i}`),
+                redis_vip: internal,
+            },
+            null,
+            2,
+        ),
+    );
+    return resultKey;
+}
 
 function pick(o: Params | undefined, keys: string[]): Params {
     return Object.fromEntries(keys.filter((k) => o && k in o).map((k) => [k, o![k]]));
@@ -965,3 +1015,86 @@ export const aggregateList: Handler = async (prog, argv) => {
     );
     return 0;
 };
+
+/** A `WD/outputs/<name>` file tripleoclient saved from the Heat stack (utils.save_stack: yaml.dump). */
+function stackOutput(wd: string, name: string): unknown {
+    const f = path.join(wd, "outputs", name);
+    return fs.existsSync(f) ? parse(fs.readFileSync(f, "utf8")) : undefined;
+}
+
+/**
+ * The lab's deploy_steps_playbook.yaml (real tripleoclient's `--config-download-only` runs it from
+ * `<WD>/config-download/<stack>/`): the stack as real Heat and tripleoclient left it — the merged
+ * environment (`WD/environment/tripleo-<stack>-environment.yaml`), the roles and network data
+ * copies, the saved outputs — checked as the nodes would (§8) and configured (configureNodes).
+ */
+export async function deployStepsPlaybook(playbook: string): Promise<void> {
+    const stackDir = path.dirname(path.resolve(playbook));
+    const stack = path.basename(stackDir);
+    const wd = path.dirname(path.dirname(stackDir));
+    const envFile = path.join(wd, "environment", `tripleo-${stack}-environment.yaml`);
+    if (!fs.existsSync(envFile))
+        throw new CommandError(`${envFile} not found: stack ${stack} was not created by 'openstack overcloud deploy'`);
+    const doc = (parse(fs.readFileSync(envFile, "utf8")) ?? {}) as {
+        parameters?: Params;
+        parameter_defaults?: Params;
+        resource_registry?: Record<string, string>;
+    };
+    const env: Env = {
+        params: { ...(doc.parameters ?? {}), ...(doc.parameter_defaults ?? {}) },
+        registry: doc.resource_registry ?? {},
+        files: [envFile],
+    };
+    const roles = readRolesFile(path.join(wd, `tripleo-${stack}-roles-data.yaml`));
+    const netFile = path.join(wd, `tripleo-${stack}-network-data.yaml`);
+    const plan = validate(stack, wd, env, roles, fs.existsSync(netFile) ? netFile : undefined, readState());
+    for (const w of plan.warnings) out(`[WARNING]: ${w}`);
+    withState((s) => {
+        let st = s.stacks.find((x) => x.name === stack);
+        if (!st) {
+            st = { name: stack, status: "DEPLOYING", roles: plan.roles.map((r) => r.name), deployed: false };
+            s.stacks.push(st);
+        }
+        st.status = "DEPLOYING";
+    });
+    try {
+        const siteKey = await configureNodes(plan);
+        const p = plan.env.params;
+        const keystone = plan.central
+            ? String(stackOutput(wd, "KeystoneURL"))
+            : ((p.EndpointMapOverride as Record<string, { uri: string }> | undefined)?.KeystonePublic?.uri ??
+              plan.centralStack!.keystoneUrl!);
+        const passFile = path.join(wd, `${stack}-passwords.yaml`);
+        const pw = fs.existsSync(passFile)
+            ? ((parse(fs.readFileSync(passFile, "utf8")) as { parameter_defaults?: Params }).parameter_defaults ?? {})
+            : {};
+        recordDeployed(plan, keystone, String(pw.AdminPassword ?? stackOutput(wd, "AdminPassword") ?? ""), siteKey);
+    } catch (e) {
+        withState((s) => {
+            const st = s.stacks.find((x) => x.name === stack);
+            if (st) st.status = "DEPLOY_FAILED";
+        });
+        throw e;
+    }
+}
+
+/**
+ * The lab's cli-overcloud-delete.yaml: the stack's service VIP ports go (the lab's Neutron), then
+ * `~/config-download/<stack>` and `~/overcloud-deploy/<stack>` (as the real playbook's rm tasks);
+ * the lab also stops the stack's Glance (its nodes' services are going away).
+ */
+export async function overcloudDeletePlaybook(stack: string): Promise<void> {
+    await ansible(
+        `Overcloud delete ${stack}`,
+        5,
+        ["Remove service VIPs", "Remove config-download directory", "Remove working directory", "Remove VIP ports"],
+        ["undercloud"],
+    );
+    await deleteStackGlance(stack);
+    fs.rmSync(path.join(home(), "config-download", stack), { recursive: true, force: true });
+    fs.rmSync(path.join(home(), "overcloud-deploy", stack), { recursive: true, force: true });
+    withState((s) => {
+        s.stacks = s.stacks.filter((x) => x.name !== stack);
+        delete (s as GlanceLabState).availabilityZones?.[stack];
+    });
+}

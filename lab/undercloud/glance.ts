@@ -7,14 +7,12 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
-import { parse } from "yaml";
 import {
     type GlanceSiteParams,
     type LabToken,
     glanceApiStatus,
     glanceSiteParamsFromHeat,
     labTokens,
-    mergeParameterDefaults,
     startGlanceApi,
     stopGlanceApi,
     wipeGlanceApi,
@@ -121,8 +119,8 @@ async function allocatePort(stack: string): Promise<number> {
 /** What a deploy hands to the Glance step. */
 export interface GlanceDeployInput {
     stack: string;
-    /** Absolute paths of the deploy's -e files, in order. */
-    envFiles: string[];
+    /** The stack's parameter_defaults as Heat merged them (later -e files win). */
+    params: Record<string, unknown>;
     central: boolean;
     /** The stack's roles include GlanceApi (central) or GlanceApiEdge. */
     hasGlance: boolean;
@@ -141,12 +139,7 @@ export async function deployGlance(
 ): Promise<{ url: string; stores: string[]; problems: string[]; seconds: number } | undefined> {
     if (!input.hasGlance || !input.ownCluster) return undefined;
     const t0 = Date.now();
-    const merged = mergeParameterDefaults(
-        input.envFiles.map(
-            (f) => (parse(fs.readFileSync(f, "utf8")) ?? {}) as { parameter_defaults?: Record<string, unknown> },
-        ),
-    );
-    const params = glanceSiteParamsFromHeat(input.stack, merged, input.ownCluster);
+    const params = glanceSiteParamsFromHeat(input.stack, input.params, input.ownCluster);
     const dir = path.join(glanceRoot(), input.stack);
     const port = await allocatePort(input.stack);
     const s = readState() as GlanceLabState;

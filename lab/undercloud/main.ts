@@ -4,7 +4,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Fault, faultMatches, logEnd, logStart, readFaults, redactText, writeFaults } from "../journal";
-import { paths } from "../paths";
+import { paths, readConfig } from "../paths";
+import { SIMULATED_PLAYBOOKS } from "../tripleo/playbooks";
+import { runRealOpenstack } from "../tripleo/real";
+import { ansiblePlaybook } from "../tripleo/seam";
 import { acquireLock } from "../state";
 import { cephDeploy, exportCeph } from "./ceph";
 import {
@@ -33,6 +36,7 @@ import {
     rolesList,
     vipProvision,
 } from "./metal";
+import { neutronServe } from "./neutron";
 import { serverCreate, serverDelete, serverList, serverShow } from "./nova";
 import { CommandError, err, out, simMs, sleep } from "./util";
 
@@ -159,6 +163,34 @@ function dropConnection(): void {
     }
 }
 
+/** Non-mutating `openstack overcloud …` commands (for the log's `mutating` flag). */
+const READ_ONLY = new Set(["overcloud status", "overcloud roles list", "overcloud roles show"]);
+
+/**
+ * In `real` mode every `openstack overcloud …` command is the real tripleoclient's (its own
+ * parsing, errors and exit codes, `--help` included); the lab only logs it and applies faults.
+ */
+function resolveReal(tool: string, args: string[]): { key: string; cmd: Cmd; rest: string[] } | undefined {
+    if (tool !== "openstack" || args[0] !== "overcloud" || readConfig().tripleo !== "real") return undefined;
+    const known = resolve(tool, args);
+    const words: string[] = [];
+    for (const a of args) {
+        if (a.startsWith("-")) break;
+        words.push(a);
+    }
+    const key = known?.key ?? words.slice(0, 3).join(" ");
+    const help = args.includes("-h") || args.includes("--help");
+    return {
+        key,
+        rest: known?.rest ?? args.slice(words.length),
+        cmd: {
+            handler: () => runRealOpenstack(args),
+            mutating: !help && !READ_ONLY.has(key),
+            stackDefault: known?.cmd.stackDefault ?? key !== "overcloud delete",
+        },
+    };
+}
+
 async function main(): Promise<number> {
     const [tool, ...args] = process.argv.slice(2);
     if (!process.env.LAB_DIR) {
@@ -168,7 +200,14 @@ async function main(): Promise<number> {
     process.on("SIGHUP", () => {
         /* the operator's SSH session died: the command goes on, like a real deploy */
     });
-    const r = resolve(tool, args);
+    // Real tripleoclient's playbooks come back here through the hardware seam (not logged: the
+    // operator's command that ran them is).
+    if (tool === "ansible-playbook") return ansiblePlaybook(args, SIMULATED_PLAYBOOKS);
+    if (tool === "neutron-serve") {
+        await neutronServe();
+        return new Promise<number>(() => undefined); // serves until SIGTERM
+    }
+    const r = resolveReal(tool, args) ?? resolve(tool, args);
     if (!r) {
         err(
             `${tool}: '${args

@@ -23,7 +23,6 @@ import {
     simMs,
     sleep,
     str,
-    thtPath,
     workingDir,
     writeOut,
 } from "./util";
@@ -34,7 +33,8 @@ interface NetworkDef {
     name: string;
     name_lower?: string;
     vip?: boolean;
-    subnets?: Record<string, { ip_subnet?: string; vlan?: number }>;
+    mtu?: number;
+    subnets?: Record<string, { ip_subnet?: string; vlan?: number; gateway_ip?: string }>;
 }
 
 function readNetworkData(file: string): NetworkDef[] {
@@ -72,23 +72,48 @@ export const networkProvision: Handler = async (prog, argv) => {
     const output = str(a.opts.output);
     if (!output) throw new CommandError(`${prog}: error: the following arguments are required: -o/--output`, 2);
     const outPath = absPath(output);
-    if (
-        fs.existsSync(outPath) &&
-        !a.opts.yes &&
-        !confirm(`The output file ${outPath} will be overwritten. Are you sure?`)
-    )
-        throw new CommandError("Action not confirmed, exiting.");
-    const nets = readNetworkData(file);
-    const text = fs.readFileSync(absPath(file), "utf8");
+    if (!fs.existsSync(absPath(file))) throw new CommandError(`Network configuration file does not exist: ${file}`);
+    if (fs.existsSync(outPath) && !a.opts.yes && !confirm(`Overwrite existing file ${output} [y/N]?`))
+        throw new CommandError(`Will not overwrite existing file: ${output}`);
+    await provisionNetworks({
+        network_data_path: absPath(file),
+        network_deployed_path: outPath,
+        overwrite: true,
+        templates: str(a.opts.templates) ?? DEFAULT_TEMPLATES,
+    });
+    out(`Network provision output written to ${outPath}`);
+    return 0;
+};
+
+/** tripleoclient's default `--templates`. */
+export const DEFAULT_TEMPLATES = "/usr/share/openstack-tripleo-heat-templates";
+
+/** Extra vars of cli-overcloud-network-provision.yaml (tripleoclient v2/overcloud_network.py). */
+export interface NetworkProvisionVars {
+    network_data_path: string;
+    network_deployed_path: string;
+    overwrite: boolean;
+    templates: string;
+}
+
+/**
+ * cli-overcloud-network-provision.yaml: creates the networks and subnets (the lab's Neutron: its
+ * state), then writes what tripleo_network_populate_environment returns: the deployed-networks env.
+ */
+export async function provisionNetworks(v: NetworkProvisionVars): Promise<void> {
+    if (fs.existsSync(v.network_deployed_path) && !v.overwrite)
+        throw new CommandError(`Output file ${v.network_deployed_path} already exists`);
+    const nets = readNetworkData(v.network_data_path);
+    const text = fs.readFileSync(v.network_data_path, "utf8");
     await ansible(
         "Overcloud Network Provision",
         1,
-        ["Create/update networks", "Create/update subnets", "Populate environment"],
+        ["Create/Update composable networks", "Populate environment", "Write deployed networks environment file"],
         ["localhost"],
     );
     withState((s) => {
         s.network = {
-            dataFile: absPath(file),
+            dataFile: v.network_data_path,
             dataText: text,
             networks: Object.fromEntries(
                 nets.map((n) => [
@@ -98,46 +123,54 @@ export const networkProvision: Handler = async (prog, argv) => {
             ),
         };
     });
+    writeOut(v.network_deployed_path, stringify(deployedNetworksEnv(nets, v.templates)));
+}
+
+/** tripleo_network_populate_environment's environment (keys by name_lower, Neutron's attributes). */
+export function deployedNetworksEnv(nets: NetworkDef[], templates: string): Record<string, unknown> {
     const attrs: Record<string, unknown> = {};
     for (const n of nets) {
         const sub = Object.entries(n.subnets ?? {});
-        attrs[n.name] = {
+        attrs[lowerOf(n)] = {
             network: {
                 dns_domain: `${lowerOf(n).replace(/_/g, "")}.mydomain.tld.`,
-                mtu: 1500,
+                mtu: n.mtu ?? 1500,
                 name: lowerOf(n),
                 tags: [
                     `tripleo_net_idx=${nets.indexOf(n)}`,
-                    `tripleo_vip=${!!n.vip}`,
                     `tripleo_network_name=${n.name}`,
+                    `tripleo_vip=${!!n.vip}`,
                 ],
             },
             subnets: Object.fromEntries(
-                sub.map(([k, v]) => [
+                sub.map(([k, s]) => [
                     k,
-                    { cidr: v.ip_subnet, ip_version: 4, name: k, tags: [`tripleo_vlan_id=${v.vlan ?? 1}`] },
+                    {
+                        cidr: s.ip_subnet,
+                        dns_nameservers: [],
+                        gateway_ip: s.gateway_ip ?? null,
+                        host_routes: [],
+                        ip_version: 4,
+                        name: k,
+                        tags: [`tripleo_vlan_id=${s.vlan ?? 1}`],
+                    },
                 ]),
             ),
         };
     }
-    writeOut(
-        outPath,
-        stringify({
-            resource_registry: { "OS::TripleO::Network": thtPath("network/deployed_networks.yaml") },
-            parameter_defaults: {
-                DeployedNetworkEnvironment: {
-                    net_attributes_map: attrs,
-                    net_cidr_map: Object.fromEntries(
-                        nets.map((n) => [lowerOf(n), Object.values(n.subnets ?? {}).map((s) => s.ip_subnet)]),
-                    ),
-                    net_ip_version_map: Object.fromEntries(nets.map((n) => [lowerOf(n), 4])),
-                },
+    return {
+        resource_registry: { "OS::TripleO::Network": path.join(templates, "network/deployed_networks.yaml") },
+        parameter_defaults: {
+            DeployedNetworkEnvironment: {
+                net_attributes_map: attrs,
+                net_cidr_map: Object.fromEntries(
+                    nets.map((n) => [lowerOf(n), Object.values(n.subnets ?? {}).map((x) => x.ip_subnet)]),
+                ),
+                net_ip_version_map: Object.fromEntries(nets.map((n) => [lowerOf(n), 4])),
             },
-        }),
-    );
-    out(`Network provision output written to ${outPath}`);
-    return 0;
-};
+        },
+    };
+}
 
 export const vipProvision: Handler = async (prog, argv) => {
     const a = parseArgs(
@@ -158,55 +191,106 @@ export const vipProvision: Handler = async (prog, argv) => {
     if (!file || !output)
         throw new CommandError(`${prog}: error: the following arguments are required: <vip_data.yaml>, -o/--output`, 2);
     const stack = String(a.opts.stack);
-    const vips = readYamlFile(absPath(file), "VIP data") as Array<{
+    if (!fs.existsSync(absPath(file))) throw new CommandError(`Virtual IPs configuration file does not exist: ${file}`);
+    if (fs.existsSync(absPath(output)) && !a.opts.yes && !confirm(`Overwrite existing file ${output} [y/N]?`))
+        throw new CommandError(`Will not overwrite existing file: ${output}`);
+    await provisionVips({
+        stack_name: stack,
+        vip_data_path: absPath(file),
+        vip_deployed_path: absPath(output),
+        overwrite: true,
+        templates: str(a.opts.templates) ?? DEFAULT_TEMPLATES,
+    });
+    const wd = workingDir(stack, str(a.opts.working_dir));
+    fs.mkdirSync(wd, { recursive: true });
+    fs.copyFileSync(absPath(file), path.join(wd, `tripleo-${stack}-virtual-ips.yaml`));
+    return 0;
+};
+
+/** Extra vars of cli-overcloud-network-vip-provision.yaml. */
+export interface VipProvisionVars {
+    stack_name: string;
+    vip_data_path: string;
+    vip_deployed_path: string;
+    overwrite: boolean;
+    templates: string;
+}
+
+/** The lab's ctlplane (the undercloud's provisioning network). */
+export const CTLPLANE = { cidr: "192.168.24.0/24", gateway: "192.168.24.1" };
+
+/**
+ * cli-overcloud-network-vip-provision.yaml: one VIP port per entry (the lab's Neutron: a stable
+ * address per stack and network), then tripleo_overcloud_network_vip_populate_environment's env:
+ * `OS::TripleO::Network::Ports::<Net>VipPort` for every entry (ctlplane → ControlPlane),
+ * `ControlPlaneVipData` for ctlplane and `VipPortMap` for the others.
+ */
+export async function provisionVips(v: VipProvisionVars): Promise<void> {
+    if (fs.existsSync(v.vip_deployed_path) && !v.overwrite)
+        throw new CommandError(`Output file ${v.vip_deployed_path} already exists`);
+    const vips = (readYamlFile(v.vip_data_path, "Virtual IPs") ?? []) as Array<{
         network: string;
         dns_name?: string;
         ip_address?: string;
+        name?: string;
     }>;
     const st = readState();
-    if (!st.network)
-        throw new CommandError(`ERROR: No networks found. Run 'openstack overcloud network provision' first.`);
-    for (const v of vips)
-        if (v.network !== "ctlplane" && !st.network.networks[v.network])
-            throw new CommandError(`ERROR: Network ${v.network} for VIP of stack ${stack} not found.`);
+    if (!st.network) throw new CommandError(`Unable to create vip environment. No networks found`);
+    const stack = v.stack_name;
+    for (const x of vips)
+        if (x.network !== "ctlplane" && !st.network.networks[x.network])
+            throw new CommandError(`Network ${x.network} for Virtual IP spec ${JSON.stringify(x)} not found`);
     await ansible(
         "Overcloud Virtual IPs Provision",
         1,
-        ["Create/update VIP ports", "Populate environment"],
+        [
+            "Create/Update Overcloud Virtual IPs",
+            "Populate Overcloud Virtual IPs environment",
+            "Write deployed Virtual IPs environment file",
+        ],
         ["localhost"],
     );
-    const map: Record<string, unknown> = {};
+    const host = 100 + (stackIndex(st, stack) % 100);
     const registry: Record<string, string> = {};
-    for (const v of vips) {
-        if (v.network === "ctlplane") continue;
-        const cidr = st.network.networks[v.network].cidr;
-        const ip = v.ip_address ?? cidr.replace(/\.0\/\d+$/, `.${100 + (stackIndex(st, stack) % 100)}`);
-        map[v.network] = { ip_address: ip, ip_address_uri: ip, ip_subnet: `${ip}/24` };
-        const camel = v.network
-            .split("_")
-            .map((x) => x[0].toUpperCase() + x.slice(1))
-            .join("");
-        registry[`OS::TripleO::Network::Ports::${camel}VipPort`] = thtPath(
-            `network/ports/deployed_vip_${v.network}.yaml`,
+    const portMap: Record<string, unknown> = {};
+    let ctlplane: Record<string, unknown> = {};
+    const upper = (lower: string) =>
+        readNetworkDataText(st.network!.dataText).find((n) => lowerOf(n) === lower)?.name ?? lower;
+    for (const x of vips) {
+        const netUpper = x.network === "ctlplane" ? "ControlPlane" : upper(x.network);
+        registry[`OS::TripleO::Network::Ports::${netUpper}VipPort`] = path.join(
+            v.templates,
+            `network/ports/deployed_vip_${x.network}.yaml`,
         );
+        if (x.network === "ctlplane") {
+            ctlplane = {
+                fixed_ips: [{ ip_address: x.ip_address ?? CTLPLANE.cidr.replace(/\.0\/\d+$/, `.${host}`) }],
+                name: x.name ?? "control_virtual_ip",
+                network: { tags: [CTLPLANE.cidr] },
+                subnets: [{ ip_version: 4 }],
+            };
+        } else {
+            const cidr = st.network.networks[x.network].cidr;
+            const ip = x.ip_address ?? cidr.replace(/\.0\/\d+$/, `.${host}`);
+            portMap[x.network] = {
+                ip_address: ip,
+                ip_address_uri: ip,
+                ip_subnet: `${ip}/${cidr.split("/")[1] ?? "24"}`,
+            };
+        }
     }
     writeOut(
-        absPath(output),
+        v.vip_deployed_path,
         stringify({
             resource_registry: registry,
-            parameter_defaults: {
-                ControlPlaneVipData: {
-                    fixed_ips: [{ ip_address: `192.168.24.${100 + (stackIndex(st, stack) % 100)}` }],
-                    name: "control_virtual_ip",
-                    network: { tags: ["192.168.24.0/24"] },
-                    subnets: [{ ip_version: 4 }],
-                },
-                VipPortMap: map,
-            },
+            parameter_defaults: { VipPortMap: portMap, ControlPlaneVipData: ctlplane },
         }),
     );
-    return 0;
-};
+}
+
+function readNetworkDataText(text: string): NetworkDef[] {
+    return (parse(text) as NetworkDef[]) ?? [];
+}
 
 function stackIndex(s: LabState, stack: string): number {
     const i = s.stacks.findIndex((x) => x.name === stack);
@@ -347,53 +431,114 @@ export const nodeProvision: Handler = async (prog, argv) => {
         );
     const stack = String(a.opts.stack);
     const wd = workingDir(stack, str(a.opts.working_dir));
-    const outPath = absPath(
-        str(a.opts.output) ?? path.join(wd, `tripleo-${stack}-baremetal-deployment-environment.yaml`),
-    );
-    if (
-        fs.existsSync(outPath) &&
-        !a.opts.yes &&
-        !confirm(`The output file ${outPath} will be overwritten. Are you sure?`)
-    ) {
-        throw new CommandError(
-            `ERROR: Output file ${outPath} already exists; not overwriting it without --yes (-y). Action not confirmed, exiting.`,
-        );
-    }
+    const output = str(a.opts.output) ?? path.join(wd, `tripleo-${stack}-baremetal-deployment-environment.yaml`);
+    const outPath = absPath(output);
+    if (fs.existsSync(outPath) && !a.opts.yes && !confirm(`Overwrite existing file ${output} [y/N]?`))
+        throw new CommandError(`Will not overwrite existing file: ${output}`);
     const roles = readBaremetal(file);
+    const vars: NodeProvisionVars = {
+        stack_name: stack,
+        baremetal_deployment: roles,
+        baremetal_deployed_path: outPath,
+        working_dir: wd,
+        templates: str(a.opts.templates) ?? DEFAULT_TEMPLATES,
+        configure_networking: !!a.opts.network_config,
+        overwrite: true,
+    };
+    await provisionNodes(vars, expandForProvision(stack, roles));
+    fs.mkdirSync(wd, { recursive: true });
+    fs.copyFileSync(absPath(file), path.join(wd, `tripleo-${stack}-baremetal-deployment.yaml`));
+    out(`Nodes deployed successfully, add ${output} to your deployment environment`);
+    return 0;
+};
+
+/** Extra vars of cli-overcloud-node-provision.yaml (tripleoclient v2/overcloud_node.py ProvisionNode). */
+export interface NodeProvisionVars {
+    stack_name: string;
+    baremetal_deployment: RoleEntry[];
+    baremetal_deployed_path: string;
+    working_dir: string;
+    templates: string;
+    configure_networking: boolean;
+    overwrite: boolean;
+}
+
+/** What tripleo_baremetal_expand_roles returns for `state: present` (the instances to provision). */
+export interface Expanded {
+    instances: Array<{ hostname: string; name?: string; networks?: NetSpec[] }>;
+    /** `parameter_defaults`: HostnameMap, <Role>HostnameFormat, <Role>Count, <Role>RemovalPolicies. */
+    environment: { parameter_defaults?: Record<string, unknown> };
+    hostname_role_map: Record<string, string>;
+}
+
+/** The lab's own expansion (imitation mode) in the shape of tripleo_baremetal_expand_roles. */
+export function expandForProvision(stack: string, roles: RoleEntry[]): Expanded {
     const planned = expandRoles(stack, roles);
+    const pd: Record<string, unknown> = { HostnameMap: {} };
+    for (const r of roles) {
+        const mine = planned.filter((p) => p.role === r.name);
+        pd[`${r.name}HostnameFormat`] =
+            r.hostname_format ?? `%stackname%-${r.name === "Compute" ? "novacompute" : r.name.toLowerCase()}-%index%`;
+        const removed = mine.filter((p) => !p.provisioned);
+        if (removed.length) pd[`${r.name}RemovalPolicies`] = [{ resource_list: removed.map((p) => p.index) }];
+        pd[`${r.name}Count`] = mine.filter((p) => p.provisioned).length;
+    }
     const wanted = planned.filter((p) => p.provisioned);
+    for (const p of planned) (pd.HostnameMap as Record<string, string>)[p.generated] = p.hostname;
+    return {
+        instances: wanted.map((p) => ({
+            hostname: p.hostname,
+            ...(p.node ? { name: p.node } : {}),
+            networks: [{ network: "ctlplane", vif: true }, ...p.networks.filter((n) => n.network !== "ctlplane")],
+        })),
+        environment: { parameter_defaults: pd },
+        hostname_role_map: Object.fromEntries(wanted.map((p) => [p.hostname, p.role])),
+    };
+}
+
+/**
+ * cli-overcloud-node-provision.yaml from "Find existing instances" on: allocates and deploys the
+ * lab's baremetal nodes (metalsmith/Ironic), creates their ports (Neutron), and writes the
+ * environment (tripleo_baremetal_populate_environment + tripleo_network_ports_populate_environment:
+ * DeployedServerPortMap, NodePortMap, the port registry) and the stack inventory
+ * (tripleo_generate_ansible_inventory).
+ */
+export async function provisionNodes(v: NodeProvisionVars, x: Expanded): Promise<void> {
+    const stack = v.stack_name;
+    if (fs.existsSync(v.baremetal_deployed_path) && !v.overwrite)
+        throw new CommandError(`Output file ${v.baremetal_deployed_path} already exists`);
+    const wanted = x.instances.map((i) => ({ ...i, role: x.hostname_role_map[i.hostname] }));
 
     // Allocate under the lock: networks exist, nodes and hostnames not taken by another stack.
     const chosen = withState((s) => {
         for (const p of wanted) {
-            for (const n of p.networks) {
+            for (const n of p.networks ?? []) {
                 if (n.network === "ctlplane") continue;
                 if (!s.network || !s.network.networks[n.network])
                     throw new CommandError(
-                        `ERROR: Network ${n.network} for instance ${p.hostname} not found.${s.network ? "" : " No networks exist: run 'openstack overcloud network provision' first."}`,
+                        `Network ${n.network} not found${s.network ? "" : ". No networks exist: run 'openstack overcloud network provision' first."}`,
                     );
                 if (n.subnet && !s.network.networks[n.network].subnets.includes(n.subnet))
                     throw new CommandError(
-                        `ERROR: Subnet ${n.subnet} of network ${n.network} for instance ${p.hostname} not found.`,
+                        `Subnet ${n.subnet} of network ${n.network} for instance ${p.hostname} not found.`,
                     );
             }
         }
-        const res: Array<{ p: Planned; node: BaremetalNode }> = [];
+        const res: Array<{ p: (typeof wanted)[number]; node: BaremetalNode }> = [];
         const taken = new Set<string>();
         for (const p of wanted) {
             const other = s.nodes.find((n) => n.hostname === p.hostname && n.stack !== null && n.stack !== stack);
             if (other)
                 throw new CommandError(
-                    `ERROR: Allocation with name ${p.hostname} already exists (used by stack ${other.stack} on node ${other.name}). (HTTP 409)`,
+                    `Allocation with name ${p.hostname} already exists (used by stack ${other.stack} on node ${other.name}). (HTTP 409)`,
                 );
             let node: BaremetalNode | undefined;
-            if (p.node) {
-                node = findNode(s, p.node);
-                if (!node)
-                    throw new CommandError(`ERROR: No node found with name or UUID ${p.node} (instance ${p.hostname})`);
+            if (p.name) {
+                node = findNode(s, p.name);
+                if (!node) throw new CommandError(`No node found with name or UUID ${p.name} (instance ${p.hostname})`);
                 if (node.stack && (node.stack !== stack || node.hostname !== p.hostname))
                     throw new CommandError(
-                        `ERROR: Node ${node.name} is already allocated to instance ${node.hostname} of stack ${node.stack}; a node can belong to one stack only`,
+                        `Node ${node.name} is already allocated to instance ${node.hostname} of stack ${node.stack}; a node can belong to one stack only`,
                     );
             } else {
                 node =
@@ -404,17 +549,17 @@ export const nodeProvision: Handler = async (prog, argv) => {
                             !n.stack &&
                             !n.maintenance &&
                             !taken.has(n.name) &&
-                            !wanted.some((w) => w.node === n.name),
+                            !wanted.some((w) => w.name === n.name),
                     );
                 if (!node)
                     throw new CommandError(
-                        `ERROR: Allocation failed for instance ${p.hostname}: No available nodes match the resource class baremetal.`,
+                        `Allocation failed for instance ${p.hostname}: No available nodes match the resource class baremetal.`,
                     );
             }
             if (!(node.stack === stack && node.provisionState === "active")) {
                 if (node.provisionState !== "available" || node.maintenance)
                     throw new CommandError(
-                        `ERROR: Node ${node.name} (${node.uuid}) is in provision state "${node.provisionState}"${node.maintenance ? " and maintenance" : ""}; it must be "available" to be provisioned.`,
+                        `Node ${node.name} (${node.uuid}) is in provision state "${node.provisionState}"${node.maintenance ? " and maintenance" : ""}; it must be "available" to be provisioned.`,
                     );
             }
             taken.add(node.name);
@@ -430,7 +575,7 @@ export const nodeProvision: Handler = async (prog, argv) => {
             node.provisionState = "deploying";
         }
         const st = ensureStack(s, stack);
-        st.roles = [...new Set(planned.map((p) => p.role))];
+        st.roles = [...new Set(wanted.map((p) => p.role))];
         return res.map(({ p, node }) => ({ p, name: node.name, uuid: node.uuid, ip: node.ctlplaneIp }));
     });
 
@@ -440,94 +585,84 @@ export const nodeProvision: Handler = async (prog, argv) => {
             "Overcloud Node Provision",
             15,
             [
-                "Expand roles",
-                "Network port create",
-                "Provision instances (metalsmith)",
-                "Wait for provisioned nodes to boot",
+                "Find existing instances",
+                "Reserve instances",
+                "Provision instances",
+                "Provision instance network ports",
                 "Populate environment",
-                "Generate inventory",
-                ...(a.opts.network_config ? ["tripleo_network_config : Apply os-net-config"] : []),
+                "Write environment",
+                ...(v.configure_networking ? ["Generate network config for ansible inventory"] : []),
+                "Generate ansible inventory",
             ],
             hosts,
         );
     } catch (e) {
         withState((s) => {
-            for (const c of chosen) {
-                const n = s.nodes.find((x) => x.name === c.name)!;
-                n.provisionState = "error";
-            }
+            for (const c of chosen) s.nodes.find((n) => n.name === c.name)!.provisionState = "error";
         });
         throw e;
     }
     const netState = readState().network;
-    const params: Record<string, unknown> = {};
+    const upper = (lower: string) =>
+        netState ? (readNetworkDataText(netState.dataText).find((n) => lowerOf(n) === lower)?.name ?? lower) : lower;
     const registry: Record<string, string> = {
-        "OS::TripleO::DeployedServer::ControlPlanePort": thtPath("deployed-server/deployed-neutron-port.yaml"),
+        "OS::TripleO::DeployedServer::ControlPlanePort": path.join(
+            v.templates,
+            "deployed-server/deployed-neutron-port.yaml",
+        ),
     };
-    const hostnameMap: Record<string, string> = {};
     const portMap: Record<string, unknown> = {};
     const nodePortMap: Record<string, Record<string, unknown>> = {};
-    for (const r of roles) {
-        const mine = planned.filter((p) => p.role === r.name);
-        params[`${r.name}Count`] = mine.filter((p) => p.provisioned).length;
-        params[`${r.name}HostnameFormat`] =
-            r.hostname_format ?? `%stackname%-${r.name === "Compute" ? "novacompute" : r.name.toLowerCase()}-%index%`;
-        const removed = mine.filter((p) => !p.provisioned);
-        if (removed.length) params[`${r.name}RemovalPolicies`] = [{ resource_list: removed.map((p) => p.index) }];
-    }
     for (const c of chosen) {
-        hostnameMap[c.p.generated] = c.p.hostname;
-        portMap[`${c.p.hostname}-ctlplane`] = { fixed_ips: [{ ip_address: c.ip }] };
+        portMap[`${c.p.hostname.toLowerCase()}-ctlplane`] = { fixed_ips: [{ ip_address: c.ip }] };
         const hostOctet = Number(c.ip.split(".")[3]);
         nodePortMap[c.p.hostname] = { ctlplane: { ip_address: c.ip, ip_address_uri: c.ip, ip_subnet: `${c.ip}/24` } };
-        for (const n of c.p.networks) {
+        for (const n of c.p.networks ?? []) {
             if (n.network === "ctlplane") continue;
             const cidr = netState?.networks[n.network]?.cidr ?? "172.16.0.0/24";
             const ip = n.fixed_ip ?? cidr.replace(/\.0\/\d+$/, `.${hostOctet + 40}`);
-            nodePortMap[c.p.hostname][n.network] = { ip_address: ip, ip_address_uri: ip, ip_subnet: `${ip}/24` };
-            const camel = n.network
-                .split("_")
-                .map((x) => x[0].toUpperCase() + x.slice(1))
-                .join("");
-            registry[`OS::TripleO::${c.p.role}::Ports::${camel}Port`] = thtPath(
+            nodePortMap[c.p.hostname][n.network] = {
+                ip_address: ip,
+                ip_address_uri: ip,
+                ip_subnet: `${ip}/${cidr.split("/")[1] ?? "24"}`,
+            };
+            registry[`OS::TripleO::${c.p.role}::Ports::${upper(n.network)}Port`] = path.join(
+                v.templates,
                 `network/ports/deployed_${n.network}.yaml`,
             );
         }
     }
-    params.HostnameMap = hostnameMap;
-    params.DeployedServerPortMap = portMap;
-    params.NodePortMap = nodePortMap;
-    writeOut(outPath, stringify({ resource_registry: registry, parameter_defaults: params }));
-    fs.mkdirSync(wd, { recursive: true });
-    fs.copyFileSync(absPath(file), path.join(wd, `tripleo-${stack}-baremetal-deployment.yaml`));
-    const inventory: Record<string, unknown> = {
-        Undercloud: {
-            hosts: { undercloud: { ansible_connection: "local", ansible_host: "localhost" } },
-            vars: { plan: stack },
-        },
-        allovercloud: { children: Object.fromEntries([...new Set(chosen.map((c) => c.p.role))].map((r) => [r, {}])) },
-    };
-    for (const r of new Set(chosen.map((c) => c.p.role))) {
-        inventory[r] = {
-            hosts: Object.fromEntries(
-                chosen
-                    .filter((c) => c.p.role === r)
-                    .map((c) => [
-                        c.p.hostname,
-                        { ansible_host: c.ip, ctlplane_ip: c.ip, ansible_user: "tripleo-admin" },
-                    ]),
-            ),
-        };
-    }
-    writeOut(path.join(wd, "tripleo-ansible-inventory.yaml"), stringify(inventory));
-    if (a.opts.network_config)
+    writeOut(
+        v.baremetal_deployed_path,
+        stringify({
+            resource_registry: registry,
+            parameter_defaults: {
+                ...(x.environment.parameter_defaults ?? {}),
+                DeployedServerPortMap: portMap,
+                NodePortMap: nodePortMap,
+            },
+        }),
+    );
+    writeOut(path.join(v.working_dir, "tripleo-ansible-inventory.yaml"), stringify(stackInventory(stack, chosen)));
+    if (v.configure_networking)
         writeOut(
-            path.join(wd, "inventory-network-config.yaml"),
-            stringify({ ...inventory, _meta: { network_config: true } }),
+            path.join(v.working_dir, "inventory-network-config.yaml"),
+            stringify(
+                Object.fromEntries(
+                    [...new Set(chosen.map((c) => c.p.role))].map((r) => [
+                        r,
+                        {
+                            hosts: Object.fromEntries(
+                                chosen.filter((c) => c.p.role === r).map((c) => [c.p.hostname, {}]),
+                            ),
+                        },
+                    ]),
+                ),
+            ),
         );
     withState((s) => {
         for (const c of chosen) {
-            const n = s.nodes.find((x) => x.name === c.name)!;
+            const n = s.nodes.find((y) => y.name === c.name)!;
             n.provisionState = "active";
             n.powerState = "power on";
         }
@@ -535,10 +670,46 @@ export const nodeProvision: Handler = async (prog, argv) => {
         if (st.status === "NODES_UNPROVISIONED" || !st.deployed)
             st.status = st.status === "CEPH_DEPLOYED" ? st.status : "NODES_PROVISIONED";
     });
-    out(`Nodes provisioned for stack ${stack}: ${hosts.join(", ")}`);
-    out(`Environment written to ${outPath}`);
-    return 0;
-};
+}
+
+/** tripleo_generate_ansible_inventory (tripleo_common/inventory.py) for provisioned nodes. */
+function stackInventory(
+    stack: string,
+    chosen: Array<{ p: { hostname: string; role: string }; uuid: string; ip: string }>,
+): Record<string, unknown> {
+    const roles = [...new Set(chosen.map((c) => c.p.role))];
+    const inv: Record<string, unknown> = {
+        Undercloud: {
+            hosts: { undercloud: {} },
+            vars: { ansible_connection: "local", ansible_host: "localhost", plan: stack, plans: [stack] },
+        },
+    };
+    for (const r of roles) {
+        inv[r] = { children: { [`${stack}_${r}`]: {} } };
+        inv[`${stack}_${r}`] = {
+            hosts: Object.fromEntries(
+                chosen
+                    .filter((c) => c.p.role === r)
+                    .map((c) => [
+                        c.p.hostname,
+                        {
+                            ansible_host: c.ip,
+                            canonical_hostname: `${c.p.hostname}.localdomain`,
+                            ctlplane_hostname: `${c.p.hostname}.ctlplane.localdomain`,
+                            ctlplane_ip: c.ip,
+                            deploy_server_id: c.uuid,
+                        },
+                    ]),
+            ),
+            vars: { ansible_ssh_user: "tripleo-admin", tripleo_role_name: r },
+        };
+    }
+    inv[`${stack}_allovercloud`] = { children: Object.fromEntries(roles.map((r) => [`${stack}_${r}`, {}])) };
+    inv.allovercloud = { children: { [`${stack}_allovercloud`]: {} } };
+    inv[stack] = { children: { allovercloud: {} } };
+    inv.overcloud = { children: { allovercloud: {} } };
+    return inv;
+}
 
 export const nodeUnprovision: Handler = async (prog, argv) => {
     const a = parseArgs(
@@ -558,12 +729,9 @@ export const nodeUnprovision: Handler = async (prog, argv) => {
     if (!file)
         throw new CommandError(`${prog}: error: the following arguments are required: <baremetal_deployment.yaml>`, 2);
     const stack = String(a.opts.stack);
-    const planned = expandRoles(stack, readBaremetal(file));
-    const targets = planned.filter((p) => a.opts.all || !p.provisioned);
-    const s0 = readState();
-    const nodes = targets
-        .map((p) => s0.nodes.find((n) => n.stack === stack && n.hostname === p.hostname))
-        .filter((n): n is BaremetalNode => !!n);
+    const roles = readBaremetal(file);
+    const vars = { stack_name: stack, baremetal_deployment: roles, all: !!a.opts.all, manage_network_ports: true };
+    const nodes = unprovisionTargets(vars, expandForUnprovision(stack, roles, vars.all));
     if (!nodes.length) {
         out("Nothing to unprovision, exiting");
         return 0;
@@ -573,12 +741,60 @@ export const nodeUnprovision: Handler = async (prog, argv) => {
         ["hostname", "name", "id"],
         nodes.map((n) => [n.hostname, n.name, n.uuid]),
     );
-    if (!a.opts.yes && !confirm("Are you sure you want to unprovision these " + stack + " nodes and ports"))
+    if (!a.opts.yes && !confirm(`Are you sure you want to unprovision these ${stack} nodes and ports [y/N]? `))
         throw new CommandError("Action not confirmed, exiting.");
+    await unprovisionNodes(vars, expandForUnprovision(stack, roles, vars.all));
+    return 0;
+};
+
+/** Extra vars of cli-overcloud-node-unprovision.yaml. */
+export interface NodeUnprovisionVars {
+    stack_name: string;
+    baremetal_deployment: RoleEntry[];
+    all: boolean;
+    prompt?: boolean;
+    unprovision_confirm?: string;
+    manage_network_ports?: boolean;
+}
+
+/** Hostnames tripleo_baremetal_expand_roles lists for unprovision (`state: all` with --all, else `absent`). */
+export function expandForUnprovision(stack: string, roles: RoleEntry[], all: boolean): string[] {
+    return expandRoles(stack, roles)
+        .filter((p) => all || !p.provisioned)
+        .map((p) => p.hostname);
+}
+
+function unprovisionTargets(v: NodeUnprovisionVars, hostnames: string[]): BaremetalNode[] {
+    const s0 = readState();
+    return hostnames
+        .map((h) => s0.nodes.find((n) => n.stack === v.stack_name && n.hostname === h))
+        .filter((n): n is BaremetalNode => !!n);
+}
+
+/**
+ * cli-overcloud-node-unprovision.yaml: with `prompt`, writes the instances it would unprovision to
+ * `unprovision_confirm` ({"instances": [...], "pre_provisioned": []}) and stops; otherwise
+ * undeploys them (metalsmith) and deletes their ports. Their Ceph daemons go down with them.
+ */
+export async function unprovisionNodes(v: NodeUnprovisionVars, hostnames: string[]): Promise<void> {
+    const stack = v.stack_name;
+    const nodes = unprovisionTargets(v, hostnames);
+    if (v.prompt) {
+        if (!v.unprovision_confirm) throw new CommandError("unprovision_confirm is a required input with prompt");
+        writeOut(
+            v.unprovision_confirm,
+            JSON.stringify({
+                instances: nodes.map((n) => ({ hostname: n.hostname, name: n.name, id: n.uuid })),
+                pre_provisioned: [],
+            }),
+        );
+        return;
+    }
+    if (!nodes.length) return;
     await ansible(
         "Overcloud Node Unprovision",
         10,
-        ["Expand roles", "Unprovision instances", "Unprovision network ports"],
+        ["Expand roles", "Unprovision instances", "Unprovision instance network ports"],
         nodes.map((n) => n.hostname!),
     );
     // The Ceph daemons on those nodes go down with them.
@@ -600,8 +816,7 @@ export const nodeUnprovision: Handler = async (prog, argv) => {
         const st = s.stacks.find((x) => x.name === stack);
         if (st && !s.nodes.some((n) => n.stack === stack)) st.status = "NODES_UNPROVISIONED";
     });
-    return 0;
-};
+}
 
 // ---- openstack baremetal node ... ----
 

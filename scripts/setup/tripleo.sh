@@ -7,7 +7,7 @@
 #
 #   .tripleo/venv/     python3 -m venv --system-site-packages (Debian's python3-heat, -openstackclient, …)
 #   .tripleo/tht/      the tripleo-heat-templates 18.0.0 sdist tree (the PyPI wheel has no data files)
-#   .tripleo/bin/      heat-all, heat-manage (from heat-common, whose postinst would pull dbconfig-common)
+#   .tripleo/bin/      openstack (the real client on the venv), heat-all, heat-manage (from heat-common, whose postinst would pull dbconfig-common)
 #   .tripleo/usr-share/  ansible -> venv/share/ansible, openstack-tripleo-heat-templates -> tht:
 #                      the lab mounts this over /usr/share in a private mount namespace, the paths
 #                      tripleoclient hard-codes (lab/tripleo/README.md)
@@ -51,19 +51,27 @@ if [[ ! -x "$T/venv/bin/python3" ]]; then
   step "creating the venv on Debian's Python and its Zed libraries"
   "$PY" -m venv --system-site-packages "$T/venv"
 fi
-PIP=("$T/venv/bin/python3" -m pip --disable-pip-version-check --no-input --progress-bar off)
+PIP=("$T/venv/bin/python3" -m pip --disable-pip-version-check --no-input)
 
-step "pip: the four TripleO packages on Zed-era pins (about 1 min warm, a few cold)"
-# validations-libs 1.7.0 pins ansible<2.10: resolve without the ansible pins first …
-grep -vE '^ansible(-core)?==' "$CONSTRAINTS" >"$T/dl/constraints-step1.txt"
-"${PIP[@]}" install -q -c "$T/dl/constraints-step1.txt" \
-  python-tripleoclient tripleo-common tripleo-ansible 2>&1 | grep -v "^ *$" || true
-"$T/venv/bin/python3" -c 'import tripleoclient' || { echo "error: pip did not install tripleoclient" >&2; exit 1; }
-
-step "pip: ansible-core 2.14 + ansible 7.7 collections in place of the ansible 2.9 validations-libs pulls"
-"${PIP[@]}" uninstall -q -y ansible 2>/dev/null || true
-# pip warns that validations-libs wants ansible<2.10: expected, the Zed playbooks need 2.14.
-"${PIP[@]}" install -q -c "$CONSTRAINTS" ansible-core ansible 2>&1 | grep -v "validations-libs\|^ *$\|dependency resolver" || true
+have() { "$T/venv/bin/python3" -c "import importlib.metadata as m, sys; sys.exit(m.version('$1') != '$2')" 2>/dev/null; }
+pin() { sed -n "s/^$1==//p" "$CONSTRAINTS"; }
+if ! have python-tripleoclient "$(pin python-tripleoclient)" || ! have tripleo-ansible "$(pin tripleo-ansible)" ||
+  ! have tripleo-common "$(pin tripleo-common)"; then
+  step "pip: the four TripleO packages on Zed-era pins (about 1 min warm, a few cold)"
+  # validations-libs 1.7.0 pins ansible<2.10: resolve without the ansible pins first …
+  grep -vE '^ansible(-core)?==' "$CONSTRAINTS" >"$T/dl/constraints-step1.txt"
+  "${PIP[@]}" install -q --progress-bar off -c "$T/dl/constraints-step1.txt" \
+    python-tripleoclient tripleo-common tripleo-ansible 2>&1 | grep -v "^ *$" || true
+  "$T/venv/bin/python3" -c 'import tripleoclient' || { echo "error: pip did not install tripleoclient" >&2; exit 1; }
+fi
+if ! have ansible-core "$(pin ansible-core)" || ! have ansible "$(pin ansible)" || [[ ! -x "$T/venv/bin/ansible-playbook" ]]; then
+  step "pip: ansible-core 2.14 + ansible 7.7 collections in place of the ansible 2.9 validations-libs pulls"
+  "${PIP[@]}" uninstall -q -y ansible 2>/dev/null || true
+  # … then these (pip would warn that validations-libs wants ansible<2.10: the Zed playbooks need 2.14).
+  "${PIP[@]}" install -q --progress-bar off -c "$CONSTRAINTS" ansible-core ansible 2>&1 | grep -v "validations-libs\|^ *$\|dependency resolver" || true
+  # (a re-run after pip had put ansible 2.9 back owns the ansible-playbook script: reinstall it)
+  "${PIP[@]}" install -q --progress-bar off --force-reinstall --no-deps "ansible-core==$(pin ansible-core)"
+fi
 "$T/venv/bin/ansible-playbook" --version | head -1 | grep -q "core 2.14" || { echo "error: ansible-core 2.14 missing" >&2; exit 1; }
 
 # openstack.cloud 1.10.0 refuses openstacksdk > 0.98.999; Debian bookworm's is 0.101.0.
@@ -79,6 +87,14 @@ if [[ ! -f "$T/tht/roles_data.yaml" ]]; then
   tar -C "$T/dl" -xzf "$T/dl/tripleo-heat-templates-$THT_VERSION.tar.gz"
   ln -sfn "dl/tripleo-heat-templates-$THT_VERSION" "$T/tht"
 fi
+
+# The real OpenStack client: Debian's python3-openstackclient 6.0.0 run by the venv's Python, so it
+# loads tripleoclient's `openstack overcloud …` commands from the venv.
+cat >"$T/bin/openstack" <<EOS
+#!/bin/sh
+exec "$T/venv/bin/python3" -c 'import sys; sys.argv[0] = "openstack"; from openstackclient.shell import main; sys.exit(main(sys.argv[1:]))' "\$@"
+EOS
+chmod 755 "$T/bin/openstack"
 
 # The /usr/share layer the lab mounts (read-only overlay, so any number of commands may mount it).
 ln -sfn "$T/venv/share/ansible" "$T/usr-share/ansible"
