@@ -170,7 +170,11 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = traced("Ceph
 });
 
 /** `olds`: the previous outputs on update (their client key is redacted from the job's output). */
-async function deploy(inputs: CephClusterInputs, adopt: boolean, olds?: CephClusterOutputs): Promise<CephClusterOutputs> {
+async function deploy(
+    inputs: CephClusterInputs,
+    adopt: boolean,
+    olds?: CephClusterOutputs,
+): Promise<CephClusterOutputs> {
     const t = targetOf(inputs);
     const home = await remoteHome(t);
     const f = cephFilesOf(inputs.stack, expandHome(inputs.workDir, home));

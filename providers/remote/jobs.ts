@@ -471,7 +471,9 @@ export async function remoteHome(t: SshTarget): Promise<string> {
         const r = await exec(t, shJoin(["sh", "-c", 'printf %s "$HOME"']));
         const home = r.stdout.trim();
         if (r.code !== 0 || !home.startsWith("/")) {
-            throw new Error(`cannot read $HOME on ${key}: ${redact(r.stderr.trim() || r.stdout.trim(), [t.privateKey])}`);
+            throw new Error(
+                `cannot read $HOME on ${key}: ${redact(r.stderr.trim() || r.stdout.trim(), [t.privateKey])}`,
+            );
         }
         return home;
     })();
@@ -519,7 +521,13 @@ export async function writeFile(t: SshTarget, path: string, content: string): Pr
     await runOk(
         t,
         // A fresh temporary file replaces the file: an older run's world-readable copy becomes 0600.
-        ["sh", "-c", 'umask 077; mkdir -p "$(dirname "$1")" && rm -f "$1.tmp" && cat > "$1.tmp" && mv "$1.tmp" "$1"', "sh", path],
+        [
+            "sh",
+            "-c",
+            'umask 077; mkdir -p "$(dirname "$1")" && rm -f "$1.tmp" && cat > "$1.tmp" && mv "$1.tmp" "$1"',
+            "sh",
+            path,
+        ],
         content,
     );
 }
