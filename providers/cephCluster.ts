@@ -33,6 +33,7 @@ import {
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
 import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, runJob } from "./remote/jobs";
+import { knownSecrets } from "./remote/redact";
 import { CEPH_CLUSTER_NAME, STACK_NAME, expandHome } from "./remote/shell";
 import { traced } from "./remote/trace";
 
@@ -160,7 +161,7 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = traced("Ceph
     },
 
     async update(_id: string, olds: CephClusterOutputs, news: CephClusterInputs) {
-        return updateByPolicy(POLICY, olds, news, () => deploy(news, false), olds.healthy === false);
+        return updateByPolicy(POLICY, olds, news, () => deploy(news, false, olds), olds.healthy === false);
     },
 
     async delete(_id: string, props: CephClusterOutputs) {
@@ -168,7 +169,12 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = traced("Ceph
     },
 });
 
-async function deploy(inputs: CephClusterInputs, adopt: boolean): Promise<CephClusterOutputs> {
+/** `olds`: the previous outputs on update (their client key is redacted from the job's output). */
+async function deploy(
+    inputs: CephClusterInputs,
+    adopt: boolean,
+    olds?: CephClusterOutputs,
+): Promise<CephClusterOutputs> {
     const t = targetOf(inputs);
     const home = await remoteHome(t);
     const f = cephFilesOf(inputs.stack, expandHome(inputs.workDir, home));
@@ -180,6 +186,7 @@ async function deploy(inputs: CephClusterInputs, adopt: boolean): Promise<CephCl
         identity: sha256(pools + inputs.metalHash),
         timeoutMs: inputs.timeoutMinutes * 60000,
         onLine: progress(`ceph ${inputs.stack}`),
+        secrets: knownSecrets(inputs, olds),
         commands: cephCommands(inputs, f, home),
         // pools.yml is written by the exec that starts the job; the output is read by the one that sees its end.
         files: [{ path: f.poolsFile, content: pools }],

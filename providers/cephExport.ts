@@ -30,6 +30,7 @@ import {
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
 import { readFile, remoteHome, removeFiles, runJob } from "./remote/jobs";
+import { knownSecrets } from "./remote/redact";
 import { STACK_NAME, expandHome } from "./remote/shell";
 import { traced } from "./remote/trace";
 
@@ -112,7 +113,7 @@ export const cephExportProvider: pulumi.dynamic.ResourceProvider = traced("CephE
     },
 
     async update(_id: string, olds: CephExportOutputs, news: CephExportInputs) {
-        return updateByPolicy(POLICY, olds, news, () => exportCeph(news));
+        return updateByPolicy(POLICY, olds, news, () => exportCeph(news, olds));
     },
 
     async delete(_id: string, props: CephExportOutputs) {
@@ -120,7 +121,8 @@ export const cephExportProvider: pulumi.dynamic.ResourceProvider = traced("CephE
     },
 });
 
-async function exportCeph(inputs: CephExportInputs): Promise<CephExportOutputs> {
+/** `olds`: the previous outputs on update (their cephx keys are redacted from the job's output). */
+async function exportCeph(inputs: CephExportInputs, olds?: CephExportOutputs): Promise<CephExportOutputs> {
     const t = targetOf(inputs);
     const home = await remoteHome(t);
     const argv = exportCommand(inputs, home);
@@ -131,6 +133,7 @@ async function exportCeph(inputs: CephExportInputs): Promise<CephExportOutputs> 
         identity: sha256(inputs.sourceHashes.join(",")),
         timeoutMs: inputs.timeoutMinutes * 60000,
         onLine: progress(`ceph export ${inputs.stacks.join(",")}`),
+        secrets: knownSecrets(inputs, olds),
         commands: [
             { argv: ["mkdir", "-p", "--", expandHome(inputs.outputFile, home).replace(/\/[^/]*$/, "") || "/"] },
             { argv },

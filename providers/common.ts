@@ -17,6 +17,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { SshTarget } from "./remote/ssh";
+import { redact } from "./remote/redact";
 import { HOST_NAME, isRemotePath } from "./remote/shell";
 
 /** The engine's placeholder for values unknown during preview (may arrive in any field). */
@@ -232,17 +233,22 @@ export async function updateByPolicy<I extends object, O extends I>(
 /**
  * Creates the undercloud's shared ceph-admin SSH key when missing (run under the
  * `ceph-admin-key.lock`: two first `ceph deploy`s race on it). Written under a temporary name and
- * moved into place, public key first, so an interrupted run never leaves half a key.
+ * moved into place, public key first, so an interrupted run never leaves half a key; private
+ * (umask 077) also when run outside a job.
  */
 export const CEPH_ADMIN_KEY_SCRIPT =
-    'k="$HOME/.ssh/ceph-admin-id_rsa"; mkdir -p "$HOME/.ssh"; [ -f "$k" ] || { rm -f "$k.new" "$k.new.pub"; ' +
+    'umask 077; k="$HOME/.ssh/ceph-admin-id_rsa"; mkdir -p "$HOME/.ssh"; [ -f "$k" ] || { rm -f "$k.new" "$k.new.pub"; ' +
     'ssh-keygen -q -t rsa -b 4096 -N "" -C ceph-admin -f "$k.new" && mv "$k.new.pub" "$k.pub" && mv "$k.new" "$k"; }';
 
-/** Progress line to the Pulumi log (inside the provider process this reaches the CLI output). */
-export function progress(resource: string): (line: string) => void {
+/**
+ * Progress line to the Pulumi log (inside the provider process this reaches the CLI output),
+ * redacted: `secrets` (see `knownSecrets` in ./remote/redact), cephx keys and password assignments
+ * never reach the log.
+ */
+export function progress(resource: string, secrets: readonly string[] = []): (line: string) => void {
     return (line: string) => {
         const pulumi = require("@pulumi/pulumi");
-        pulumi.log.info(`${resource}: ${line}`);
+        pulumi.log.info(`${resource}: ${redact(line, secrets)}`);
     };
 }
 

@@ -38,6 +38,7 @@ import {
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
 import { exec } from "./remote/ssh";
+import { knownSecrets } from "./remote/redact";
 import { AZ_NAME, CEPH_CLUSTER_NAME, GLANCE_STORE_ID, STACK_NAME } from "./remote/shell";
 import { traced } from "./remote/trace";
 
@@ -132,7 +133,7 @@ export function failureMessage(r: {
 
 async function validate(inputs: MultistoreValidationInputs): Promise<MultistoreValidationOutputs> {
     const t = targetOf(inputs);
-    const log = progress("multistore validation");
+    const log = progress("multistore validation", knownSecrets(inputs));
     const report = await validateMultistore({
         exec: (command: string, timeoutMs?: number) => exec(t, command, { timeoutMs }),
         sites: inputs.targets.map((s) => ({

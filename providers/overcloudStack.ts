@@ -43,6 +43,7 @@ import {
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
 import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, runOk } from "./remote/jobs";
+import { knownSecrets } from "./remote/redact";
 import { AZ_NAME, SAFE_ARG, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 import { traced } from "./remote/trace";
 
@@ -203,7 +204,7 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = traced("O
     },
 
     async update(_id: string, olds: OvercloudStackOutputs, news: OvercloudStackInputs) {
-        return updateByPolicy(POLICY, olds, news, () => deploy(news), olds.status !== "DEPLOY_SUCCESS");
+        return updateByPolicy(POLICY, olds, news, () => deploy(news, olds), olds.status !== "DEPLOY_SUCCESS");
     },
 
     async delete(_id: string, props: OvercloudStackOutputs) {
@@ -216,6 +217,7 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = traced("O
                 step: "delete",
                 timeoutMs: props.timeoutMinutes * 60000,
                 onLine: progress(`overcloud ${props.stack}`),
+                secrets: knownSecrets(props),
                 commands: [{ argv: ["openstack", "overcloud", "delete", props.stack, "--yes"] }],
             });
         } catch (err) {
@@ -232,7 +234,8 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = traced("O
     },
 });
 
-async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutputs> {
+/** `olds`: the previous outputs on update (their password overrides are redacted from the job's output). */
+async function deploy(inputs: OvercloudStackInputs, olds?: OvercloudStackOutputs): Promise<OvercloudStackOutputs> {
     const t = targetOf(inputs);
     const home = await remoteHome(t);
     const work = expandHome(inputs.workDir, home);
@@ -306,6 +309,7 @@ async function deploy(inputs: OvercloudStackInputs): Promise<OvercloudStackOutpu
             identity: deployHash,
             timeoutMs: inputs.timeoutMinutes * 60000,
             onLine: log,
+            secrets: knownSecrets(inputs, olds),
             commands: [...commands, { argv: statusRecordCommand(inputs.stack, statusOut), allowFailure: true }],
             // The status record is emptied first: only this job's record counts.
             files: [

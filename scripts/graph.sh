@@ -3,9 +3,9 @@
 # engine's own record (`pulumi stack graph`), rendered by graphviz. Dependency edges only:
 # parent edges (components owning resources) would hide the order the graph derives.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/pulumi-env.sh"
-cd "$PROJECT_ROOT"
 STACK="${1:-${STACK:-dev}}"
+source "$(dirname "${BASH_SOURCE[0]}")/pulumi-env.sh" --stack "$STACK"
+cd "$PROJECT_ROOT"
 OUT="${2:-docs/graph.png}"
 command -v dot >/dev/null || { echo "error: graphviz 'dot' missing (npm run setup installs it)" >&2; exit 1; }
 mkdir -p "$(dirname "$OUT")"

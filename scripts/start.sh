@@ -2,9 +2,9 @@
 # npm start: set up what is missing, start the lab undercloud if needed, deploy the dev stack
 # (the seed topology) with `pulumi up`, and print a readable summary.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/pulumi-env.sh"
-cd "$PROJECT_ROOT"
 STACK="${STACK:-dev}"
+source "$(dirname "${BASH_SOURCE[0]}")/pulumi-env.sh" --stack "$STACK"
+cd "$PROJECT_ROOT"
 
 bash scripts/setup.sh
 echo "[start] starting the lab undercloud (no-op when running)"

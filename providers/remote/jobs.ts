@@ -17,9 +17,15 @@
  *   engine's customTimeouts do not reach dynamic providers). On timeout the job's process group is
  *   stopped (TERM, then KILL), like tripleoclient's own `--timeout`: a hung step must not keep
  *   holding the Heat lock or a node; the next `up` starts it again, skipping finished commands.
+ * - Secrets: the launcher runs under `umask 077`, so the job directory (0700), its files (0600) and
+ *   every file the job's commands create are private; `~/.dcn-jobs` is made 0700 at every start,
+ *   and files of older runs are made private when re-attached to or collected. The job script's
+ *   text does not carry the umask (it would change the ids of running jobs). Output lines and
+ *   error messages are redacted (`JobSpec.secrets`, the private key, cephx keys).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { exec, ExecResult, SshTarget, connectionKey } from "./ssh";
+import { redact } from "./redact";
 import { shJoin, shQuote, expandHome } from "./shell";
 import { trace } from "./trace";
 
@@ -50,8 +56,13 @@ export interface JobSpec {
     timeoutMs?: number;
     /** Poll period (ms), default 2000: each status probe waits on the undercloud for up to 2.5 × this for the job to end or print. */
     pollMs?: number;
-    /** Receives every new output line. */
+    /**
+     * Receives every new output line, redacted (providers/remote/redact.ts): the SSH private key,
+     * these `secrets`, cephx keys and password assignments are `[secret]` in it.
+     */
     onLine?: (line: string) => void;
+    /** Secret values the step knows (e.g. cephx keys): redacted from its lines and error messages. */
+    secrets?: readonly string[];
     /** Called once the job runs (started or re-attached to) on the undercloud. */
     onStarted?: () => void;
     /**
@@ -162,6 +173,9 @@ export function renderJobScript(commands: JobCommand[], identity = ""): string {
 // Remote snippets: constant text, every variable part is a positional argument ($1, $2) quoted by shJoin.
 const START = [
     "# start",
+    // Everything a job writes is private: its directory, script, output, pid and rc, and every file
+    // its commands create (tripleoclient's outputs, env files, markers) inherit this umask.
+    "umask 077",
     // $3… ($2 of them): when every one exists, the job is not started and their contents are
     // answered instead (`present`, then `file <i> y <base64>` lines). The arguments after them are
     // files to write first: stdin holds one base64 line per file, then the job script.
@@ -170,13 +184,16 @@ const START = [
     '  all=y; i=0; for p in "$@"; do i=$((i + 1)); [ "$i" -le "$k" ] || break; [ -f "$p" ] || all=n; done',
     '  if [ "$all" = y ]; then',
     "    echo present",
-    '    i=0; for p in "$@"; do i=$((i + 1)); [ "$i" -le "$k" ] || break; printf "file %s y " "$i"; base64 < "$p" | tr -d "\\n"; echo; done',
+    '    i=0; for p in "$@"; do i=$((i + 1)); [ "$i" -le "$k" ] || break; chmod go= "$p" 2>/dev/null; printf "file %s y " "$i"; base64 < "$p" | tr -d "\\n"; echo; done',
     "    cat > /dev/null; exit 0",
     "  fi",
     '  i=0; while [ "$i" -lt "$k" ]; do shift; i=$((i + 1)); done',
     "fi",
-    'for p in "$@"; do IFS= read -r b || exit 3; (umask 077; mkdir -p "$(dirname "$p")" && printf "%s" "$b" | base64 -d > "$p.tmp" && mv "$p.tmp" "$p") || exit 3; done',
-    'mkdir -p "$(dirname "$d")"',
+    // A fresh temporary file (a leftover keeps its old mode) replaces the file: an older run's
+    // world-readable copy becomes 0600.
+    'for p in "$@"; do IFS= read -r b || exit 3; (mkdir -p "$(dirname "$p")" && rm -f "$p.tmp" && printf "%s" "$b" | base64 -d > "$p.tmp" && mv "$p.tmp" "$p") || exit 3; done',
+    // The jobs directory is private (jobs and archives of older runs included).
+    'mkdir -p "$(dirname "$d")" && chmod 700 "$(dirname "$d")"',
     'if mkdir "$d" 2>/dev/null; then',
     '  cat > "$d/script.sh"',
     '  cd "$HOME"',
@@ -186,6 +203,7 @@ const START = [
     "  echo started",
     "else",
     "  cat > /dev/null",
+    '  chmod -R go= "$d" "$d.progress" 2>/dev/null',
     // The script's owner line tells the runner whether it found its own job (a retried START whose
     // first answer was lost) or one an earlier run started.
     '  echo "attached $(sed -n 2p "$d/script.sh" 2>/dev/null)"',
@@ -201,6 +219,7 @@ const START = [
 // at $5 and answers the same.
 const STATUS = [
     "# status",
+    "umask 077",
     'd="$1"; off="$2"; waits="${3:-0}"; minout="${4:-0}"; dest="${5:-}"; i=0',
     '[ "$#" -ge 5 ] && shift 5 || set --',
     'while [ "$i" -lt "$waits" ] && [ -d "$d" ] && [ ! -f "$d/rc" ] && { [ "$i" -lt "$minout" ] || [ "$(wc -c < "$d/out.log" 2>/dev/null || echo 0)" -le "$off" ]; }; do sleep 0.1; i=$((i + 1)); done',
@@ -208,7 +227,8 @@ const STATUS = [
     'if [ ! -d "$d" ]; then if [ -n "$dest" ] && [ -f "$dest/rc" ]; then src="$dest"; else echo missing; exit 0; fi; fi',
     'if [ -f "$src/rc" ]; then rc="$(cat "$src/rc")"; echo "rc=$rc"',
     '  if [ "$rc" = 0 ] && [ -n "$dest" ]; then',
-    '    n=0; for f in "$@"; do n=$((n + 1)); if [ -f "$f" ]; then printf "file %s y " "$n"; base64 < "$f" | tr -d "\\n"; echo; else echo "file $n n"; fi; done',
+    // The files a step produces are read here (they may hold keys): an older run's copy is made private.
+    '    n=0; for f in "$@"; do n=$((n + 1)); if [ -f "$f" ]; then chmod go= "$f" 2>/dev/null; printf "file %s y " "$n"; base64 < "$f" | tr -d "\\n"; echo; else echo "file $n n"; fi; done',
     '    tail -c +"$((off + 1))" "$src/out.log" 2>/dev/null || true',
     '    if [ "$src" = "$d" ]; then rm -rf "$d.progress"; mkdir -p "$(dirname "$dest")" && rm -rf "$dest" && { mv "$d" "$dest" 2>/dev/null || [ ! -d "$d" ]; }; fi',
     "    exit 0",
@@ -324,7 +344,8 @@ function dispatchPoll(t: SshTarget, p: Poller): void {
             const answers = r.code === 0 ? splitPollAnswer(r.stdout, token, batch.length) : undefined;
             if (!answers) {
                 throw new Error(
-                    `ssh ${connectionKey(t)}: incomplete poll answer (exit ${r.code}): ${tail(r.stderr, 3)}`,
+                    `ssh ${connectionKey(t)}: incomplete poll answer (exit ${r.code}): ` +
+                        redact(tail(r.stderr, 3), [t.privateKey]),
                 );
             }
             batch.forEach((b, i) => b.resolve(answers[i]));
@@ -338,6 +359,7 @@ function dispatchPoll(t: SshTarget, p: Poller): void {
 
 const ARCHIVE = [
     "# archive",
+    "umask 077",
     'd="$1"; dest="$2"; keep_progress="$3"',
     '[ "$keep_progress" = keep ] || rm -rf "$d.progress"',
     // Two collectors of one job may race: whoever moves it first wins, the other finds it gone.
@@ -449,7 +471,9 @@ export async function remoteHome(t: SshTarget): Promise<string> {
         const r = await exec(t, shJoin(["sh", "-c", 'printf %s "$HOME"']));
         const home = r.stdout.trim();
         if (r.code !== 0 || !home.startsWith("/")) {
-            throw new Error(`cannot read $HOME on ${key}: ${r.stderr.trim() || r.stdout.trim()}`);
+            throw new Error(
+                `cannot read $HOME on ${key}: ${redact(r.stderr.trim() || r.stdout.trim(), [t.privateKey])}`,
+            );
         }
         return home;
     })();
@@ -482,7 +506,10 @@ export async function runOk(t: SshTarget, argv: string[], stdin?: string): Promi
     const r = await run(t, argv, stdin);
     if (r.code !== 0) {
         throw new Error(
-            `${argv.slice(0, 4).join(" ")} failed (exit ${r.code}) on the undercloud: ${tail(r.stderr + r.stdout)}`,
+            redact(
+                `${argv.slice(0, 4).join(" ")} failed (exit ${r.code}) on the undercloud: ${tail(r.stderr + r.stdout)}`,
+                [t.privateKey],
+            ),
         );
     }
     return r;
@@ -493,7 +520,14 @@ export async function writeFile(t: SshTarget, path: string, content: string): Pr
     path = expandHome(path, await remoteHome(t));
     await runOk(
         t,
-        ["sh", "-c", 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && mv "$1.tmp" "$1"', "sh", path],
+        // A fresh temporary file replaces the file: an older run's world-readable copy becomes 0600.
+        [
+            "sh",
+            "-c",
+            'umask 077; mkdir -p "$(dirname "$1")" && rm -f "$1.tmp" && cat > "$1.tmp" && mv "$1.tmp" "$1"',
+            "sh",
+            path,
+        ],
         content,
     );
 }
@@ -546,7 +580,10 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
     const dir = expandHome(`${JOBS_DIR}/${id}`, home);
     const pollMs = spec.pollMs ?? 2000;
     const deadline = Date.now() + (spec.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    const onLine = spec.onLine ?? (() => undefined);
+    const secrets = [t.privateKey, ...(spec.secrets ?? [])];
+    const hide = (text: string) => redact(text, secrets);
+    const rawOnLine = spec.onLine ?? (() => undefined);
+    const onLine = (line: string) => rawOnLine(hide(line));
     const archive = async (suffix: string, progress: "keep" | "drop") => {
         const dest = expandHome(`${JOBS_DIR}/done/${id}.${suffix}`, home);
         await runOk(t, ["sh", "-c", ARCHIVE, "sh", dir, dest, progress]);
@@ -656,8 +693,10 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
                 failures++;
                 if (failures > 20 || pastDeadline()) {
                     throw new Error(
-                        `lost the undercloud while waiting for job ${id} (${(err as Error).message}); ` +
-                            `the job keeps running there and the next run re-attaches to it`,
+                        hide(
+                            `lost the undercloud while waiting for job ${id} (${(err as Error).message}); ` +
+                                `the job keeps running there and the next run re-attaches to it`,
+                        ),
                     );
                 }
                 onLine(`[job ${id}] connection problem (${(err as Error).message}), retrying`);
@@ -678,9 +717,11 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
                     await runOk(t, ["sh", "-c", STOP, "sh", dir]);
                     await archive(`timeout-${Date.now()}`, "keep");
                     throw new Error(
-                        `${spec.step} of stack ${spec.stack} timed out after ${formatMinutes(spec.timeoutMs)} ` +
-                            `(job ${id}); stopped it on the undercloud. The next run starts it again and skips ` +
-                            `the commands that had finished. Last output:\n${tail(output)}`,
+                        hide(
+                            `${spec.step} of stack ${spec.stack} timed out after ${formatMinutes(spec.timeoutMs)} ` +
+                                `(job ${id}); stopped it on the undercloud. The next run starts it again and skips ` +
+                                `the commands that had finished. Last output:\n${tail(output)}`,
+                        ),
                     );
                 }
                 // A probe answers early only on news; never spin on a server that answers at once.
@@ -717,7 +758,9 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
             }
             const code = state.kind === "done" ? state.code : -1;
             throw new Error(
-                `${spec.step} of stack ${spec.stack} failed on the undercloud (exit ${code}, job ${id}):\n${tail(output)}`,
+                hide(
+                    `${spec.step} of stack ${spec.stack} failed on the undercloud (exit ${code}, job ${id}):\n${tail(output)}`,
+                ),
             );
         }
     }

@@ -4,7 +4,10 @@
  * operation, SSH exec and job hand-over appends one JSON line `{t, pid, ev, ...}` (t = epoch ms).
  * Without it nothing is written. Lines carry labels only (resource names, the first words of a
  * command, never stdin, file contents nor key material).
+ *
+ * `traced` also redacts every error a provider method throws (./redact).
  */
+import { knownSecrets, redactError } from "./redact";
 
 /** Appends one trace line when DCN_TRACE_FILE is set (never throws). */
 export function trace(ev: string, data: Record<string, unknown> = {}): void {
@@ -39,7 +42,12 @@ export function commandLabel(command: string): string {
     return words.join(" ").slice(0, 120);
 }
 
-/** Wraps every method of a dynamic provider so that its start and end are traced (name = the resource type). */
+/**
+ * Wraps every method of a dynamic provider so that its start and end are traced (name = the resource
+ * type), and so that no error it throws carries a secret: the message and stack are redacted with
+ * the secrets of its arguments (`knownSecrets`: private key, cephx keys, passwords) and the shapes
+ * of ./redact.
+ */
 export function traced<P extends object>(type: string, provider: P): P {
     const out: Record<string, unknown> = {};
     for (const [op, fn] of Object.entries(provider)) {
@@ -58,6 +66,8 @@ export function traced<P extends object>(type: string, provider: P): P {
             trace(`${op}-start`, { type, name });
             try {
                 return await (fn as (...a: unknown[]) => Promise<unknown>).apply(provider, args);
+            } catch (err) {
+                throw redactError(err, knownSecrets(...args));
             } finally {
                 trace(`${op}-end`, { type, name });
             }

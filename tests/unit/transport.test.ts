@@ -309,6 +309,43 @@ describe("remote jobs", () => {
         assert.equal(r.attached, false);
     });
 
+    it("streamed lines and the failure tail never carry a known secret, the private key or a cephx key", async () => {
+        const known = "Kn0wn-Secret-Of-The-Step";
+        const cephx = "AQCz8VJlAAAAABAA0nk5l0F3wH0rUqGzzGv3Kg==";
+        const keyLine = target.privateKey.split("\n").find((l) => l.length >= 40 && !l.startsWith("-----"))!;
+        assert.ok(keyLine, "a body line of the private key");
+        const secrets = [known, cephx, keyLine];
+        const lines: string[] = [];
+        const err = await runJob(target, {
+            stack: "s5",
+            step: "leaky",
+            pollMs: 50,
+            secrets: [known],
+            onLine: (l) => lines.push(l),
+            commands: [
+                {
+                    argv: [
+                        "sh",
+                        "-c",
+                        'echo "client key $1"; echo "  key: $2"; echo "$3" >&2; exit 4',
+                        "sh",
+                        known,
+                        cephx,
+                        keyLine,
+                    ],
+                },
+            ],
+        }).catch((e: Error) => e);
+        assert.ok(err instanceof Error, "the job fails");
+        assert.match(err.message, /exit 4/);
+        const leaks = secrets.filter((s) => err.message.includes(s) || lines.some((l) => l.includes(s)));
+        assert.equal(leaks.length, 0, `${leaks.length} secrets leaked`);
+        assert.ok(lines.includes("client key [secret]"), JSON.stringify(lines));
+        assert.ok(lines.includes("  key: [secret]"));
+        assert.ok(lines.includes("[secret]"));
+        assert.match(err.message, /client key \[secret\]\n {2}key: \[secret\]\n\[secret\]$/);
+    });
+
     it("holds the lock around a command: two locked jobs never overlap", async () => {
         const lock = path.join(srv.home, ".dcn-jobs", "heat.lock");
         const cmd = (name: string) => ({
