@@ -41,6 +41,8 @@ export class Lab {
             // 127.1.x is what the tests and `npm start` use: a second octet of our own avoids their mons.
             LAB_CEPH_NET: `127.77.${port % 250}`,
             LAB_TIME_SCALE: String(timeScale),
+            // Benchmarks that deploy dozens of times use the lab's fast imitation; `bench real` sets real.
+            LAB_TRIPLEO: process.env.LAB_TRIPLEO ?? "imitation",
             ...(spares !== undefined ? { LAB_SPARES: String(spares) } : {}),
         };
     }

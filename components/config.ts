@@ -134,6 +134,8 @@ export function siteSchema() {
                 )
                 .optional(),
             overrides: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), overrideValue).optional(),
+            /** Bump to rotate the site's cephx client key (every stack using it redeploys). Default 0. */
+            cephKeyGeneration: z.number().int().min(0).optional(),
         })
         .strict();
 }
@@ -198,6 +200,7 @@ export interface SitePlan {
     roles: RoleSpec[];
     vips: VipSpec[];
     overrides: Record<string, OverrideValue>;
+    cephKeyGeneration: number;
     workDir: string;
 }
 
@@ -249,7 +252,7 @@ export const CEPH_OSD_ROLES = [
 ];
 
 /** VIPs of a central stack when the config names none (the lab's ~/vip_data.yaml). */
-export const DEFAULT_CENTRAL_VIPS: VipSpec[] = [
+export const DEFAULT_VIPS: VipSpec[] = [
     { network: "ctlplane", dnsName: "overcloud" },
     { network: "external_cloud_0", dnsName: "overcloud" },
     { network: "internal_api_cloud_0", dnsName: "overcloud" },
@@ -389,8 +392,11 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
             glanceStore: store,
             glanceDescription: s.glanceDescription ?? `${store} rbd glance store`,
             roles,
-            vips: s.vips ?? (s.kind === "central" ? DEFAULT_CENTRAL_VIPS : []),
+            // Every stack provisions its VIPs (the seed's provision.sh does, for each stack): THT 18
+            // maps ControlPlaneVipPort to deployed_vip_ctlplane.yaml, which needs ControlPlaneVipData.
+            vips: s.vips ?? DEFAULT_VIPS,
             overrides: s.overrides ?? {},
+            cephKeyGeneration: s.cephKeyGeneration ?? 0,
             workDir: `${settings.workRoot.replace(/\/+$/, "")}/${s.name}`,
         };
     });

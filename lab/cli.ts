@@ -69,7 +69,7 @@ function buildUndercloud(): void {
     }
     const session = `#!/bin/bash
 # ForceCommand of the lab's sshd: the undercloud user's login shell with $HOME = the lab home.
-export HOME='${p.home}' LAB_DIR='${p.dir}'
+export HOME='${p.sessionHome}' LAB_DIR='${p.dir}'
 export PATH='${p.bin}':/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 cd "$HOME" || exit 1
 case "\${SSH_ORIGINAL_COMMAND:-}" in
@@ -139,6 +139,19 @@ function alive(pid: number): boolean {
     }
 }
 
+/** The dot-free $HOME of the lab's sessions (paths().sessionHome), a link to the lab home. */
+function linkSessionHome(home: string, link: string): void {
+    let target: string | undefined;
+    try {
+        target = fs.readlinkSync(link);
+    } catch {
+        target = undefined;
+    }
+    if (target === home) return;
+    fs.rmSync(link, { force: true });
+    fs.symlinkSync(home, link);
+}
+
 function printConnection(): void {
     const c = writeConnectionJson();
     console.log(`lab undercloud running`);
@@ -171,6 +184,7 @@ async function start(): Promise<void> {
     if (!fs.existsSync(p.state)) withStateInit(cfg.spares);
     buildUndercloud();
     seedHome(p.home, p.bin, p.dir, cfg.tripleo);
+    linkSessionHome(p.home, p.sessionHome);
     prepareSsh();
     if (!fs.existsSync(p.log)) fs.writeFileSync(p.log, "");
     await startSshd();

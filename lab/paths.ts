@@ -1,7 +1,9 @@
 // Where the lab lives and how it is tuned. Shared by the control CLI (lab/cli.ts) and the
 // simulated undercloud (lab/undercloud/main.ts), which finds the lab through LAB_DIR baked into
 // its shims at `lab start`.
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
@@ -42,6 +44,16 @@ export function paths(dir = labDir()) {
     return {
         dir,
         home: path.join(dir, "home"),
+        /**
+         * $HOME of the undercloud user's SSH sessions: a link to `home` at a path without a dot.
+         * tripleo-common writes config-download with the wrong file names when its path has one
+         * (utils/config.py: `if '.' not in conf_path: conf_path += ".yaml"` tests the whole path),
+         * and the lab's own dir is `.lab`; a real undercloud's /home/stack has none.
+         */
+        sessionHome: path.join(
+            os.tmpdir().includes(".") ? "/tmp" : os.tmpdir(),
+            `dcn-lab-${createHash("sha256").update(dir).digest("hex").slice(0, 10)}`,
+        ),
         ssh: path.join(dir, "ssh"),
         bin: path.join(dir, "bin"),
         ceph: path.join(dir, "ceph"),

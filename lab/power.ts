@@ -12,7 +12,11 @@ import { paths } from "./paths";
  * merely exported LAB_DIR does not match). This process and its ancestors are never included.
  */
 export function undercloudProcesses(dir: string): number[] {
-    const want = [Buffer.from(`LAB_DIR=${path.resolve(dir)}\0`), Buffer.from(`HOME=${paths(dir).home}\0`)];
+    const want = [
+        Buffer.from(`LAB_DIR=${path.resolve(dir)}\0`),
+        Buffer.from(`HOME=${paths(dir).home}\0`),
+        Buffer.from(`HOME=${paths(dir).sessionHome}\0`),
+    ];
     const mine = ancestors();
     const out: number[] = [];
     for (const d of fs.readdirSync("/proc")) {

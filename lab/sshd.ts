@@ -43,7 +43,7 @@ export function connection(dir?: string): Connection {
         privateKeyPath: path.join(p.ssh, "id_ed25519"),
         knownHostsPath: path.join(p.ssh, "known_hosts"),
         hostKey,
-        home: p.home,
+        home: p.sessionHome,
     };
 }
 

@@ -77,7 +77,13 @@ export interface BaremetalNodesInputs extends BaseInputs {
     roles: RoleSpec[];
     /** Network data file shared by every stack, e.g. ~/oc0-network-data.yaml. */
     networkDataFile: string;
-    /** VIPs to provision (central); empty for stacks without VIPs. */
+    /**
+     * The tripleo-heat-templates tree the stack deploys with: roles come from its `roles/`, and the
+     * network/VIP/node provision outputs name templates under it (the per-network port templates
+     * exist only in tripleoclient's rendered copy of the deploy's `--templates`).
+     */
+    templatesDir: string;
+    /** VIPs to provision (every stack: THT needs ControlPlaneVipData); empty for none. */
     vips: VipSpec[];
     /** `node provision --concurrency`. */
     concurrency: number;
@@ -117,7 +123,7 @@ export interface BaremetalNodesOutputs extends BaremetalNodesInputs {
 
 export const POLICY: DiffPolicy = {
     replace: ["stack", "workDir"],
-    update: ["roles", "networkDataFile", "vips", "concurrency"],
+    update: ["roles", "networkDataFile", "templatesDir", "vips", "concurrency"],
     quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes"],
 };
 
@@ -154,6 +160,7 @@ export function inputSchema() {
         stack: unk(z.string().regex(STACK_NAME)),
         roles: unk(z.array(unk(role)).min(1)),
         networkDataFile: remotePath(),
+        templatesDir: remotePath(),
         vips: unk(
             z.array(
                 unk(
@@ -368,11 +375,35 @@ export function metalCommands(
     netData: string,
     home: string,
 ): JobCommand[] {
+    const tht = expandHome(inputs.templatesDir, home).replace(/\/+$/, "");
     const cmds: JobCommand[] = [
-        { argv: ["openstack", "overcloud", "roles", "generate", "-o", f.rolesFile, ...roleNames(inputs.roles)] },
+        {
+            // The roles of the tree the deploy uses (tripleoclient's default is /usr/share/…/roles).
+            argv: [
+                "openstack",
+                "overcloud",
+                "roles",
+                "generate",
+                "--roles-path",
+                `${tht}/roles`,
+                "-o",
+                f.rolesFile,
+                ...roleNames(inputs.roles),
+            ],
+        },
         { argv: ["rm", "-f", "--", f.networkFile] },
         {
-            argv: ["openstack", "overcloud", "network", "provision", "--output", f.networkFile, netData],
+            argv: [
+                "openstack",
+                "overcloud",
+                "network",
+                "provision",
+                "--templates",
+                tht,
+                "--output",
+                f.networkFile,
+                netData,
+            ],
             lock: expandHome(`${JOBS_DIR}/network.lock`, home),
         },
     ];
@@ -388,6 +419,8 @@ export function metalCommands(
                     "provision",
                     "--stack",
                     inputs.stack,
+                    "--templates",
+                    tht,
                     "--output",
                     f.vipsFile,
                     f.vipDataFile,
@@ -407,6 +440,8 @@ export function metalCommands(
                 "--network-config",
                 "--stack",
                 inputs.stack,
+                "--templates",
+                tht,
                 "--concurrency",
                 String(inputs.concurrency),
                 "--output",
@@ -600,6 +635,8 @@ export interface BaremetalNodesArgs extends BaseArgs {
     roles: pulumi.Input<RoleSpec[]>;
     /** Shared network data file, e.g. `~/oc0-network-data.yaml`. */
     networkDataFile: pulumi.Input<string>;
+    /** The tripleo-heat-templates tree of the stack's deploy; default `~/templates`. */
+    templatesDir?: pulumi.Input<string>;
     /** VIPs to provision; default none. */
     vips?: pulumi.Input<VipSpec[]>;
     /** `node provision --concurrency`; default 2. */
@@ -630,6 +667,7 @@ export class BaremetalNodes extends DcnResource {
                 type: "BaremetalNodes",
                 providerVersion: PROVIDER_VERSION,
                 defaults: {
+                    templatesDir: args.templatesDir ?? "~/templates",
                     vips: args.vips ?? [],
                     concurrency: args.concurrency ?? 2,
                     timeoutMinutes: args.timeoutMinutes ?? 120,

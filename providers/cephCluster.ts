@@ -1,6 +1,14 @@
 /**
  * CephCluster — one stack's deployed Ceph (`openstack overcloud ceph deploy`, cephadm).
  *
+ *   Key: the `client.openstack` cephx key stays the one in use across re-runs. tripleoclient
+ *   (v2/overcloud_ceph.py, the `tripleo_cephadm_keys` block) generates a NEW key on every
+ *   `ceph deploy` whose --ansible-extra-vars file has pools but no `tripleo_cephadm_keys`, and the
+ *   cephadm playbook imports it, cutting every client of the cluster. So the extra-vars file
+ *   (0600, never argv) carries the key in use (previous outputs, or an existing cluster's
+ *   ceph_client.yml); only a first deploy, or a `clientKeyGeneration` change, lets tripleoclient
+ *   make a new one.
+ *
  *   create  → write pools.yml (pools + client vars path); detached job: ensure the shared
  *             ceph-admin SSH key exists (under a lock: two first runs race on it), then
  *             `ceph deploy … --force --ansible-extra-vars pools.yml` so that pools and the
@@ -60,6 +68,8 @@ export interface CephClusterInputs extends BaseInputs {
     workDir: string;
     singleHostDefaults: boolean;
     pools: CephPool[];
+    /** Bump to rotate the cephx client key (a new key; every consumer redeploys with it). */
+    clientKeyGeneration: number;
     timeoutMinutes: number;
 }
 
@@ -72,7 +82,7 @@ export interface CephClusterOutputs extends CephClusterInputs {
     clientKey: string;
     /** sha256 of the deployed-ceph file. */
     cephHash: string;
-    /** `~/overcloud-deploy/<stack>/cephadm/ceph_client.yml`: the source of `export ceph`. */
+    /** `~/overcloud-deploy/<stack>/ceph_client.yml`: the source of `export ceph`. */
     clientVarsFile: string;
     /**
      * False when refresh found the deployed-ceph file but not the client vars (an `overcloud delete`
@@ -93,6 +103,7 @@ export const POLICY: DiffPolicy = {
         "containerPrepareFile",
         "singleHostDefaults",
         "pools",
+        "clientKeyGeneration",
     ],
     quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes"],
 };
@@ -120,6 +131,7 @@ export function inputSchema() {
                 ),
             ),
         ),
+        clientKeyGeneration: unk(z.number().int().min(0)),
         timeoutMinutes: unk(z.number().positive()),
     });
 }
@@ -179,14 +191,23 @@ async function deploy(
     const home = await remoteHome(t);
     const f = cephFilesOf(inputs.stack, expandHome(inputs.workDir, home));
     const clientVars = clientVarsPath(inputs.stack, home);
-    const pools = renderPoolsFile(inputs.pools, clientVars);
+    // The key in use: the previous outputs' (unless a rotation is asked for), else an existing
+    // cluster's (its client vars, e.g. after the state was lost); none on a first deploy.
+    const rotate = olds !== undefined && olds.clientKeyGeneration !== inputs.clientKeyGeneration;
+    const keyInUse = rotate
+        ? undefined
+        : olds?.clientKey || parseClientVarsKey(await readFile(t, clientVars), CLIENT_USER);
+    const pools = renderPoolsFile(inputs.pools, clientVars, keyInUse);
     const spec = {
         stack: inputs.stack,
         step: "ceph",
-        identity: sha256(pools + inputs.metalHash),
+        // Not the key: a retry after a dropped connection finds the same job.
+        identity: sha256(
+            renderPoolsFile(inputs.pools, clientVars) + inputs.metalHash + String(inputs.clientKeyGeneration),
+        ),
         timeoutMs: inputs.timeoutMinutes * 60000,
         onLine: progress(`ceph ${inputs.stack}`),
-        secrets: knownSecrets(inputs, olds),
+        secrets: [...knownSecrets(inputs, olds), ...(keyInUse ? [keyInUse] : [])],
         commands: cephCommands(inputs, f, home),
         // pools.yml is written by the exec that starts the job; the output is read by the one that sees its end.
         files: [{ path: f.poolsFile, content: pools }],
@@ -238,9 +259,26 @@ function outputsOf(
 
 // ---------------------------------------------------------------- remote commands
 
-/** Where deployed Ceph writes the client vars that `export ceph` reads. */
+/**
+ * Where deployed Ceph writes the client vars that `export ceph` reads: tripleoclient passes
+ * `tripleo_ceph_client_vars: <working dir>/ceph_client.yml` (v2/overcloud_ceph.py; an extra-vars
+ * file cannot move it, the CLI's own -e wins) and export.py export_ceph reads it there.
+ */
 export function clientVarsPath(stack: string, home: string): string {
-    return `${home}/overcloud-deploy/${stack}/cephadm/ceph_client.yml`;
+    return `${home}/overcloud-deploy/${stack}/ceph_client.yml`;
+}
+
+/** The client the program's pools and keys are for (`--ceph-client-username` default). */
+export const CLIENT_USER = "openstack";
+
+/** The key of `client.<user>` in a ceph_client.yml (tripleo_cephadm's export), if any. */
+export function parseClientVarsKey(text: string | undefined, user: string): string | undefined {
+    if (!text) {
+        return undefined;
+    }
+    const doc = (parse(text) ?? {}) as { keys?: Array<{ name?: string; key?: string }> };
+    const key = (doc.keys ?? []).find((k) => k.name === `client.${user}`)?.key;
+    return key && /^[A-Za-z0-9+/]{38}==$/.test(key) ? key : undefined;
 }
 
 export function cephFilesOf(stack: string, workDir: string) {
@@ -291,9 +329,13 @@ export const DEFAULT_POOLS: CephPool[] = [
     { name: "images", targetSizeRatio: 0.2 },
 ];
 
-/** pools.yml of `--ansible-extra-vars` (fultonj/xena pools_template.yml). */
-export function renderPoolsFile(pools: CephPool[], clientVarsPath: string): string {
-    return stringify({
+/**
+ * pools.yml of `--ansible-extra-vars` (fultonj/xena pools_template.yml). With `key`, also the
+ * key to keep, as tripleoclient's get_tripleo_cephadm_keys shapes it (then tripleoclient makes none)
+ * and the two vars it would pass to the deployed-ceph template (CephClientUserName, CephClientKey).
+ */
+export function renderPoolsFile(pools: CephPool[], clientVarsPath: string, key?: string): string {
+    const doc: Record<string, unknown> = {
         tripleo_cephadm_pools: pools.map((p) => ({
             name: p.name,
             pg_autoscale_mode: true,
@@ -301,7 +343,24 @@ export function renderPoolsFile(pools: CephPool[], clientVarsPath: string): stri
             application: "rbd",
         })),
         tripleo_ceph_client_vars: clientVarsPath,
-    });
+    };
+    if (key) {
+        doc.tripleo_cephadm_keys = [
+            {
+                name: `client.${CLIENT_USER}`,
+                key,
+                mode: "0600",
+                caps: {
+                    mgr: "allow *",
+                    mon: "profile rbd",
+                    osd: pools.map((p) => `profile rbd pool=${p.name}`).join(", "),
+                },
+            },
+        ];
+        doc.ceph_client_key = key;
+        doc.ceph_client_username = CLIENT_USER;
+    }
+    return stringify(doc);
 }
 
 /** Parses a deployed-ceph env file (§4.2). */
@@ -344,6 +403,8 @@ export interface CephClusterArgs extends BaseArgs {
     singleHostDefaults?: pulumi.Input<boolean>;
     /** Pools created at deploy time, with the client key; default vms/volumes/images. */
     pools?: pulumi.Input<CephPool[]>;
+    /** Bump to rotate the cephx client key; default 0. */
+    clientKeyGeneration?: pulumi.Input<number>;
     /** Own deadline of the detached job, minutes; default 120. */
     timeoutMinutes?: pulumi.Input<number>;
 }
@@ -369,6 +430,7 @@ export class CephCluster extends DcnResource {
                 defaults: {
                     singleHostDefaults: args.singleHostDefaults ?? false,
                     pools: args.pools ?? DEFAULT_POOLS,
+                    clientKeyGeneration: args.clientKeyGeneration ?? 0,
                     timeoutMinutes: args.timeoutMinutes ?? 120,
                 },
                 outputs: [

@@ -47,7 +47,14 @@ export interface CephExportInputs extends BaseInputs {
     sourceHashes: string[];
     /** `--cephx-key-client-name` (default openstack). */
     keyClientName: string;
-    /** `--config-download-dir` (where `<stack>/cephadm/ceph_client.yml` is read). */
+    /**
+     * `--config-download-dir`; "" (the default): a dir next to the export file holding only
+     * `<stack>/cephadm/` for each stack. tripleoclient's export.py export_ceph lists
+     * `<config-download-dir>/<stack>` to tell cephadm from ceph-ansible, then reads cephadm's data
+     * from `~/overcloud-deploy/<stack>/ceph_client.yml` (written by `ceph deploy` with pools and
+     * keys). A stack's own config-download exists only once it is deployed, and the seed order
+     * exports the DCN clusters before that: without the marker the real command crashes.
+     */
     configDownloadDir: string;
     /** Own deadline of the job, minutes. */
     timeoutMinutes: number;
@@ -84,7 +91,7 @@ export function inputSchema() {
         outputFile: path,
         sourceHashes: unk(z.array(unk(z.string()))),
         keyClientName: unk(z.string().regex(/^[a-z][a-z0-9_-]*$/)),
-        configDownloadDir: path,
+        configDownloadDir: z.union([path, z.literal("")]),
         timeoutMinutes: unk(z.number().positive()),
     });
 }
@@ -136,6 +143,18 @@ async function exportCeph(inputs: CephExportInputs, olds?: CephExportOutputs): P
         secrets: knownSecrets(inputs, olds),
         commands: [
             { argv: ["mkdir", "-p", "--", expandHome(inputs.outputFile, home).replace(/\/[^/]*$/, "") || "/"] },
+            ...(inputs.configDownloadDir
+                ? []
+                : [
+                      {
+                          argv: [
+                              "mkdir",
+                              "-p",
+                              "--",
+                              ...inputs.stacks.map((s) => `${exportConfigDownloadDir(inputs, home)}/${s}/cephadm`),
+                          ],
+                      },
+                  ]),
             { argv },
         ],
         // Read by the exec that sees the job end (one round trip).
@@ -157,6 +176,15 @@ async function exportCeph(inputs: CephExportInputs, olds?: CephExportOutputs): P
 
 // ---------------------------------------------------------------- remote commands
 
+/** The `--config-download-dir` of the export (see CephExportInputs.configDownloadDir). */
+export function exportConfigDownloadDir(inputs: CephExportInputs, home: string): string {
+    if (inputs.configDownloadDir) {
+        return expandHome(inputs.configDownloadDir, home);
+    }
+    const out = expandHome(inputs.outputFile, home);
+    return `${out.replace(/\/[^/]*$/, "") || "/"}/.config-download-${out.replace(/^.*\//, "").replace(/\.ya?ml$/, "")}`;
+}
+
 export function exportCommand(inputs: CephExportInputs, home: string): string[] {
     return [
         "openstack",
@@ -169,7 +197,7 @@ export function exportCommand(inputs: CephExportInputs, home: string): string[] 
         "--cephx-key-client-name",
         inputs.keyClientName,
         "--config-download-dir",
-        expandHome(inputs.configDownloadDir, home),
+        exportConfigDownloadDir(inputs, home),
         "--output-file",
         expandHome(inputs.outputFile, home),
     ];
@@ -204,7 +232,7 @@ export interface CephExportArgs extends BaseArgs {
     sourceHashes: pulumi.Input<pulumi.Input<string>[]>;
     /** Exported key's client name; default `openstack`. */
     keyClientName?: pulumi.Input<string>;
-    /** Default `~/overcloud-deploy/` (deployed Ceph's ceph_client.yml lives there before any deploy). */
+    /** `--config-download-dir`; default a marker dir next to the export file (see CephExportInputs). */
     configDownloadDir?: pulumi.Input<string>;
     /** Own deadline of the export job, minutes; default 30. */
     timeoutMinutes?: pulumi.Input<number>;
@@ -227,7 +255,7 @@ export class CephExport extends DcnResource {
                 providerVersion: PROVIDER_VERSION,
                 defaults: {
                     keyClientName: args.keyClientName ?? "openstack",
-                    configDownloadDir: args.configDownloadDir ?? "~/overcloud-deploy/",
+                    configDownloadDir: args.configDownloadDir ?? "",
                     timeoutMinutes: args.timeoutMinutes ?? 30,
                 },
                 outputs: ["clusters", "exportHash"],

@@ -218,7 +218,9 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = traced("O
                 timeoutMs: props.timeoutMinutes * 60000,
                 onLine: progress(`overcloud ${props.stack}`),
                 secrets: knownSecrets(props),
-                commands: [{ argv: ["openstack", "overcloud", "delete", props.stack, "--yes"] }],
+                // --skip-ipa-cleanup: the program deploys no TLS-everywhere, so nothing is enrolled
+                // in IPA (without it tripleoclient runs tripleo-ipa's cli-cleanup-ipa.yml).
+                commands: [{ argv: ["openstack", "overcloud", "delete", props.stack, "--yes", "--skip-ipa-cleanup"] }],
             });
         } catch (err) {
             if (!isAlreadyGone((err as Error).message)) {
@@ -320,8 +322,8 @@ async function deploy(inputs: OvercloudStackInputs, olds?: OvercloudStackOutputs
         });
         exportText = job.files[p.exportFile];
         // A job found finished from an earlier run: its record may be old, read the status now.
-        const recorded = job.attached ? undefined : job.files[statusOut]?.trim();
-        status = recorded && /^[A-Z_]+$/.test(recorded) ? recorded : undefined;
+        const recorded = job.attached ? undefined : job.files[statusOut];
+        status = recorded ? parseStatusTable(recorded) : undefined;
     }
 
     status ??= await readStatus(inputs.stack, home, t);
@@ -346,19 +348,10 @@ async function deploy(inputs: OvercloudStackInputs, olds?: OvercloudStackOutputs
 
 async function readStatus(stack: string, home: string, t: ReturnType<typeof targetOf>): Promise<string> {
     const p = stackPaths(stack, home);
-    const st = await run(t, [
-        "openstack",
-        "overcloud",
-        "status",
-        "--stack",
-        stack,
-        "-f",
-        "value",
-        "-c",
-        "Deployment Status",
-    ]);
-    if (st.code === 0 && /^[A-Z_]+$/.test(st.stdout.trim())) {
-        return st.stdout.trim();
+    const st = await run(t, ["openstack", "overcloud", "status", "--stack", stack]);
+    const fromTable = st.code === 0 ? parseStatusTable(st.stdout) : undefined;
+    if (fromTable) {
+        return fromTable;
     }
     const text = await readFile(t, p.statusFile);
     if (text !== undefined) {
@@ -395,16 +388,30 @@ export function parsePhaseProbe(stdout: string): { heat?: string; config?: strin
     return { heat: val(lines[0]), config: val(lines[1]), heatDir: lines[2]?.trim() === "dir" };
 }
 
-/** Writes `openstack overcloud status` of a stack (its Deployment Status) to a file, atomically. */
+/**
+ * Writes `openstack overcloud status` of a stack to a file, atomically: its table, read back with
+ * parseStatusTable (the real command is a plain cliff Command: no `-f`/`-c`, tripleoclient
+ * v1/overcloud_deploy.py GetDeploymentStatus).
+ */
 export function statusRecordCommand(stack: string, file: string): string[] {
-    return [
-        "sh",
-        "-c",
-        'openstack overcloud status --stack "$1" -f value -c "Deployment Status" > "$2.tmp" && mv "$2.tmp" "$2"',
-        "sh",
-        stack,
-        file,
-    ];
+    return ["sh", "-c", 'openstack overcloud status --stack "$1" > "$2.tmp" && mv "$2.tmp" "$2"', "sh", stack, file];
+}
+
+/**
+ * The Deployment Status in `openstack overcloud status` output: a PrettyTable
+ * `| Stack Name | Deployment Status |` with one row, or `No deployment was found for <stack>`.
+ */
+export function parseStatusTable(stdout: string): string | undefined {
+    for (const line of stdout.split("\n")) {
+        const cells = line
+            .split("|")
+            .map((c) => c.trim())
+            .filter((c, i, all) => i > 0 && i < all.length - 1);
+        if (cells.length === 2 && /^[A-Z_]+$/.test(cells[1])) {
+            return cells[1];
+        }
+    }
+    return undefined;
 }
 
 /** `openstack overcloud export` of a stack (the central one), overwriting its export file. */
@@ -513,37 +520,29 @@ export function isAlreadyGone(message: string): boolean {
 // ---------------------------------------------------------------- pure helpers
 
 /**
- * The ordered `-e` list of a stack's deploy (later files win). Central (control-plane/deploy.sh):
- * common, cephadm.yaml, container prepare, deployed vips/network/metal/ceph, overrides, glance,
- * the DCN ceph export. DCN (dcn0/deploy.sh): common, cephadm-rbd-only.yaml, dcn-storage.yaml,
- * container prepare, deployed vips/network/metal/ceph, central export, central ceph export,
- * glance, overrides.
+ * The ordered `-e` list of a stack's deploy (later files win), in the seed's order
+ * (reference §3.5 control-plane/deploy.sh, §3.6 dcn0/deploy.sh): the common files that are THT
+ * environments (under `templatesDir`), THT's Ceph environment (central `cephadm.yaml`; DCN
+ * `cephadm-rbd-only.yaml` then `dcn-storage.yaml`), the container prepare file, the user's own
+ * common files, the deployed vips/network/metal/ceph; then central: overrides, glance, the DCN
+ * ceph export; DCN: central export, central ceph export, glance, overrides. So a user file
+ * overrides what THT's Ceph/DCN environments set, as in the seed.
  */
 export function orderedEnvFiles(kind: SiteKind, templatesDir: string, f: DeployFiles, overridesFile: string): string[] {
     const tht = templatesDir.replace(/\/+$/, "");
+    const underTht = (p: string) => p.startsWith(`${tht}/`);
+    const thtCommon = f.commonEnvFiles.filter(underTht);
+    const userCommon = f.commonEnvFiles.filter((p) => !underTht(p));
     const deployed = [f.vipsFile, f.networkFile, f.metalFile, f.cephFile].filter((x) => x !== "");
+    const cephEnv =
+        kind === "central"
+            ? [`${tht}/environments/cephadm/cephadm.yaml`]
+            : [`${tht}/environments/cephadm/cephadm-rbd-only.yaml`, `${tht}/environments/dcn-storage.yaml`];
+    const head = [...thtCommon, ...cephEnv, f.containerPrepareFile, ...userCommon, ...deployed];
     if (kind === "central") {
-        return [
-            ...f.commonEnvFiles,
-            `${tht}/environments/cephadm/cephadm.yaml`,
-            f.containerPrepareFile,
-            ...deployed,
-            overridesFile,
-            f.glanceFile,
-            ...(f.dcnCephExportFile ? [f.dcnCephExportFile] : []),
-        ];
+        return [...head, overridesFile, f.glanceFile, ...(f.dcnCephExportFile ? [f.dcnCephExportFile] : [])];
     }
-    return [
-        ...f.commonEnvFiles,
-        `${tht}/environments/cephadm/cephadm-rbd-only.yaml`,
-        `${tht}/environments/dcn-storage.yaml`,
-        f.containerPrepareFile,
-        ...deployed,
-        f.centralExportFile,
-        f.centralCephExportFile,
-        f.glanceFile,
-        overridesFile,
-    ].filter((x) => x !== "");
+    return [...head, f.centralExportFile, f.centralCephExportFile, f.glanceFile, overridesFile].filter((x) => x !== "");
 }
 
 /**

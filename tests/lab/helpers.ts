@@ -32,6 +32,8 @@ export class Lab {
             LAB_DIR: this.dir,
             LAB_SSH_PORT: String(this.port),
             LAB_TIME_SCALE: String(this.timeScale),
+            // The lab's own CLI (these tests exercise its simulated undercloud and its checks).
+            LAB_TRIPLEO: process.env.LAB_TRIPLEO ?? "imitation",
         };
     }
 

@@ -76,8 +76,16 @@ export function freeCephNet(): string {
     }
 }
 
-/** Starts a lab in `dir` on a free port; `timeScale` is LAB_TIME_SCALE (real s per simulated minute). */
-export async function startPrivateLab(dir: string, timeScale = "0.05"): Promise<PrivateLab> {
+/**
+ * Starts a lab in `dir` on a free port; `timeScale` is LAB_TIME_SCALE (real s per simulated minute);
+ * `tripleo`: the lab's fast imitation of the TripleO CLI (default, for suites that deploy many
+ * times) or real tripleoclient + THT + Heat (lab/tripleo/README.md).
+ */
+export async function startPrivateLab(
+    dir: string,
+    timeScale = "0.05",
+    tripleo: "real" | "imitation" = "imitation",
+): Promise<PrivateLab> {
     const port = await freePort();
     const env: NodeJS.ProcessEnv = {
         ...process.env,
@@ -85,6 +93,7 @@ export async function startPrivateLab(dir: string, timeScale = "0.05"): Promise<
         LAB_SSH_PORT: String(port),
         LAB_CEPH_NET: freeCephNet(),
         LAB_TIME_SCALE: timeScale,
+        LAB_TRIPLEO: tripleo,
     };
     const lab = (...args: string[]): string => {
         const r = spawnSync(process.execPath, ["--import", "tsx", path.join(projectRoot, "lab", "cli.ts"), ...args], {

@@ -122,6 +122,7 @@ describe("baremetal file", () => {
             stack: "dcn0",
             roles: dcn0Roles,
             networkDataFile: "~/oc0-network-data.yaml",
+            templatesDir: "~/templates",
             vips: [],
             concurrency: 2,
             workDir: "~/dcn/dcn0",
@@ -230,6 +231,7 @@ describe("ceph", () => {
             workDir: "~/dcn/dcn0",
             singleHostDefaults: true,
             pools: DEFAULT_POOLS,
+            clientKeyGeneration: 0,
             timeoutMinutes: 10,
         };
         const f = cephFilesOf("dcn0", "/h/dcn/dcn0");
