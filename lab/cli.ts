@@ -49,7 +49,7 @@ function buildUndercloud(): void {
     fs.copyFileSync(path.join(REPO_ROOT, "lab", "glance", "labauth.py"), path.join(p.bin, "labauth.py"));
     const node = process.execPath;
     const env = `LAB_DIR='${p.dir}' TRIPLEO_DIR='${tripleoDir()}'`;
-    for (const tool of ["openstack", "metalsmith"]) {
+    for (const tool of ["openstack", "metalsmith", "glance"]) {
         const shim = `#!/bin/sh\n# lab undercloud: ${tool}\n${env} exec '${node}' '${p.bundle}' ${tool} "$@"\n`;
         fs.writeFileSync(path.join(p.bin, tool), shim, { mode: 0o755 });
     }

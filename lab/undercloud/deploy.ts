@@ -1022,6 +1022,39 @@ function stackOutput(wd: string, name: string): unknown {
     return fs.existsSync(f) ? parse(fs.readFileSync(f, "utf8")) : undefined;
 }
 
+/** Finds every value under `key` in a parsed YAML tree (Ansible task files: blocks, vars, set_fact). */
+function findAll(node: unknown, key: string, out: unknown[] = []): unknown[] {
+    if (Array.isArray(node)) for (const x of node) findAll(x, key, out);
+    else if (node && typeof node === "object") {
+        for (const [k, v] of Object.entries(node)) {
+            if (k === key) out.push(v);
+            findAll(v, key, out);
+        }
+    }
+    return out;
+}
+
+/**
+ * Heat parameters the merged environment file masks (`hidden: true` in THT: cephx keys,
+ * CephExternalMultiConfig, passwords) but config-download carries for the nodes, read where the
+ * real run takes them: `ceph_external_multi_config` (external_deploy_steps_tasks_step1.yaml,
+ * the DCN keyrings) and tripleo_run_cephadm's `ceph_keys.openstack_client` (…_step2.yaml).
+ */
+function hiddenParams(stackDir: string): Params {
+    const out: Params = {};
+    const tasks = (step: number) => {
+        const f = path.join(stackDir, `external_deploy_steps_tasks_step${step}.yaml`);
+        return fs.existsSync(f) ? parse(fs.readFileSync(f, "utf8")) : undefined;
+    };
+    const multi = findAll(tasks(1), "ceph_external_multi_config").find(Array.isArray);
+    if (multi) out.CephExternalMultiConfig = multi;
+    const keys = findAll(tasks(2), "ceph_keys").find((k) => k && typeof k === "object") as
+        | { openstack_client?: { key?: string } }
+        | undefined;
+    if (keys?.openstack_client?.key) out.CephClientKey = keys.openstack_client.key;
+    return out;
+}
+
 /**
  * The lab's deploy_steps_playbook.yaml (real tripleoclient's `--config-download-only` runs it from
  * `<WD>/config-download/<stack>/`): the stack as real Heat and tripleoclient left it — the merged
@@ -1041,7 +1074,15 @@ export async function deployStepsPlaybook(playbook: string): Promise<void> {
         resource_registry?: Record<string, string>;
     };
     const env: Env = {
-        params: { ...(doc.parameters ?? {}), ...(doc.parameter_defaults ?? {}) },
+        params: {
+            // tripleoclient writes hidden parameters as "******": unknown to the lab unless config-download has them.
+            ...Object.fromEntries(
+                Object.entries({ ...(doc.parameters ?? {}), ...(doc.parameter_defaults ?? {}) }).filter(
+                    ([, v]) => v !== "******",
+                ),
+            ),
+            ...hiddenParams(stackDir),
+        },
         registry: doc.resource_registry ?? {},
         files: [envFile],
     };

@@ -298,3 +298,33 @@ export function glanceGet(url: string, token: string): Promise<{ status: number;
         req.on("error", reject);
     });
 }
+
+/**
+ * The lab's `glance` (Debian's real glanceclient behind it): the lab has no Keystone, so a session
+ * that sourced an overcloud rc (OS_AUTH_URL and the admin password of a deployed central stack, as
+ * tripleoclient writes it) gets what Keystone's catalog and a token would give glanceclient: the
+ * central glance-api's URL and the lab's admin token (never in argv or the log).
+ */
+export async function glanceCli(args: string[], authenticate: () => { name: string }): Promise<number> {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (!env.OS_IMAGE_URL && !args.some((a) => a.startsWith("--os-image-url"))) {
+        const cloud = authenticate().name;
+        const g = centralGlance(cloud);
+        if (!g) {
+            process.stderr.write(`public endpoint for image service in regionOne region not found\n`);
+            return 1;
+        }
+        env.OS_IMAGE_URL = g.url;
+        env.OS_AUTH_TOKEN = labGlanceTokens().admin.token;
+        env.OS_IMAGE_API_VERSION = "2";
+    }
+    const { spawn } = await import("node:child_process");
+    return new Promise((resolve) => {
+        const child = spawn("/usr/bin/glance", args, { stdio: "inherit", env });
+        child.on("error", (e) => {
+            process.stderr.write(`glance: ${e.message}\n`);
+            resolve(1);
+        });
+        child.on("exit", (code, signal) => resolve(code ?? (signal ? 143 : 1)));
+    });
+}

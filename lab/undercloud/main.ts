@@ -10,9 +10,11 @@ import { runRealOpenstack } from "../tripleo/real";
 import { ansiblePlaybook } from "../tripleo/seam";
 import { acquireLock } from "../state";
 import { cephDeploy, exportCeph } from "./ceph";
+import { glanceCli } from "./glance";
 import {
     aggregateList,
     aggregateShow,
+    authenticate,
     deploy,
     overcloudDelete,
     overcloudStatus,
@@ -203,6 +205,14 @@ async function main(): Promise<number> {
     // Real tripleoclient's playbooks come back here through the hardware seam (not logged: the
     // operator's command that ran them is).
     if (tool === "ansible-playbook") return ansiblePlaybook(args, SIMULATED_PLAYBOOKS);
+    if (tool === "glance") {
+        try {
+            return await glanceCli(args, authenticate);
+        } catch (e) {
+            err(redactText(e instanceof Error ? e.message : String(e)));
+            return 1;
+        }
+    }
     if (tool === "neutron-serve") {
         await neutronServe();
         return new Promise<number>(() => undefined); // serves until SIGTERM

@@ -1,0 +1,203 @@
+// The seed through REAL TripleO (lab/tripleo): python-tripleoclient 20.0.0, tripleo-heat-templates
+// 18.0.0 and ephemeral Heat create the stacks; only hardware is simulated. The real program, the
+// project's Pulumi CLI and a private real-mode lab. Asserts on what only real THT + Heat produce,
+// that no command the program sends is refused by tripleoclient (no exit 2), that the program never
+// overlaps two Heat phases, and the defects of issue 11 a real undercloud shows:
+// `preview --refresh --expect-no-changes` clean right after up (ceph_client.yml where tripleoclient
+// writes it), a Ceph re-run (dcn0 scale-out) keeping dcn0's cephx key, a site added and removed,
+// destroy leaving the lab empty. ~25 min: every Heat phase is real.
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { PulumiWorkspace, pulumiWorkspace, toolchainBuilt } from "../support/pulumi";
+import {
+    type LabLogEntry,
+    type PrivateLab,
+    buildProgram,
+    devConfig,
+    programFixture,
+    startPrivateLab,
+    writeStackConfig,
+} from "../support/lab";
+import { checkInstalled } from "../../lab/tripleo/real";
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-real-"));
+const labDir = path.join(root, "lab");
+let privateLab: PrivateLab;
+let ws: PulumiWorkspace;
+type LogEntry = LabLogEntry & { end: string; exit: number };
+const labLog = (): LogEntry[] => privateLab.log() as LogEntry[];
+const sub = (e: LogEntry) => e.argv.slice(1, 4).join(" ");
+const stackOf = (e: LogEntry) => e.stack ?? (e.argv.includes("--stack") ? e.argv[e.argv.indexOf("--stack") + 1] : null);
+const t = (s: string) => Date.parse(s);
+const overlap = (a: LogEntry, b: LogEntry) => t(a.start) < t(b.end) && t(b.start) < t(a.end);
+/** A file of the lab undercloud's home. */
+const home = (...p: string[]) => path.join(labDir, "home", ...p);
+const cd = (stack: string, ...p: string[]) => home("overcloud-deploy", stack, "config-download", stack, ...p);
+
+const skip =
+    (!toolchainBuilt() && "toolchain not built (npm run setup)") ||
+    (checkInstalled() && `real TripleO not installed (npm run setup)`) ||
+    (process.getuid?.() !== 0 && "the real-TripleO lab needs root");
+
+function upOk(): Promise<unknown> {
+    return ws.ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
+}
+
+/** Every command of the program the real tripleoclient ran: none refused by its argument parser. */
+function assertNoneRefused(log: LogEntry[]): void {
+    const refused = log.filter((e) => e.argv[0] === "openstack" && e.argv[1] === "overcloud" && e.exit === 2);
+    assert.deepEqual(
+        refused.map((e) => e.argv.join(" ")),
+        [],
+        "tripleoclient refused (argparse exit 2) a command the program sent",
+    );
+}
+
+function assertHeatNeverOverlaps(log: LogEntry[]): void {
+    const heats = log.filter((e) => sub(e) === "overcloud deploy --templates" && e.argv.includes("--stack-only"));
+    for (let i = 0; i < heats.length; i++)
+        for (let j = i + 1; j < heats.length; j++)
+            assert.ok(
+                !overlap(heats[i], heats[j]),
+                `Heat phases of ${stackOf(heats[i])} and ${stackOf(heats[j])} overlap`,
+            );
+}
+
+/** The cephx key of client.openstack that the site's deployed-ceph and ceph_client.yml carry. */
+function siteKey(stack: string): string {
+    const vars = parse(fs.readFileSync(home("overcloud-deploy", stack, "ceph_client.yml"), "utf8")) as {
+        keys: Array<{ name: string; key: string }>;
+    };
+    return vars.keys.find((k) => k.name === "client.openstack")!.key;
+}
+
+describe("the seed through real tripleoclient, THT and Heat", { skip }, () => {
+    before(async () => {
+        buildProgram();
+        privateLab = await startPrivateLab(labDir, "0.05", "real");
+        const fixture = programFixture(path.join(root, "project"), labDir);
+        writeStackConfig(fixture, "real", devConfig());
+        ws = await pulumiWorkspace(fixture, "real");
+    });
+
+    after(() => {
+        privateLab?.stop();
+        ws?.dispose();
+        fs.rmSync(root, { recursive: true, force: true });
+    });
+
+    it("up deploys the seed: three real Heat stacks, one at a time, nothing refused", async () => {
+        const began = Date.now();
+        await upOk();
+        console.log(`seed up through real TripleO: ${((Date.now() - began) / 1000).toFixed(0)} s`);
+        const log = labLog();
+        assertNoneRefused(log);
+        assertHeatNeverOverlaps(log);
+        for (const s of ["control-plane", "dcn0", "dcn1"]) {
+            const status = parse(fs.readFileSync(home("overcloud-deploy", s, `${s}-deployment_status.yaml`), "utf8"));
+            assert.equal(status.deployment_status, "DEPLOY_SUCCESS", s);
+        }
+        const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
+        assert.deepEqual(out.sites["control-plane"].glanceStoreIds, ["central", "dcn0", "dcn1"]);
+        // The validation resource fails the up unless every site passed: its summary names them.
+        assert.deepEqual(
+            [...out.validation.stores].sort(),
+            ["central", "dcn0", "dcn1"],
+            JSON.stringify(out.validation),
+        );
+    });
+
+    it("real THT put every DCN store in central Glance's hieradata and the DCN keyrings in its external deploy steps", () => {
+        const hiera = parse(fs.readFileSync(cd("control-plane", "Controller", "config_settings.yaml"), "utf8"));
+        const multistore = hiera["tripleo::profile::base::glance::api::multistore_config"];
+        assert.deepEqual(Object.keys(multistore).sort(), ["dcn0", "dcn1"]);
+        assert.equal(multistore.dcn0.CephClusterName, "dcn0");
+        const step1 = fs.readFileSync(cd("control-plane", "external_deploy_steps_tasks_step1.yaml"), "utf8");
+        for (const c of ["dcn0", "dcn1"]) {
+            assert.match(step1, new RegExp(`keyring: /etc/ceph/${c}\\.client\\.openstack\\.keyring`));
+            assert.ok(step1.includes(siteKey(c)), `${c}'s own cephx key is what central's ceph client gets`);
+        }
+        // The DCN stacks got their VIPs (THT 18: ControlPlaneVipData) and the central exports.
+        const dcnEnv = fs.readFileSync(
+            home("overcloud-deploy", "dcn0", "environment", "tripleo-dcn0-environment.yaml"),
+            "utf8",
+        );
+        assert.match(dcnEnv, /ControlPlaneVipData:/);
+        assert.match(dcnEnv, /AuthCloudName: control-plane/);
+    });
+
+    it("preview and preview --refresh right after up: no changes, nothing mutating", async () => {
+        const before = labLog().filter((e) => e.mutating).length;
+        await ws.ok(["preview", "--expect-no-changes", "--non-interactive"]);
+        await ws.ok(["preview", "--refresh", "--expect-no-changes", "--non-interactive"]);
+        assert.equal(labLog().filter((e) => e.mutating).length, before);
+    });
+
+    it("dcn0 scale-out and a new site dcn2: dcn0's Ceph re-runs with its cephx key unchanged", async () => {
+        const key0 = siteKey("dcn0");
+        const from = labLog().length;
+        const set = (k: string, v: string) => ws.ok(["config", "set", "--path", k, v]);
+        await set("sites[1].roles[1].instances[1]", "oc0-spare-0");
+        await set("sites[3].name", "dcn2");
+        await set("sites[3].kind", "dcn");
+        await set("sites[3].cephCluster", "dcn2");
+        await set("sites[3].roles[0].name", "DistributedComputeHCI");
+        await set("sites[3].roles[0].instances[0]", "oc0-spare-1");
+        await upOk();
+        const log = labLog().slice(from);
+        assertNoneRefused(log);
+        assertHeatNeverOverlaps(log);
+        assert.ok(
+            log.some((e) => sub(e) === "overcloud ceph deploy" && stackOf(e) === "dcn0" && e.exit === 0),
+            "dcn0's ceph deploy ran again",
+        );
+        assert.equal(siteKey("dcn0"), key0, "dcn0's cephx key kept across the ceph deploy re-run");
+        const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
+        assert.deepEqual(out.sites["control-plane"].glanceStoreIds, ["central", "dcn0", "dcn1", "dcn2"]);
+        const hiera = parse(fs.readFileSync(cd("control-plane", "Controller", "config_settings.yaml"), "utf8"));
+        assert.ok(hiera["tripleo::profile::base::glance::api::multistore_config"].dcn2, "central redeployed with dcn2");
+        await ws.ok(["preview", "--expect-no-changes", "--non-interactive"]);
+    });
+
+    it("removing dcn2: its stack is deleted, its nodes freed, central loses its store", async () => {
+        const from = labLog().length;
+        await ws.ok(["config", "rm", "--path", "sites[3]"]);
+        await upOk();
+        const log = labLog().slice(from);
+        assertNoneRefused(log);
+        assert.ok(log.some((e) => sub(e).startsWith("overcloud delete") && e.argv.includes("dcn2") && e.exit === 0));
+        const state = JSON.parse(privateLab.lab("state", "--json"));
+        assert.deepEqual(
+            state.nodes.filter((n: { stack: string | null }) => n.stack === "dcn2"),
+            [],
+        );
+        assert.ok(
+            !fs.existsSync(home("overcloud-deploy", "dcn2")),
+            "the real cli-overcloud-delete removed dcn2's working dir",
+        );
+        const hiera = parse(fs.readFileSync(cd("control-plane", "Controller", "config_settings.yaml"), "utf8"));
+        assert.deepEqual(Object.keys(hiera["tripleo::profile::base::glance::api::multistore_config"]).sort(), [
+            "dcn0",
+            "dcn1",
+        ]);
+    });
+
+    it("destroy leaves the lab empty", async () => {
+        await ws.ok(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
+        assertNoneRefused(labLog());
+        const state = JSON.parse(privateLab.lab("state", "--json"));
+        assert.deepEqual(state.stacks, []);
+        assert.deepEqual(
+            state.nodes.filter((n: { stack: string | null }) => n.stack),
+            [],
+        );
+        assert.deepEqual(
+            state.cephClusters.filter((c: { running?: boolean }) => c.running),
+            [],
+        );
+    });
+});
