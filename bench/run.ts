@@ -1,5 +1,6 @@
 /**
- * Benchmarks of the issue's "Benchmarks" section: `tsx bench/run.ts <p1|p2|p3|p4|all>`.
+ * Benchmarks of the issue's "Benchmarks" section: `tsx bench/run.ts <p1|p2|p3|p4|real|all>`
+ * (`real`: the seed through real TripleO, issue 10).
  * Each benchmark logs progress on stderr and prints, as its LAST stdout line, one JSON object with
  * its figures. Every run uses private labs (own LAB_DIR, SSH port, Ceph net) and a private build of
  * the program, so it never touches the shared tree's bin/ or .lab/.
@@ -583,13 +584,90 @@ async function analyze(): Promise<Record<string, unknown>> {
     };
 }
 
-const benches: Record<string, () => Promise<Record<string, unknown>>> = { p1, p2, p3, p3x, p4, analyze };
+/**
+ * Peak memory of a lab while `fn` runs: every second, the RSS of the processes of the lab
+ * undercloud's sessions (tripleoclient, its ephemeral heat-all, Ansible, the lab's CLI), of its
+ * Ceph daemons and glance-api processes (everything whose environment names the lab's dir).
+ */
+async function sampleLabMemory<T>(labDir: string, fn: () => Promise<T>): Promise<{ value: T; peakMb: number; peakHeatMb: number }> {
+    const marker = Buffer.from(`LAB_DIR=${path.resolve(labDir)}\0`);
+    let peak = 0;
+    let peakHeat = 0;
+    const rssKb = (pid: string) => {
+        const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+        return m ? Number(m[1]) : 0;
+    };
+    const sample = () => {
+        let sum = 0;
+        for (const d of fs.readdirSync("/proc")) {
+            if (!/^\d+$/.test(d)) continue;
+            try {
+                if (!fs.readFileSync(`/proc/${d}/environ`).includes(marker)) continue;
+                const kb = rssKb(d);
+                sum += kb;
+                if (fs.readFileSync(`/proc/${d}/cmdline`, "utf8").includes("heat-all")) peakHeat = Math.max(peakHeat, kb);
+            } catch {
+                // gone
+            }
+        }
+        peak = Math.max(peak, sum);
+    };
+    const timer = setInterval(sample, 1000);
+    try {
+        const value = await fn();
+        return { value, peakMb: Math.round(peak / 1024), peakHeatMb: Math.round(peakHeat / 1024) };
+    } finally {
+        clearInterval(timer);
+    }
+}
+
+/**
+ * `real`: the seed deploy through REAL tripleoclient + THT + ephemeral Heat (lab/tripleo): wall time,
+ * each stack's Heat phase (`--stack-only`) and config-download phase, the lower bound from this
+ * run's own step durations (bench/critical-path.ts: one Heat at a time), and the lab's peak memory.
+ * No sequential replay: it would cost another full set of real Heat stacks.
+ */
+async function real(): Promise<Record<string, unknown>> {
+    process.env.LAB_TRIPLEO = "real";
+    const root = tmpRoot();
+    const lab = await Lab.create(root, "lab-real", TIME_SCALE);
+    try {
+        const binDir = buildProgram(path.join(root, "build"));
+        const { value, peakMb, peakHeatMb } = await sampleLabMemory(lab.dir, () =>
+            fullUp(root, lab, binDir, seedStackYaml(lab.dir), SEED_DCNS),
+        );
+        const { ws, fig, entries } = value;
+        const phase = (flag: string) =>
+            Object.fromEntries(
+                entries
+                    .filter((e) => e.argv[2] === "deploy" && e.argv.includes(flag) && e.exit === 0 && e.end)
+                    .map((e) => [e.stack ?? "?", round((Date.parse(e.end!) - Date.parse(e.start)) / 1000)]),
+            );
+        ws.dispose();
+        return {
+            bench: "real",
+            time_scale: TIME_SCALE,
+            ...fig,
+            heat_phase_s: phase("--stack-only"),
+            config_download_phase_s: phase("--config-download-only"),
+            ratio_lb: round(fig.wall_s / fig.lower_bound_s, 3),
+            ratio_lb_with_validation: round(fig.wall_s / fig.lower_bound_with_validation_s, 3),
+            lab_peak_rss_mb: peakMb,
+            heat_all_peak_rss_mb: peakHeatMb,
+        };
+    } finally {
+        lab.stop();
+        if (!process.env.BENCH_KEEP) fs.rmSync(root, { recursive: true, force: true });
+    }
+}
+
+const benches: Record<string, () => Promise<Record<string, unknown>>> = { p1, p2, p3, p3x, p4, analyze, real };
 
 async function main() {
     const which = process.argv[2] ?? "";
     const names = which === "all" ? ["p1", "p3", "p4", "p2"] : [which];
     if (!names.every((n) => n in benches)) {
-        console.error("usage: tsx bench/run.ts <p1|p2|p3|p4|all>");
+        console.error("usage: tsx bench/run.ts <p1|p2|p3|p4|real|all>");
         process.exit(2);
     }
     let failed = false;

@@ -12,18 +12,16 @@ import { paths } from "./paths";
  * merely exported LAB_DIR does not match). This process and its ancestors are never included.
  */
 export function undercloudProcesses(dir: string): number[] {
-    const want = [
-        Buffer.from(`LAB_DIR=${path.resolve(dir)}\0`),
-        Buffer.from(`HOME=${paths(dir).home}\0`),
-        Buffer.from(`HOME=${paths(dir).sessionHome}\0`),
-    ];
+    const labDir = Buffer.from(`LAB_DIR=${path.resolve(dir)}\0`);
+    // The undercloud user's sessions: $HOME is the lab home or its dot-free link (paths.ts).
+    const homes = [Buffer.from(`HOME=${paths(dir).home}\0`), Buffer.from(`HOME=${paths(dir).sessionHome}\0`)];
     const mine = ancestors();
     const out: number[] = [];
     for (const d of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(d) || mine.has(Number(d))) continue;
         try {
             const env = fs.readFileSync(`/proc/${d}/environ`);
-            if (want.every((w) => env.includes(w))) out.push(Number(d));
+            if (env.includes(labDir) && homes.some((h) => env.includes(h))) out.push(Number(d));
         } catch {
             // exited, or not ours to read
         }

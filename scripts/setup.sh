@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm run setup: idempotent. Installs the Debian packages in scripts/setup/debian-packages.txt that
-# are missing, then builds the Pulumi toolchain (cached). --quiet prints only what it does.
+# are missing, builds the Pulumi toolchain (cached), then installs real TripleO for the lab
+# (scripts/setup/tripleo.sh, cached). --quiet prints only what it does.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 QUIET=false
@@ -39,4 +40,12 @@ if $QUIET; then
   [[ -x "$ROOT/.pulumi/bin/pulumi" ]]
 else
   bash "$ROOT/tools/pulumi/build.sh"
+fi
+
+# Real TripleO for the lab (python-tripleoclient, THT, Debian's Heat): .tripleo, cached.
+if $QUIET; then
+  bash "$ROOT/scripts/setup/tripleo.sh" | grep -v '(cached)$' || true
+  [[ -x "$ROOT/.tripleo/bin/openstack" ]]
+else
+  bash "$ROOT/scripts/setup/tripleo.sh"
 fi

@@ -12,7 +12,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { PulumiWorkspace, pulumiWorkspace, toolchainBuilt } from "../support/pulumi";
+import { spawn } from "node:child_process";
+import { PulumiWorkspace, projectRoot, pulumiWorkspace, toolchainBuilt } from "../support/pulumi";
+import { shJoin } from "../../providers/remote/shell";
 import {
     type LabLogEntry,
     type PrivateLab,
@@ -42,6 +44,11 @@ const skip =
     (!toolchainBuilt() && "toolchain not built (npm run setup)") ||
     (checkInstalled() && `real TripleO not installed (npm run setup)`) ||
     (process.getuid?.() !== 0 && "the real-TripleO lab needs root");
+
+async function waitFor(cond: () => boolean, ms: number): Promise<void> {
+    const t0 = Date.now();
+    while (!cond() && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 500));
+}
 
 function upOk(): Promise<unknown> {
     return ws.ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
@@ -184,6 +191,43 @@ describe("the seed through real tripleoclient, THT and Heat", { skip }, () => {
             "dcn0",
             "dcn1",
         ]);
+    });
+
+    it("one ephemeral Heat per undercloud: two overlapping --stack-only runs break each other", async () => {
+        // dcn0's own Heat-phase command line, for two new stack names at once (what the program's
+        // Heat lock prevents): both start tripleoclient's native Heat on 127.0.0.1:8006.
+        const dcn0 = labLog().find(
+            (e) => sub(e) === "overcloud deploy --templates" && stackOf(e) === "dcn0" && e.argv.includes("--stack-only"),
+        )!;
+        const asStack = (name: string) => dcn0.argv.map((a, i) => (dcn0.argv[i - 1] === "--stack" ? name : a));
+        const run = (argv: string[]) => {
+            let out = "";
+            const done = new Promise<{ code: number; out: string }>((resolve) => {
+                const child = spawn(
+                    process.execPath,
+                    ["--import", "tsx", path.join(projectRoot, "lab", "cli.ts"), "ssh", "--", shJoin(argv)],
+                    { cwd: projectRoot, env: privateLab.env },
+                );
+                child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+                child.stderr.on("data", (b: Buffer) => (out += b.toString()));
+                child.on("close", (code) => resolve({ code: code ?? -1, out }));
+            });
+            return { done, output: () => out };
+        };
+        const first = run(asStack("heatx0"));
+        // The second starts once the first one's Heat is creating its stack.
+        await waitFor(() => /Performing Heat stack create/.test(first.output()), 300_000);
+        const second = run(asStack("heatx1"));
+        const results = await Promise.all([first.done, second.done]);
+        try {
+            assert.ok(
+                results.some((r) => r.code !== 0),
+                `both overlapping Heat phases succeeded:\n${results.map((r) => r.out.slice(-400)).join("\n---\n")}`,
+            );
+        } finally {
+            for (const s of ["heatx0", "heatx1"])
+                privateLab.lab("ssh", "--", `openstack overcloud delete ${s} --yes --skip-ipa-cleanup || true`);
+        }
     });
 
     it("destroy leaves the lab empty", async () => {
