@@ -4,7 +4,8 @@
 // exit 1 when any site (or the flow) fails, 2 on bad usage.
 //
 //   --stack-config <Pulumi.<stack>.yaml>   sites (kind dcn: name, cephCluster, az, glanceStore) and
-//                                          undercloud connection (connectionFile, knownHostsFile, privateKeyFile, host/port/user)
+//                                          undercloud connection (connectionFile, host/port/user, hostKey or
+//                                          knownHostsFile, privateKeyFile), resolved as the program resolves it
 //   --connection <connection.json>         default <repo>/.lab/connection.json (the lab)
 //   --sites dcn0,dcn1                      only these sites (default: all DCN sites / all non-default stores)
 //   --rc <file>                            central rc on the undercloud (default ~/control-planerc)
