@@ -5,6 +5,14 @@
  *
  * Keys (project namespace `dcn-storage`):
  * - `undercloud`: {connectionFile?, host?, port?, user?, hostKey?, knownHostsFile?, privateKeyFile?}
+ *   The host key pin (rules: providers/remote/hostKeys.ts) is, first found wins: `hostKey`, one or
+ *   more OpenSSH public key lines of the undercloud (one string, several lines in one string, or a
+ *   list of strings; `@revoked type base64` lines refuse a key even if pinned); else every key of
+ *   host:port in `knownHostsFile` (or the connection file's `knownHostsPath`): plain or hashed
+ *   (`|1|salt|hash`) entries, `[host]:port`, comma-separated and wildcard patterns, minus the keys of
+ *   matching `@revoked` lines (`@cert-authority` lines are ignored with a warning); else the
+ *   connection file's `hostKey`. The server may present any pinned key; only the pinned key types
+ *   are negotiated.
  * - `undercloudPrivateKey` (secret, optional): the private key text; wins over privateKeyFile
  * - `settings` (optional): undercloud file locations and deploy options, see SettingsConfig
  * - `sites`: the topology, see SiteConfig
@@ -23,6 +31,7 @@ import {
     STACK_NAME,
     isRemotePath,
 } from "../providers/remote/shell";
+import { decodeKey } from "../providers/remote/hostKeys";
 import type { RoleSpec, VipSpec } from "../providers/baremetalNodes";
 import type { OverrideValue, SiteKind } from "../providers/overcloudStack";
 
@@ -44,27 +53,45 @@ const safeText = z
     .regex(SAFE_TEXT, "only letters, digits, space and _.,:+@=%/- are allowed")
     .refine((v) => !v.split("/").includes(".."), { message: "must not contain a .. path segment" });
 
-/** True when an OpenSSH public key line's blob is complete and of the line's type (not truncated). */
-function completeKeyBlob(line: string): boolean {
-    const [type, b64] = line.trim().split(/\s+/);
-    const blob = Buffer.from(b64 ?? "", "base64");
-    const fields: Buffer[] = [];
-    let off = 0;
-    while (off + 4 <= blob.length) {
-        const n = blob.readUInt32BE(off);
-        if (off + 4 + n > blob.length) {
-            return false;
+/** One line of a `hostKey` pin: `[@revoked ]type base64 [comment]`. */
+const HOST_KEY_LINE = /^(@revoked\s+)?(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/]+=*( .*)?$/;
+
+/**
+ * `hostKey`: one or more OpenSSH public key lines of the undercloud (a string, several lines in
+ * one string, or a list), `@revoked` lines allowed; at least one key that is not revoked.
+ */
+const hostKeySchema = z.union([z.string(), z.array(z.string()).min(1)]).superRefine((v, ctx) => {
+    let pinned = 0;
+    const items = typeof v === "string" ? [v] : v;
+    const bad = items.map((item, i) => {
+        const path = typeof v === "string" ? [] : [i];
+        for (const raw of item.split(/\r?\n/)) {
+            const line = raw.trim();
+            const m = HOST_KEY_LINE.exec(line);
+            if (!line) {
+                continue;
+            }
+            if (!m) {
+                ctx.addIssue({ code: "custom", path, message: "must be OpenSSH public key lines" });
+                return true;
+            }
+            const [type, b64] = line.replace(/^@revoked\s+/, "").split(/\s+/);
+            if (!decodeKey(type, b64)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path,
+                    message: "the key blob is truncated or not of the line's key type",
+                });
+                return true;
+            }
+            pinned += m[1] ? 0 : 1;
         }
-        fields.push(blob.subarray(off + 4, off + 4 + n));
-        off += 4 + n;
+        return false;
+    });
+    if (pinned === 0 && !bad.includes(true)) {
+        ctx.addIssue({ code: "custom", message: "no host key pinned (only @revoked lines or nothing)" });
     }
-    return (
-        off === blob.length &&
-        fields.length >= 2 &&
-        fields[0].toString() === type &&
-        (type !== "ssh-ed25519" || (fields.length === 2 && fields[1].length === 32))
-    );
-}
+});
 
 export function undercloudSchema() {
     return z
@@ -76,11 +103,7 @@ export function undercloudSchema() {
                 .string()
                 .regex(/^[a-z_][a-z0-9_-]*$/)
                 .optional(),
-            hostKey: z
-                .string()
-                .regex(/^(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/]+=*( .*)?$/, "must be an OpenSSH public key line")
-                .refine(completeKeyBlob, { message: "the key blob is truncated or not of the line's key type" })
-                .optional(),
+            hostKey: hostKeySchema.optional(),
             knownHostsFile: z.string().min(1).optional(),
             privateKeyFile: z.string().min(1).optional(),
         })

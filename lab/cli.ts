@@ -160,7 +160,8 @@ function printConnection(): void {
     console.log(`  user:        ${c.user}`);
     console.log(`  key file:    ${c.privateKeyPath}`);
     console.log(`  known_hosts: ${c.knownHostsPath}`);
-    console.log(`  known_hosts line: ${fs.readFileSync(c.knownHostsPath, "utf8").trim()}`);
+    for (const line of fs.readFileSync(c.knownHostsPath, "utf8").trim().split("\n"))
+        console.log(`  known_hosts line: ${line}`);
     console.log(`  home:        ${c.home}`);
     console.log(`  connection:  ${paths().connection}`);
     console.log(

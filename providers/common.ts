@@ -42,7 +42,10 @@ export interface UndercloudInput {
     host: string;
     port: number;
     user: string;
-    /** Pinned OpenSSH public key line of the undercloud's sshd. */
+    /**
+     * Pinned host keys of the undercloud's sshd: one or more OpenSSH public key lines (newline
+     * separated; `@revoked` lines refuse a key), as components/connection.ts normalizes them.
+     */
     hostKey: string;
 }
 
@@ -66,12 +69,25 @@ export function baseShape() {
                 host: unk(z.string().regex(HOST_NAME)),
                 port: unk(z.number().int().min(1).max(65535)),
                 user: unk(z.string().regex(/^[a-z_][a-z0-9_-]*$/)),
-                hostKey: unk(z.string().regex(/^(ssh-|ecdsa-|sk-)[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( .*)?$/)),
+                hostKey: unk(z.string().superRefine(pinIssue)),
             }),
         ),
         privateKey: unk(z.string().min(1)),
         providerVersion: z.string(),
     };
+}
+
+/**
+ * Zod check of a pinned host key input: OpenSSH public key lines (`@revoked` allowed), at least one
+ * pinned. The shape only, as before several keys were allowed; the blobs are decoded at connect time
+ * (./remote/hostKeys.ts) and the stack config is checked in full (components/config.ts).
+ */
+function pinIssue(v: string, ctx: z.RefinementCtx): void {
+    const lines = v.split("\n").filter((l) => l.trim());
+    const line = /^(@revoked\s+)?(ssh-|ecdsa-|sk-)[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( .*)?$/;
+    if (!lines.every((l) => line.test(l)) || lines.every((l) => l.startsWith("@revoked"))) {
+        ctx.addIssue({ code: "custom", message: "must be OpenSSH public key lines, at least one not @revoked" });
+    }
 }
 
 /** Accepts the schema's type or the preview-unknown sentinel. */

@@ -175,4 +175,32 @@ describe("undercloud connection", () => {
         assert.equal(ok.connection.hostKey, hostLine);
         assert.equal(ok.privateKeyFile, undefined);
     });
+
+    it("hostKey takes several lines or a list; the pin is normalized (ed25519 first, @revoked last)", () => {
+        const rsa = utils.generateKeyPairSync("rsa", { bits: 2048 }).public.trim().split(/\s+/).slice(0, 2).join(" ");
+        const old = utils.generateKeyPairSync("ed25519").public.trim().split(/\s+/).slice(0, 2).join(" ");
+        const want = `${hostLine}\n${rsa}\n@revoked ${old}`;
+        for (const hostKey of [`${rsa} a\n${hostLine} b\n@revoked ${old}\n`, [rsa, hostLine, `@revoked ${old}`]]) {
+            assert.equal(
+                resolveUndercloud(parseUndercloud({ host: "h", hostKey }), dir, true).connection.hostKey,
+                want,
+            );
+        }
+        fails(() => parseUndercloud({ host: "h", hostKey: [hostLine, "yes"] }), /undercloud\.hostKey\[1\]: must be/);
+        fails(() => parseUndercloud({ host: "h", hostKey: `@revoked ${hostLine}` }), /hostKey: no host key pinned/);
+    });
+
+    it("known_hosts: @revoked keys are not pinned, @cert-authority lines give a note", () => {
+        const kh = path.join(dir, "kh-revoked");
+        fs.writeFileSync(kh, `[h]:2222 ${hostLine}\n@revoked [h]:2222 ${hostLine}\n@cert-authority * ${hostLine}\n`);
+        fails(
+            () => resolveUndercloud(parseUndercloud({ host: "h", port: 2222, knownHostsFile: kh }), dir, true),
+            /knownHostsFile: .* has no key for \[h\]:2222 \(.*@cert-authority ignored.*; 1 key\(s\) .* @revoked/,
+        );
+        fs.appendFileSync(kh, `h,[h]:2222 ${utils.generateKeyPairSync("ecdsa", { bits: 256 }).public}\n`);
+        const r = resolveUndercloud(parseUndercloud({ host: "h", port: 2222, knownHostsFile: kh }), dir, true);
+        assert.match(r.connection.hostKey, /^ecdsa-sha2-nistp256 \S+\n@revoked ssh-ed25519 \S+$/);
+        assert.equal(r.notes.length, 2);
+        assert.match(r.notes[0], /@cert-authority ignored/);
+    });
 });

@@ -4,7 +4,8 @@
 // exit 1 when any site (or the flow) fails, 2 on bad usage.
 //
 //   --stack-config <Pulumi.<stack>.yaml>   sites (kind dcn: name, cephCluster, az, glanceStore) and
-//                                          undercloud connection (connectionFile, knownHostsFile, privateKeyFile, host/port/user)
+//                                          undercloud connection (connectionFile, host/port/user, hostKey or
+//                                          knownHostsFile, privateKeyFile), resolved as the program resolves it
 //   --connection <connection.json>         default <repo>/.lab/connection.json (the lab)
 //   --sites dcn0,dcn1                      only these sites (default: all DCN sites / all non-default stores)
 //   --rc <file>                            central rc on the undercloud (default ~/control-planerc)
@@ -12,7 +13,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { type UndercloudConnection, connectUndercloud, readConnectionFile } from "./ssh";
+import type { SshTarget } from "../../providers/remote/ssh";
+import { connectUndercloud, readConnectionFile, targetFromConfig } from "./ssh";
 import { type ValidationSite, validateMultistore } from "./validate";
 
 const REPO = path.resolve(__dirname, "..", "..");
@@ -27,14 +29,10 @@ interface StackConfigSite {
     glanceStore?: string;
 }
 
-function fromRepo(p: string): string {
-    return path.isAbsolute(p) || p.startsWith("~") ? p : path.join(REPO, p);
-}
-
 export function readStackConfig(
     file: string,
     withConnection = true,
-): { sites?: ValidationSite[]; connection?: UndercloudConnection } {
+): { sites?: ValidationSite[]; connection?: SshTarget } {
     const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
     const cfg = doc.config ?? {};
     const key = (k: string) => Object.keys(cfg).find((x) => x.endsWith(`:${k}`) || x === k);
@@ -51,33 +49,8 @@ export function readStackConfig(
               }))
         : undefined;
     const ucKey = key("undercloud");
-    const uc = (ucKey ? cfg[ucKey] : undefined) as
-        | {
-              connectionFile?: string;
-              knownHostsFile?: string;
-              privateKeyFile?: string;
-              host?: string;
-              port?: number;
-              user?: string;
-              hostKey?: string;
-          }
-        | undefined;
-    let connection: UndercloudConnection | undefined;
-    if (uc && withConnection) {
-        const base = uc.connectionFile ? readConnectionFile(fromRepo(uc.connectionFile)) : undefined;
-        const host = uc.host ?? base?.host;
-        const user = uc.user ?? base?.user;
-        const privateKeyPath = uc.privateKeyFile ? fromRepo(uc.privateKeyFile) : base?.privateKeyPath;
-        if (host && user && privateKeyPath)
-            connection = {
-                host,
-                port: uc.port ?? base?.port ?? 22,
-                user,
-                privateKeyPath,
-                hostKey: uc.hostKey ?? (uc.knownHostsFile ? undefined : base?.hostKey),
-                knownHostsPath: uc.knownHostsFile ? fromRepo(uc.knownHostsFile) : base?.knownHostsPath,
-            };
-    }
+    // The same resolution as the program's (components/connection.ts): host key pin, key file.
+    const connection = ucKey && withConnection ? targetFromConfig(cfg[ucKey], REPO) : undefined;
     return { sites, connection };
 }
 

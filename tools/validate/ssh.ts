@@ -1,9 +1,13 @@
-// One SSH connection to the undercloud (ssh2, host key pinned) on which the validation runs its
-// commands, each in its own exec channel (the lab's sshd runs them in a login shell).
+// The validation's connection to the undercloud: the project's one SSH transport
+// (providers/remote/ssh.ts), pinned exactly as the program pins it (components/connection.ts,
+// rules in providers/remote/hostKeys.ts): every key of host:port in the known_hosts file, hashed
+// or plain, minus @revoked ones, else `hostKey`. Each command runs in its own exec channel.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Client } from "ssh2";
+import { resolveUndercloud } from "../../components/connection";
+import { parseUndercloud } from "../../components/config";
+import { type SshTarget, disconnect, exec } from "../../providers/remote/ssh";
 
 /** Where and how to reach the undercloud; the lab's `connection.json` has exactly these fields. */
 export interface UndercloudConnection {
@@ -11,9 +15,9 @@ export interface UndercloudConnection {
     port: number;
     user: string;
     privateKeyPath: string;
-    /** Pinned host key, authorized_keys format (`ssh-ed25519 AAAA…`). */
+    /** Pinned host key(s): OpenSSH public key lines, used when there is no `knownHostsPath`. */
     hostKey?: string;
-    /** Or a known_hosts file whose first matching key type is pinned. */
+    /** known_hosts file: every key it lists for host:port is pinned. */
     knownHostsPath?: string;
 }
 
@@ -28,70 +32,36 @@ export interface Undercloud {
     close(): void;
 }
 
-function expandHome(p: string): string {
-    return p === "~" || p.startsWith("~/") ? path.join(os.homedir(), p.slice(1)) : p;
-}
-
-/** The base64 blobs of the pinned host key(s). */
-function pinnedKeys(c: UndercloudConnection): string[] {
-    if (c.hostKey) return [c.hostKey.trim().split(/\s+/)[1]];
-    if (c.knownHostsPath) {
-        return fs
-            .readFileSync(expandHome(c.knownHostsPath), "utf8")
-            .split("\n")
-            .map((l) => l.trim().split(/\s+/))
-            .filter((f) => f.length >= 3 && !f[0].startsWith("#"))
-            .map((f) => f[2]);
-    }
-    throw new Error("no pinned host key: give hostKey or knownHostsPath (host keys are never trusted on first use)");
-}
+type Warn = (message: string) => void;
+const warnOnStderr: Warn = (m) => console.error(`validate: warning: ${m}`);
 
 /** Reads the lab's (or an operator's) connection.json. */
 export function readConnectionFile(file: string): UndercloudConnection {
-    return JSON.parse(fs.readFileSync(expandHome(file), "utf8")) as UndercloudConnection;
+    const f = file.startsWith("~/") ? path.join(os.homedir(), file.slice(2)) : file;
+    return JSON.parse(fs.readFileSync(f, "utf8")) as UndercloudConnection;
 }
 
-export function connectUndercloud(c: UndercloudConnection): Promise<Undercloud> {
-    const pinned = pinnedKeys(c);
-    const client = new Client();
-    return new Promise((resolve, reject) => {
-        client.once("ready", () =>
-            resolve({
-                exec: (command, timeoutMs = 300_000) => execOn(client, command, timeoutMs),
-                close: () => client.end(),
-            }),
-        );
-        client.once("error", reject);
-        client.connect({
-            host: c.host,
-            port: c.port,
-            username: c.user,
-            privateKey: fs.readFileSync(expandHome(c.privateKeyPath)),
-            hostVerifier: (key: Buffer) => pinned.includes(key.toString("base64")),
-            readyTimeout: 20_000,
-            keepaliveInterval: 10_000,
-        });
-    });
+function targetOf(r: ReturnType<typeof resolveUndercloud>, warn: Warn): SshTarget {
+    r.notes.forEach(warn);
+    return { ...r.connection, privateKey: fs.readFileSync(r.privateKeyFile!, "utf8") };
 }
 
-function execOn(client: Client, command: string, timeoutMs: number): Promise<ExecResult> {
-    return new Promise((resolve, reject) => {
-        client.exec(command, (err, stream) => {
-            if (err) return reject(err);
-            let stdout = "";
-            let stderr = "";
-            let code = -1;
-            const timer = setTimeout(() => {
-                stream.close();
-                reject(new Error(`'${command}' timed out after ${timeoutMs} ms`));
-            }, timeoutMs);
-            stream.on("data", (d: Buffer) => (stdout += d.toString()));
-            stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-            stream.on("exit", (c: number | null) => (code = c ?? -1));
-            stream.on("close", () => {
-                clearTimeout(timer);
-                resolve({ code, stdout, stderr });
-            });
-        });
-    });
+/** The SSH target of a stack config's `undercloud` block, resolved as the program resolves it. */
+export function targetFromConfig(undercloud: unknown, projectDir: string, warn = warnOnStderr): SshTarget {
+    return targetOf(resolveUndercloud(parseUndercloud(undercloud), projectDir, false), warn);
+}
+
+/** The SSH target of a connection.json-shaped object (relative paths from the working directory). */
+export function targetFromConnection(c: UndercloudConnection, warn = warnOnStderr): SshTarget {
+    return targetOf(resolveUndercloud({}, process.cwd(), false, c), warn);
+}
+
+/** Connects (the host key is verified here) and returns the commands' entry point. */
+export async function connectUndercloud(c: UndercloudConnection | SshTarget): Promise<Undercloud> {
+    const target = "privateKey" in c ? c : targetFromConnection(c);
+    await exec(target, "true", { timeoutMs: 30_000 });
+    return {
+        exec: (command, timeoutMs = 300_000) => exec(target, command, { timeoutMs }),
+        close: () => disconnect(target),
+    };
 }
