@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { utils } from "ssh2";
-import { ConfigError, parseUndercloud, planTopology } from "../../components/config";
+import { ConfigError, DEFAULT_VIPS, parseUndercloud, planTopology } from "../../components/config";
 import { resolveUndercloud } from "../../components/connection";
 
 const devYaml = parse(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.dev.yaml"), "utf8")).config;
@@ -47,7 +47,6 @@ describe("topology", () => {
         );
         assert.deepEqual(plan.central.roles[0].defaultRouteNetwork, ["external_cloud_0"]);
         assert.ok(plan.central.vips.length > 0, "central gets VIPs");
-        assert.deepEqual(plan.dcns[0].vips, []);
         assert.equal(plan.dcns[1].workDir, "~/dcn/dcn1");
         assert.deepEqual(
             plan.dcns[1].roles.map((r) => r.name),
@@ -55,6 +54,25 @@ describe("topology", () => {
         );
         assert.equal(plan.settings.singleHostCeph, true);
         assert.equal(plan.settings.timeoutMinutes.deploy, 240);
+    });
+
+    // Every stack provisions its VIPs (reference: the seed's `dcn/metal.sh <STACK>` ensures
+    // deployed-vips-<STACK>.yaml for every stack, central or DCN): THT 18's overcloud-resource-registry-puppet.j2.yaml maps
+    // OS::TripleO::Network::Ports::ControlPlaneVipPort to network/ports/deployed_vip_ctlplane.yaml,
+    // whose outputs are get_param [ControlPlaneVipData, …] (written by the VIP provision).
+    it("DCN sites without vips get the default VIPs, as central does", () => {
+        const plan = planTopology(seedSites, seedSettings);
+        for (const d of plan.dcns) {
+            assert.ok(
+                d.vips.some((v) => v.network === "ctlplane"),
+                `${d.name} provisions the ctlplane VIP`,
+            );
+            assert.deepEqual(d.vips, plan.central.vips, d.name);
+        }
+        assert.deepEqual(plan.central.vips, DEFAULT_VIPS);
+        const s = clone(seedSites);
+        s[1].vips = [{ network: "ctlplane" }];
+        assert.deepEqual(planTopology(s, seedSettings).dcns[0].vips, [{ network: "ctlplane" }]);
     });
 
     it("every DCN site is generated from its own entry (dcn1 is not a copy of dcn0)", () => {

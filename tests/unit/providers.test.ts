@@ -115,7 +115,7 @@ describe("check", () => {
                 outputFile: "/x",
                 sourceHashes: [],
                 keyClientName: "openstack",
-                configDownloadDir: "~/overcloud-deploy/",
+                configDownloadDir: "",
                 timeoutMinutes: 30,
             },
         );
@@ -129,6 +129,7 @@ describe("check", () => {
                 ...base,
                 stack: "dcn0",
                 networkDataFile: "~/n.yaml",
+                templatesDir: "~/templates",
                 vips: [],
                 concurrency: 2,
                 workDir: "~/dcn/dcn0",
