@@ -29,7 +29,7 @@ import {
     updateByPolicy,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
-import { readFile, remoteHome, removeFiles, runJob } from "./remote/jobs";
+import { readFile, remoteHome, removeFiles, run, runJob } from "./remote/jobs";
 import { knownSecrets } from "./remote/redact";
 import { STACK_NAME, expandHome } from "./remote/shell";
 import { traced } from "./remote/trace";
@@ -124,7 +124,13 @@ export const cephExportProvider: pulumi.dynamic.ResourceProvider = traced("CephE
     },
 
     async delete(_id: string, props: CephExportOutputs) {
-        await removeFiles(targetOf(props), [props.outputFile]);
+        const t = targetOf(props);
+        const home = await remoteHome(t);
+        await removeFiles(t, [props.outputFile]);
+        if (!props.configDownloadDir) {
+            // The cephadm marker dir this resource made (only empty dirs; never a real config-download).
+            await run(t, ["sh", "-c", 'rm -rf -- "$1"', "sh", exportConfigDownloadDir(props, home)]);
+        }
     },
 });
 

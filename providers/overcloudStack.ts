@@ -244,9 +244,14 @@ async function deploy(inputs: OvercloudStackInputs, olds?: OvercloudStackOutputs
     const p = stackPaths(inputs.stack, home);
     const overridesFile = `${work}/overrides-${inputs.stack}.yaml`;
     const overrides = renderOverridesFile(inputs.overrides);
-    const envFiles = orderedEnvFiles(inputs.kind, inputs.templatesDir, inputs.files, overridesFile).map((f) =>
-        expandHome(f, home),
-    );
+    // Expanded first: which common files are THT's is decided by path (`~/templates/…` vs /home/…).
+    const x = (f: string) => (f ? expandHome(f, home) : f);
+    const files: DeployFiles = {
+        ...inputs.files,
+        commonEnvFiles: inputs.files.commonEnvFiles.map(x),
+        containerPrepareFile: x(inputs.files.containerPrepareFile),
+    };
+    const envFiles = orderedEnvFiles(inputs.kind, x(inputs.templatesDir), files, overridesFile).map(x);
     const deployHash = sha256(
         stableStringify({
             envFiles,
