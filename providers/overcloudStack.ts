@@ -443,6 +443,14 @@ export function deployCommand(inputs: OvercloudStackInputs, envFiles: string[], 
     ];
 }
 
+/**
+ * tripleoclient gives its ephemeral Heat ~5 s to open its API port (utils.py test_heat_api_port:
+ * stop_after_attempt(10), wait 0.5 s) before it gives up with `RetryError[… raised
+ * ConnectionRefusedError>]`; a busy undercloud (a DB restore on an update, other stacks'
+ * config-download) misses that now and then, before any stack operation: run it again.
+ */
+export const HEAT_START_RETRY = { attempts: 3, when: "raised ConnectionRefusedError>]" };
+
 /** Writes a phase marker (path and hash are quoted arguments). */
 export const MARKER_SCRIPT = 'printf "%s\\n" "$2" > "$1"';
 
@@ -467,7 +475,7 @@ export function deployJobCommands(
 ): JobCommand[] {
     const cmds: JobCommand[] = [];
     if (!o.skipHeat) {
-        cmds.push({ argv: [...base, "--stack-only"], lock: o.heatLock });
+        cmds.push({ argv: [...base, "--stack-only"], lock: o.heatLock, retry: HEAT_START_RETRY });
         cmds.push({ argv: ["sh", "-c", MARKER_SCRIPT, "sh", o.heatMarker, o.deployHash] });
     }
     if (!o.skipConfig) {

@@ -2,6 +2,7 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -140,6 +141,44 @@ describe("remote jobs", () => {
         assert.notEqual(jobId("dcn0", "metal", a), jobId("dcn0", "metal", b));
         assert.notEqual(jobId("dcn0", "metal", a), jobId("dcn1", "metal", a));
         assert.match(jobId("control-plane", "deploy-heat", a), /^control-plane-deploy-heat-[0-9a-f]{16}$/);
+    });
+
+    it("a command with `retry` runs again only while its own run printed the transient failure", () => {
+        // As the runner runs it: `sh <dir>/script.sh > <dir>/out.log`. The command fails with
+        // tripleoclient's "Heat API never came up" text twice, then once for another reason.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "job-retry-"));
+        const count = path.join(dir, "count");
+        const cmd = (fails: string) => [
+            "sh",
+            "-c",
+            'n=$(cat "$1" 2>/dev/null || echo 0); echo $((n+1)) > "$1"; eval "$2"',
+            "sh",
+            count,
+            fails,
+        ];
+        const runScript = (fails: string, attempts: number) => {
+            fs.rmSync(count, { force: true });
+            const script = path.join(dir, "script.sh");
+            fs.writeFileSync(
+                script,
+                renderJobScript([{ argv: cmd(fails), retry: { attempts, when: "raised ConnectionRefusedError>]" } }]),
+            );
+            fs.rmSync(path.join(dir, "script.progress"), { recursive: true, force: true });
+            const r = spawnSync("sh", ["-c", 'sh "$1/script.sh" > "$1/out.log" 2>&1', "sh", dir]);
+            return { code: r.status, runs: Number(fs.readFileSync(count, "utf8")) };
+        };
+        const heatDown =
+            'echo "tenacity.RetryError: RetryError[<Future at 0x1 state=finished raised ConnectionRefusedError>]"; exit 1';
+        // Fails twice with the Heat text, then succeeds.
+        assert.deepEqual(runScript(`if [ "$(cat ${count})" -lt 3 ]; then ${heatDown}; fi`, 3), { code: 0, runs: 3 });
+        // Always the Heat text: stops after `attempts` runs with the command's exit code.
+        assert.deepEqual(runScript(heatDown, 3), { code: 1, runs: 3 });
+        // Another failure (its earlier runs' text is in out.log, not in this run's): no retry.
+        assert.deepEqual(
+            runScript(`if [ "$(cat ${count})" -lt 2 ]; then ${heatDown}; else echo "stack failed"; exit 4; fi`, 3),
+            { code: 4, runs: 2 },
+        );
+        fs.rmSync(dir, { recursive: true, force: true });
     });
 
     it("runs a detached job, streams its lines and archives it", async () => {
