@@ -65,16 +65,16 @@ export function isContractCommand(argv: readonly string[]): boolean {
 }
 
 /**
- * Each distinct command line once, at its last run, in the order of those runs. The replay gets the
- * program's input files as they are at the end of the recording; an earlier run of the same line
- * read older versions (a scale-out rewrites the baremetal file, an added site the Glance file), so
- * replaying it would test a combination the program never sent. Commands still running (no exit)
- * are left out.
+ * For each recorded run: whether it is the last run of its command line. The replay copies the
+ * program's input files as they are at the end of the recording, and an earlier run of the same
+ * line read older versions (a scale-out rewrites the baremetal file, an added site the Glance file
+ * and the Ceph export), so only a line's last run is judged; the earlier ones are replayed all the
+ * same, in order, for what they leave behind.
  */
-export function lastRuns(entries: readonly LabLogEntry[]): LabLogEntry[] {
+export function lastRunFlags(entries: ReadonlyArray<{ argv: string[] }>): boolean[] {
     const last = new Map<string, number>();
     entries.forEach((e, i) => last.set(JSON.stringify(e.argv), i));
-    return entries.filter((e, i) => e.exit !== null && last.get(JSON.stringify(e.argv)) === i);
+    return entries.map((e, i) => last.get(JSON.stringify(e.argv)) === i);
 }
 
 /** Options whose value is a file or directory a command writes. */
@@ -126,7 +126,14 @@ function copyRebased(src: string, dst: string, from: string, to: string): void {
         return;
     }
     fs.mkdirSync(path.dirname(dst), { recursive: true });
-    fs.writeFileSync(dst, fs.readFileSync(src, "utf8").split(from + "/").join(to + "/"), { mode: st.mode & 0o777 });
+    fs.writeFileSync(
+        dst,
+        fs
+            .readFileSync(src, "utf8")
+            .split(from + "/")
+            .join(to + "/"),
+        { mode: st.mode & 0o777 },
+    );
 }
 
 // ---- running command lines on a lab ----
@@ -152,6 +159,17 @@ export function runOnLab(lab: PrivateLab | string, argv: readonly string[], time
             resolve({ argv: [...argv], exit: code ?? -1, output });
         });
     });
+}
+
+/** Runs command lines on a lab, `parallel` at a time; results in the order given. */
+export async function runEach(lab: PrivateLab | string, argvs: readonly string[][], parallel = 1): Promise<Ran[]> {
+    const results: Ran[] = new Array<Ran>(argvs.length);
+    let next = 0;
+    const worker = async () => {
+        for (let i = next++; i < argvs.length; i = next++) results[i] = await runOnLab(lab, argvs[i]);
+    };
+    await Promise.all(Array.from({ length: Math.min(parallel, argvs.length) }, worker));
+    return results;
 }
 
 /** A fresh cephx-shaped key (the log redacts them; a replay needs a valid one in their place). */
@@ -219,9 +237,12 @@ export function comparableOutputs(commands: ReadonlyArray<{ argv: string[] }>, r
     for (const c of commands) {
         for (const o of outputPaths(c.argv)) if (o.startsWith(realHome + "/")) files.add(path.relative(realHome, o));
         const i = c.argv.indexOf("--stack");
-        if (kindOf(c.argv) === "ceph deploy" && i > 0) files.add(`overcloud-deploy/${c.argv[i + 1]}/ceph_client.yml`);
-        if (kindOf(c.argv) === "node provision" && i > 0)
-            files.add(`overcloud-deploy/${c.argv[i + 1]}/tripleo-ansible-inventory.yaml`);
+        const wd = `overcloud-deploy/${c.argv[i + 1]}`;
+        if (i < 0) continue;
+        if (kindOf(c.argv) === "node provision") files.add(`${wd}/tripleo-ansible-inventory.yaml`);
+        if (kindOf(c.argv) === "ceph deploy") files.add(`${wd}/ceph_client.yml`).add(`${wd}/generated_ceph_spec.yaml`);
+        if (kindOf(c.argv) === "deploy")
+            files.add(`${wd}/${c.argv[i + 1]}-passwords.yaml`).add(`${wd}/${c.argv[i + 1]}-deployment_status.yaml`);
     }
     return [...files].sort();
 }
@@ -308,6 +329,16 @@ export function compareShapes(real: Shape, imitation: Shape, file: string, at = 
     return diffs;
 }
 
+/** The shape differences of one file (relative path) between two homes; a missing file is one too. */
+export function compareFiles(realHome: string, imitationHome: string, rel: string): string[] {
+    const [a, b] = [path.join(realHome, rel), path.join(imitationHome, rel)];
+    if (!fs.existsSync(a) || !fs.existsSync(b))
+        return fs.existsSync(a) || fs.existsSync(b)
+            ? [`${rel}: written only by ${fs.existsSync(a) ? "real" : "the imitation"}`]
+            : [];
+    return compareShapes(shapeOf(fs.readFileSync(a, "utf8")), shapeOf(fs.readFileSync(b, "utf8")), rel);
+}
+
 // ---- malformed command lines ----
 
 export interface Variant {
@@ -315,6 +346,22 @@ export interface Variant {
     /** What is wrong with it. */
     what: string;
     argv: string[];
+}
+
+/**
+ * One command line of each kind the recording holds (its first), plus `extra` ones for kinds it
+ * does not hold yet (e.g. `node unprovision` and `delete` before a site is removed).
+ */
+export function commandsByKind(
+    entries: ReadonlyArray<{ argv: string[] }>,
+    extra: readonly string[][] = [],
+): Map<CommandKind, string[]> {
+    const byKind = new Map<CommandKind, string[]>();
+    for (const argv of [...entries.map((e) => e.argv), ...extra]) {
+        const k = kindOf(argv);
+        if (k && !byKind.has(k)) byKind.set(k, argv);
+    }
+    return byKind;
 }
 
 /** Options of tripleoclient's commands that take a value (`-f` is one only for `status`). */
