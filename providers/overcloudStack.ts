@@ -449,7 +449,7 @@ export function deployCommand(inputs: OvercloudStackInputs, envFiles: string[], 
  * ConnectionRefusedError>]`; a busy undercloud (a DB restore on an update, other stacks'
  * config-download) misses that now and then, before any stack operation: run it again.
  */
-export const HEAT_START_RETRY = { attempts: 3, when: "raised ConnectionRefusedError>]" };
+export const HEAT_START_RETRY = { attempts: 5, when: "raised ConnectionRefusedError>]" };
 
 /** Writes a phase marker (path and hash are quoted arguments). */
 export const MARKER_SCRIPT = 'printf "%s\\n" "$2" > "$1"';
