@@ -24,6 +24,7 @@ import {
     startPrivateLab,
     writeStackConfig,
 } from "../support/lab";
+import { killAll, undercloudProcesses } from "../../lab/power";
 import { checkInstalled } from "../../lab/tripleo/real";
 import { paths } from "../../lab/paths";
 import { unprovisionCommand } from "../../providers/baremetalNodes";
@@ -104,7 +105,10 @@ describe("the seed through real tripleoclient, THT and Heat", { skip }, () => {
         ws = await pulumiWorkspace(fixture, "real");
     });
 
-    after(() => {
+    after(async () => {
+        // A deploy cut short by a failed test goes on (it is detached, as on an undercloud): stop it
+        // and its ephemeral Heat, which would hold 127.0.0.1:8006 for the next real lab.
+        if (privateLab) await killAll(undercloudProcesses(privateLab.dir));
         privateLab?.stop();
         ws?.dispose();
         fs.rmSync(root, { recursive: true, force: true });
