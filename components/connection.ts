@@ -93,5 +93,9 @@ export function resolveUndercloud(
             throw new ConfigError(`${key("privateKeyFile")}: ${privateKeyFile} does not exist`);
         }
     }
-    return { connection: { host, port, user, hostKey }, privateKeyFile };
+    const connection: UndercloudArg = { host, port, user, hostKey };
+    if (cfg.sameAs) {
+        connection.sameAs = cfg.sameAs;
+    }
+    return { connection, privateKeyFile };
 }
