@@ -4,7 +4,7 @@
  * `dcn-storage:sites[2].cephCluster: Ceph cluster names are [a-zA-Z0-9]+ (got "dcn-2")`.
  *
  * Keys (project namespace `dcn-storage`):
- * - `undercloud`: {connectionFile?, host?, port?, user?, hostKey?, knownHostsFile?, privateKeyFile?}
+ * - `undercloud`: {connectionFile?, host?, port?, user?, hostKey?, knownHostsFile?, privateKeyFile?, sameAs?}
  *   The host key pin (rules: providers/remote/hostKeys.ts) is, first found wins: `hostKey`, one or
  *   more OpenSSH public key lines of the undercloud (one string, several lines in one string, or a
  *   list of strings; `@revoked type base64` lines refuse a key even if pinned); else every key of
@@ -33,6 +33,8 @@ import {
 } from "../providers/remote/shell";
 import { decodeKey } from "../providers/remote/hostKeys";
 import type { RoleSpec, VipSpec } from "../providers/baremetalNodes";
+import { UNDERCLOUD_ID } from "../providers/common";
+import { THT_CEPH_MON_ROLES, THT_CEPH_OSD_ROLES } from "./thtRoles";
 import type { OverrideValue, SiteKind } from "../providers/overcloudStack";
 
 export const PROJECT = "dcn-storage";
@@ -106,6 +108,12 @@ export function undercloudSchema() {
             hostKey: hostKeySchema.optional(),
             knownHostsFile: z.string().min(1).optional(),
             privateKeyFile: z.string().min(1).optional(),
+            /**
+             * `user@host:port` of the undercloud the stack's resources were created on, declaring
+             * that the one configured now is the same machine (new address, user or host key).
+             * Without it such a change is refused by every resource (providers/common.ts).
+             */
+            sameAs: z.string().regex(UNDERCLOUD_ID, "must be user@host:port of the previous undercloud").optional(),
         })
         .strict();
 }
@@ -133,7 +141,10 @@ const roleSchema = z
         networks: z.array(networkSchema).optional(),
         networkConfigTemplate: templatePath.optional(),
         defaultRouteNetwork: z.array(z.string().regex(HOST_NAME)).optional(),
+        /** The role's nodes carry Ceph OSD disks (default: the role runs CephOSD in THT 18, components/thtRoles.ts). */
         cephDisks: z.boolean().optional(),
+        /** The role runs CephMon (default: it does in THT 18); for custom roles of the templates tree. */
+        cephMon: z.boolean().optional(),
     })
     .strict();
 
@@ -265,14 +276,11 @@ export const DEFAULT_ROLE_NETWORKS: Record<string, string[]> = {
     CephStorage: ["ctlplane", "storage_cloud_0", "storage_mgmt_cloud_0"],
 };
 
-/** Roles whose nodes carry Ceph OSD disks (cleaned when the nodes are freed). */
-export const CEPH_OSD_ROLES = [
-    "ComputeHCI",
-    "DistributedComputeHCI",
-    "DistributedComputeHCIScaleOut",
-    "CephAll",
-    "CephStorage",
-];
+/** Roles whose nodes carry Ceph OSD disks (cleaned when the nodes are freed): THT 18's CephOSD roles. */
+export const CEPH_OSD_ROLES: readonly string[] = THT_CEPH_OSD_ROLES;
+
+/** Roles that run a Ceph monitor (`ceph deploy` bootstraps the cluster on one): THT 18's CephMon roles. */
+export const CEPH_MON_ROLES: readonly string[] = THT_CEPH_MON_ROLES;
 
 /** VIPs of a central stack when the config names none (the lab's ~/vip_data.yaml). */
 export const DEFAULT_VIPS: VipSpec[] = [
@@ -398,6 +406,13 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
         if (!roles.some((r) => r.cephDisks)) {
             problems.push(
                 `${at(i, "roles")}: no role carries Ceph OSD disks (${CEPH_OSD_ROLES.join(", ")} or cephDisks: true): the site's Ceph cluster ${s.cephCluster} would have no storage`,
+            );
+        }
+        // ceph deploy bootstraps the cluster on a CephMon host; without one it fails only on the
+        // undercloud, after the nodes are provisioned (reference §8.4).
+        if (!s.roles.some((r) => r.cephMon ?? CEPH_MON_ROLES.includes(r.name))) {
+            problems.push(
+                `${at(i, "roles")}: no role runs a Ceph monitor (CephMon: ${CEPH_MON_ROLES.join(", ")}; or cephMon: true on a custom role that has it): ceph deploy of the site's cluster ${s.cephCluster} needs one to bootstrap it`,
             );
         }
         const roleNames = new Set<string>();

@@ -115,5 +115,9 @@ export function resolveUndercloud(
             throw new ConfigError(`${key("privateKeyFile")}: ${privateKeyFile} does not exist`);
         }
     }
-    return { connection: { host, port, user, hostKey: formatPin(pin) }, privateKeyFile, notes };
+    const connection: UndercloudArg = { host, port, user, hostKey: formatPin(pin) };
+    if (cfg.sameAs) {
+        connection.sameAs = cfg.sameAs;
+    }
+    return { connection, privateKeyFile, notes };
 }
