@@ -636,6 +636,7 @@ export const deploy: Handler = async (prog, argv) => {
                 JSON.stringify({ files: plan.env.files, parameter_names: Object.keys(p).sort() }, null, 2),
             );
             if (stackOnly) {
+                writeStackExports(stack, wd, plan.central ? stack : String(p.AuthCloudName));
                 withState((s) => {
                     const st = s.stacks.find((x) => x.name === stack)!;
                     st.status = "DEPLOYING";
@@ -671,21 +672,8 @@ export const deploy: Handler = async (prog, argv) => {
 
         // Outputs: stack export, cell export, rc file, clouds.yaml, aggregate.
         const pw = (parse(fs.readFileSync(passFile, "utf8")) as { parameter_defaults: Params }).parameter_defaults;
-        const exported = exportParams(stack, wd, plan.central ? stack : String(p.AuthCloudName));
-        writeOut(path.join(wd, `${stack}-export.yaml`), stringify({ parameter_defaults: exported }), 0o600);
-        const cell = {
-            ...exported,
-            AllNodesExtraMapData: pick(exported.AllNodesExtraMapData as Params, [
-                "oslo_messaging_notify_short_bootstrap_node_name",
-                "oslo_messaging_notify_node_names",
-                "oslo_messaging_rpc_node_names",
-                "memcached_node_ips",
-                "ovn_dbs_vip",
-                "ovn_dbs_node_ips",
-                "redis_vip",
-            ]),
-        };
-        writeOut(path.join(wd, `${stack}-cell-export.yaml`), stringify({ parameter_defaults: cell }), 0o600);
+        // A full deploy writes the exports at its end; `--config-download-only` has no stack phase.
+        if (!cdOnly) writeStackExports(stack, wd, plan.central ? stack : String(p.AuthCloudName));
         const cloud = plan.central ? stack : String(p.AuthCloudName);
         const keystone = plan.central
             ? `http://${vipOf(p, "external_cloud_0", "10.0.0.5")}:5000`
@@ -899,6 +887,29 @@ async function configureNodes(plan: Plan): Promise<string | undefined> {
         ),
     );
     return resultKey;
+}
+
+/**
+ * `<stack>-export.yaml` and `<stack>-cell-export.yaml`, as tripleoclient's deploy writes them at the
+ * end of every run that had a Heat phase (v1/overcloud_deploy.py `_export_stack`, in the finally
+ * after the stack phase): a `--stack-only` run's export has no AllNodesExtraMapData yet.
+ */
+function writeStackExports(stack: string, wd: string, authCloud: string): void {
+    const exported = exportParams(stack, wd, authCloud);
+    writeOut(path.join(wd, `${stack}-export.yaml`), stringify({ parameter_defaults: exported }), 0o600);
+    const cell = {
+        ...exported,
+        AllNodesExtraMapData: pick(exported.AllNodesExtraMapData as Params, [
+            "oslo_messaging_notify_short_bootstrap_node_name",
+            "oslo_messaging_notify_node_names",
+            "oslo_messaging_rpc_node_names",
+            "memcached_node_ips",
+            "ovn_dbs_vip",
+            "ovn_dbs_node_ips",
+            "redis_vip",
+        ]),
+    };
+    writeOut(path.join(wd, `${stack}-cell-export.yaml`), stringify({ parameter_defaults: cell }), 0o600);
 }
 
 function pick(o: Params | undefined, keys: string[]): Params {

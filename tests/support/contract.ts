@@ -220,6 +220,10 @@ export async function replayThroughImitation(
         const argv = rebase(recorded.argv, real.sessionHome, mine.sessionHome).map((a) =>
             a === "<redacted>" ? cephxKey() : a,
         );
+        // The program removes a provision command's output before running it (its `rm -f` is not an
+        // `openstack` line of the recording): a re-run must not meet the previous run's file.
+        if (["network provision", "network vip provision", "node provision"].includes(kindOf(argv) ?? ""))
+            for (const o of outputPaths(argv)) fs.rmSync(o, { force: true });
         const r = { ...(await runOnLab(lab, argv)), recorded };
         results.push(r);
         opts.onResult?.(r);
