@@ -111,6 +111,8 @@ const roleSchema = z
         networkConfigTemplate: templatePath.optional(),
         defaultRouteNetwork: z.array(z.string().regex(HOST_NAME)).optional(),
         cephDisks: z.boolean().optional(),
+        /** The role's nodes run a Ceph mon (default: the role is one of CEPH_MON_ROLES). */
+        cephMon: z.boolean().optional(),
     })
     .strict();
 
@@ -202,6 +204,8 @@ export interface SitePlan {
     overrides: Record<string, OverrideValue>;
     cephKeyGeneration: number;
     workDir: string;
+    /** Roles of the site whose nodes run a Ceph mon (a scale-in must keep the quorum). */
+    cephMonRoles: string[];
 }
 
 export interface TopologyPlan {
@@ -250,6 +254,28 @@ export const CEPH_OSD_ROLES = [
     "CephAll",
     "CephStorage",
 ];
+
+/** Roles whose nodes run a Ceph mon (OS::TripleO::Services::CephMon in THT 18's roles/<Role>.yaml). */
+export const CEPH_MON_ROLES = [
+    "CephAll",
+    "Controller",
+    "ControllerAllNovaStandalone",
+    "ControllerNovaStandalone",
+    "ControllerOpenstack",
+    "ControllerSriov",
+    "ControllerStorageDashboard",
+    "ControllerStorageNfs",
+    "DistributedComputeHCI",
+    "DistributedComputeHCIDashboard",
+    "HciCephAll",
+    "HciCephMon",
+    "Standalone",
+];
+
+/** Replicas of the site's pools: 1 with `singleHostCeph` (--single-host-defaults), else TripleO's CephPoolDefaultSize. */
+export function cephPoolSize(settings: Pick<SettingsConfig, "singleHostCeph">): number {
+    return settings.singleHostCeph ? 1 : 3;
+}
 
 /** VIPs of a central stack when the config names none (the lab's ~/vip_data.yaml). */
 export const DEFAULT_VIPS: VipSpec[] = [
@@ -372,6 +398,12 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
                 cephDisks: r.cephDisks ?? CEPH_OSD_ROLES.includes(r.name),
             };
         });
+        const cephMonRoles = s.roles.filter((r) => r.cephMon ?? CEPH_MON_ROLES.includes(r.name)).map((r) => r.name);
+        if (cephMonRoles.length === 0) {
+            problems.push(
+                `${at(i, "roles")}: no role runs a Ceph mon (${CEPH_MON_ROLES.join(", ")} or cephMon: true): the site's Ceph cluster ${s.cephCluster} would have no mon`,
+            );
+        }
         if (!roles.some((r) => r.cephDisks)) {
             problems.push(
                 `${at(i, "roles")}: no role carries Ceph OSD disks (${CEPH_OSD_ROLES.join(", ")} or cephDisks: true): the site's Ceph cluster ${s.cephCluster} would have no storage`,
@@ -398,6 +430,7 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
             overrides: s.overrides ?? {},
             cephKeyGeneration: s.cephKeyGeneration ?? 0,
             workDir: `${settings.workRoot.replace(/\/+$/, "")}/${s.name}`,
+            cephMonRoles,
         };
     });
     if (problems.length > 0) {
