@@ -18,6 +18,7 @@ import {
     CEPH_CLUSTER_NAME,
     GLANCE_STORE_ID,
     HOST_NAME,
+    NETWORK_CHOICE,
     ROLE_NAME,
     SAFE_ARG,
     STACK_NAME,
@@ -170,9 +171,27 @@ export function settingsSchema() {
              * servers in place (default: deleted at the end of the run).
              */
             validation: z
-                .object({ enabled: z.boolean(), keep: z.boolean().default(false) })
+                .object({
+                    enabled: z.boolean(),
+                    keep: z.boolean().default(false),
+                    /** NIC of the test servers: `none` (a COW boot needs no network), `auto`, or a network name/id. */
+                    network: z
+                        .string()
+                        .regex(NETWORK_CHOICE, "none, auto, or a network name or id ([A-Za-z0-9_.-])")
+                        .default("none"),
+                    /** copy-image wait, minutes. */
+                    copyTimeoutMinutes: z.number().positive().default(5),
+                    /** A test server's boot (and delete) wait, minutes. */
+                    bootTimeoutMinutes: z.number().positive().default(10),
+                })
                 .strict()
-                .default({ enabled: false, keep: false }),
+                .default({
+                    enabled: false,
+                    keep: false,
+                    network: "none",
+                    copyTimeoutMinutes: 5,
+                    bootTimeoutMinutes: 10,
+                }),
             timeoutMinutes: z
                 .object({
                     metal: z.number().positive().default(120),
@@ -437,4 +456,26 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
         throw new ConfigError("invalid stack config:\n" + problems.map((p) => `  ${p}`).join("\n"));
     }
     return { settings, central: plans.find((p) => p.kind === "central")!, dcns: plans.filter((p) => p.kind === "dcn") };
+}
+
+/** The DCN sites the multistore validation checks (the resource and `npm run validate` alike). */
+export function validationTargets(plan: TopologyPlan): Array<{
+    name: string;
+    store: string;
+    az: string;
+    stack: string;
+    cephCluster: string;
+}> {
+    return plan.dcns.map((p) => ({
+        name: p.name,
+        store: p.glanceStore,
+        az: p.az,
+        stack: p.name,
+        cephCluster: p.cephCluster,
+    }));
+}
+
+/** The rc file of the central stack that the validation sources (OvercloudStack's `rcFile`). */
+export function centralRcFile(plan: TopologyPlan): string {
+    return `~/overcloud-deploy/${plan.central.name}/${plan.central.name}rc`;
 }
