@@ -63,11 +63,11 @@ const calls = (): string[][] =>
               .map((l) => JSON.parse(l) as string[])
         : [];
 
-/** The undercloud: a shell whose HOME has the rc file and the stack's deployed Ceph spec, the stubs on PATH. */
+/** The undercloud: a bash (as its login shell runs commands) whose HOME has the rc file and the stack's deployed Ceph spec, the stubs on PATH. */
 function exec(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
         const env = { PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, HOME: dir, STUB_DIR: dir };
-        const p = spawn("sh", ["-c", command], { env });
+        const p = spawn("bash", ["-c", command], { env });
         let stdout = "";
         let stderr = "";
         p.stdout.on("data", (d) => (stdout += d));
