@@ -63,6 +63,9 @@ function load() {
         const plan = planTopology(config.getObject<unknown>("sites"), config.getObject<unknown>("settings"));
         const secretKey = config.getSecret("undercloudPrivateKey");
         const resolved = resolveUndercloud(undercloudCfg, projectDir(), secretKey !== undefined);
+        for (const note of resolved.notes) {
+            void pulumi.log.warn(note);
+        }
         const privateKey = secretKey ?? pulumi.secret(fs.readFileSync(resolved.privateKeyFile!, "utf8"));
         return { plan, connection: resolved.connection, privateKey };
     } catch (e) {

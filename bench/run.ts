@@ -589,7 +589,10 @@ async function analyze(): Promise<Record<string, unknown>> {
  * undercloud's sessions (tripleoclient, its ephemeral heat-all, Ansible, the lab's CLI), of its
  * Ceph daemons and glance-api processes (everything whose environment names the lab's dir).
  */
-async function sampleLabMemory<T>(labDir: string, fn: () => Promise<T>): Promise<{ value: T; peakMb: number; peakHeatMb: number }> {
+async function sampleLabMemory<T>(
+    labDir: string,
+    fn: () => Promise<T>,
+): Promise<{ value: T; peakMb: number; peakHeatMb: number }> {
     const marker = Buffer.from(`LAB_DIR=${path.resolve(labDir)}\0`);
     let peak = 0;
     let peakHeat = 0;
@@ -605,7 +608,8 @@ async function sampleLabMemory<T>(labDir: string, fn: () => Promise<T>): Promise
                 if (!fs.readFileSync(`/proc/${d}/environ`).includes(marker)) continue;
                 const kb = rssKb(d);
                 sum += kb;
-                if (fs.readFileSync(`/proc/${d}/cmdline`, "utf8").includes("heat-all")) peakHeat = Math.max(peakHeat, kb);
+                if (fs.readFileSync(`/proc/${d}/cmdline`, "utf8").includes("heat-all"))
+                    peakHeat = Math.max(peakHeat, kb);
             } catch {
                 // gone
             }

@@ -4,7 +4,15 @@
  * `dcn-storage:sites[2].cephCluster: Ceph cluster names are [a-zA-Z0-9]+ (got "dcn-2")`.
  *
  * Keys (project namespace `dcn-storage`):
- * - `undercloud`: {connectionFile?, host?, port?, user?, hostKey?, knownHostsFile?, privateKeyFile?}
+ * - `undercloud`: {connectionFile?, host?, port?, user?, hostKey?, knownHostsFile?, privateKeyFile?, sameAs?}
+ *   The host key pin (rules: providers/remote/hostKeys.ts) is, first found wins: `hostKey`, one or
+ *   more OpenSSH public key lines of the undercloud (one string, several lines in one string, or a
+ *   list of strings; `@revoked type base64` lines refuse a key even if pinned); else every key of
+ *   host:port in `knownHostsFile` (or the connection file's `knownHostsPath`): plain or hashed
+ *   (`|1|salt|hash`) entries, `[host]:port`, comma-separated and wildcard patterns, minus the keys of
+ *   matching `@revoked` lines (`@cert-authority` lines are ignored with a warning); else the
+ *   connection file's `hostKey`. The server may present any pinned key; only the pinned key types
+ *   are negotiated.
  * - `undercloudPrivateKey` (secret, optional): the private key text; wins over privateKeyFile
  * - `settings` (optional): undercloud file locations and deploy options, see SettingsConfig
  * - `sites`: the topology, see SiteConfig
@@ -24,7 +32,10 @@ import {
     STACK_NAME,
     isRemotePath,
 } from "../providers/remote/shell";
+import { decodeKey } from "../providers/remote/hostKeys";
 import type { RoleSpec, VipSpec } from "../providers/baremetalNodes";
+import { UNDERCLOUD_ID } from "../providers/common";
+import { THT_CEPH_MON_ROLES, THT_CEPH_OSD_ROLES } from "./thtRoles";
 import type { OverrideValue, SiteKind } from "../providers/overcloudStack";
 
 export const PROJECT = "dcn-storage";
@@ -45,27 +56,45 @@ const safeText = z
     .regex(SAFE_TEXT, "only letters, digits, space and _.,:+@=%/- are allowed")
     .refine((v) => !v.split("/").includes(".."), { message: "must not contain a .. path segment" });
 
-/** True when an OpenSSH public key line's blob is complete and of the line's type (not truncated). */
-function completeKeyBlob(line: string): boolean {
-    const [type, b64] = line.trim().split(/\s+/);
-    const blob = Buffer.from(b64 ?? "", "base64");
-    const fields: Buffer[] = [];
-    let off = 0;
-    while (off + 4 <= blob.length) {
-        const n = blob.readUInt32BE(off);
-        if (off + 4 + n > blob.length) {
-            return false;
+/** One line of a `hostKey` pin: `[@revoked ]type base64 [comment]`. */
+const HOST_KEY_LINE = /^(@revoked\s+)?(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/]+=*( .*)?$/;
+
+/**
+ * `hostKey`: one or more OpenSSH public key lines of the undercloud (a string, several lines in
+ * one string, or a list), `@revoked` lines allowed; at least one key that is not revoked.
+ */
+const hostKeySchema = z.union([z.string(), z.array(z.string()).min(1)]).superRefine((v, ctx) => {
+    let pinned = 0;
+    const items = typeof v === "string" ? [v] : v;
+    const bad = items.map((item, i) => {
+        const path = typeof v === "string" ? [] : [i];
+        for (const raw of item.split(/\r?\n/)) {
+            const line = raw.trim();
+            const m = HOST_KEY_LINE.exec(line);
+            if (!line) {
+                continue;
+            }
+            if (!m) {
+                ctx.addIssue({ code: "custom", path, message: "must be OpenSSH public key lines" });
+                return true;
+            }
+            const [type, b64] = line.replace(/^@revoked\s+/, "").split(/\s+/);
+            if (!decodeKey(type, b64)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path,
+                    message: "the key blob is truncated or not of the line's key type",
+                });
+                return true;
+            }
+            pinned += m[1] ? 0 : 1;
         }
-        fields.push(blob.subarray(off + 4, off + 4 + n));
-        off += 4 + n;
+        return false;
+    });
+    if (pinned === 0 && !bad.includes(true)) {
+        ctx.addIssue({ code: "custom", message: "no host key pinned (only @revoked lines or nothing)" });
     }
-    return (
-        off === blob.length &&
-        fields.length >= 2 &&
-        fields[0].toString() === type &&
-        (type !== "ssh-ed25519" || (fields.length === 2 && fields[1].length === 32))
-    );
-}
+});
 
 export function undercloudSchema() {
     return z
@@ -77,13 +106,15 @@ export function undercloudSchema() {
                 .string()
                 .regex(/^[a-z_][a-z0-9_-]*$/)
                 .optional(),
-            hostKey: z
-                .string()
-                .regex(/^(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/]+=*( .*)?$/, "must be an OpenSSH public key line")
-                .refine(completeKeyBlob, { message: "the key blob is truncated or not of the line's key type" })
-                .optional(),
+            hostKey: hostKeySchema.optional(),
             knownHostsFile: z.string().min(1).optional(),
             privateKeyFile: z.string().min(1).optional(),
+            /**
+             * `user@host:port` of the undercloud the stack's resources were created on, declaring
+             * that the one configured now is the same machine (new address, user or host key).
+             * Without it such a change is refused by every resource (providers/common.ts).
+             */
+            sameAs: z.string().regex(UNDERCLOUD_ID, "must be user@host:port of the previous undercloud").optional(),
         })
         .strict();
 }
@@ -111,8 +142,9 @@ const roleSchema = z
         networks: z.array(networkSchema).optional(),
         networkConfigTemplate: templatePath.optional(),
         defaultRouteNetwork: z.array(z.string().regex(HOST_NAME)).optional(),
+        /** The role's nodes carry Ceph OSD disks (default: the role runs CephOSD in THT 18, components/thtRoles.ts). */
         cephDisks: z.boolean().optional(),
-        /** The role's nodes run a Ceph mon (default: the role is one of CEPH_MON_ROLES). */
+        /** The role runs CephMon (default: it does in THT 18); for custom roles of the templates tree. */
         cephMon: z.boolean().optional(),
     })
     .strict();
@@ -265,31 +297,11 @@ export const DEFAULT_ROLE_NETWORKS: Record<string, string[]> = {
     CephStorage: ["ctlplane", "storage_cloud_0", "storage_mgmt_cloud_0"],
 };
 
-/** Roles whose nodes carry Ceph OSD disks (cleaned when the nodes are freed). */
-export const CEPH_OSD_ROLES = [
-    "ComputeHCI",
-    "DistributedComputeHCI",
-    "DistributedComputeHCIScaleOut",
-    "CephAll",
-    "CephStorage",
-];
+/** Roles whose nodes carry Ceph OSD disks (cleaned when the nodes are freed): THT 18's CephOSD roles. */
+export const CEPH_OSD_ROLES: readonly string[] = THT_CEPH_OSD_ROLES;
 
-/** Roles whose nodes run a Ceph mon (OS::TripleO::Services::CephMon in THT 18's roles/<Role>.yaml). */
-export const CEPH_MON_ROLES = [
-    "CephAll",
-    "Controller",
-    "ControllerAllNovaStandalone",
-    "ControllerNovaStandalone",
-    "ControllerOpenstack",
-    "ControllerSriov",
-    "ControllerStorageDashboard",
-    "ControllerStorageNfs",
-    "DistributedComputeHCI",
-    "DistributedComputeHCIDashboard",
-    "HciCephAll",
-    "HciCephMon",
-    "Standalone",
-];
+/** Roles that run a Ceph monitor (`ceph deploy` bootstraps the cluster on one): THT 18's CephMon roles. */
+export const CEPH_MON_ROLES: readonly string[] = THT_CEPH_MON_ROLES;
 
 /** Replicas of the site's pools: 1 with `singleHostCeph` (--single-host-defaults), else TripleO's CephPoolDefaultSize. */
 export function cephPoolSize(settings: Pick<SettingsConfig, "singleHostCeph">): number {
@@ -418,14 +430,16 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
             };
         });
         const cephMonRoles = s.roles.filter((r) => r.cephMon ?? CEPH_MON_ROLES.includes(r.name)).map((r) => r.name);
-        if (cephMonRoles.length === 0) {
-            problems.push(
-                `${at(i, "roles")}: no role runs a Ceph mon (${CEPH_MON_ROLES.join(", ")} or cephMon: true): the site's Ceph cluster ${s.cephCluster} would have no mon`,
-            );
-        }
         if (!roles.some((r) => r.cephDisks)) {
             problems.push(
                 `${at(i, "roles")}: no role carries Ceph OSD disks (${CEPH_OSD_ROLES.join(", ")} or cephDisks: true): the site's Ceph cluster ${s.cephCluster} would have no storage`,
+            );
+        }
+        // ceph deploy bootstraps the cluster on a CephMon host; without one it fails only on the
+        // undercloud, after the nodes are provisioned (reference §8.4).
+        if (cephMonRoles.length === 0) {
+            problems.push(
+                `${at(i, "roles")}: no role runs a Ceph monitor (CephMon: ${CEPH_MON_ROLES.join(", ")}; or cephMon: true on a custom role that has it): ceph deploy of the site's cluster ${s.cephCluster} needs one to bootstrap it`,
             );
         }
         const roleNames = new Set<string>();

@@ -1,12 +1,15 @@
 /**
- * Resolves the undercloud connection of the stack config on the operator's machine (program side):
- * an optional lab `connection.json`, explicit keys overriding it, the host key from `hostKey` or a
- * known_hosts file, the private key from the secret config key or a key file.
- * Relative paths are relative to the project directory.
+ * Resolves the undercloud connection of the stack config on the operator's machine (program side,
+ * and the validation CLI): an optional lab `connection.json`, explicit keys overriding it, the
+ * host key pin from `hostKey`, else the known_hosts file (every key of host:port, hashed or plain,
+ * minus @revoked ones), else the connection file's `hostKey`; the private key from the secret
+ * config key or a key file. Relative paths are relative to the project directory, `~/` to $HOME.
+ * The pin passed to the providers is normalized text (./config.ts header, providers/remote/hostKeys.ts).
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import { findKnownHost, parsePublicKeyLine } from "../providers/remote/ssh";
+import { HostKeyPin, formatPin, knownHostsName, parsePin, pinFromKnownHosts } from "../providers/remote/hostKeys";
 import { UndercloudArg } from "../providers/common";
 import { ConfigError, PROJECT, UndercloudConfig } from "./config";
 
@@ -14,9 +17,12 @@ export interface ResolvedUndercloud {
     connection: UndercloudArg;
     /** Absolute path of the private key file, when the key comes from a file. */
     privateKeyFile?: string;
+    /** What the pinning ignored (e.g. `@cert-authority` lines of the known_hosts file); log as warnings. */
+    notes: string[];
 }
 
-interface LabConnection {
+/** The lab's `connection.json` (lab/sshd.ts `Connection`): the fields read here. */
+export interface LabConnection {
     host?: string;
     port?: number;
     user?: string;
@@ -25,15 +31,25 @@ interface LabConnection {
     hostKey?: string;
 }
 
+/**
+ * `lab` is the content of `cfg.connectionFile` when the caller has it already (the validation
+ * CLI's `--connection`); otherwise the file is read here.
+ */
 export function resolveUndercloud(
     cfg: UndercloudConfig,
     projectDir: string,
     hasSecretKey: boolean,
+    labConnection?: LabConnection,
 ): ResolvedUndercloud {
     const key = (k: string) => `${PROJECT}:undercloud.${k}`;
-    const abs = (p: string) => (path.isAbsolute(p) ? p : path.join(projectDir, p));
-    let lab: LabConnection = {};
-    if (cfg.connectionFile) {
+    const abs = (p: string) =>
+        p === "~" || p.startsWith("~/")
+            ? path.join(os.homedir(), p.slice(1))
+            : path.isAbsolute(p)
+              ? p
+              : path.join(projectDir, p);
+    let lab: LabConnection = labConnection ?? {};
+    if (cfg.connectionFile && !labConnection) {
         const f = abs(cfg.connectionFile);
         if (!fs.existsSync(f)) {
             throw new ConfigError(
@@ -52,9 +68,17 @@ export function resolveUndercloud(
     if (!host) {
         throw new ConfigError(`${key("host")}: missing`);
     }
-    let hostKey: string | undefined;
+    const notes: string[] = [];
+    const pinOf = (k: string, text: string | readonly string[]): HostKeyPin => {
+        try {
+            return parsePin(text);
+        } catch (e) {
+            throw new ConfigError(`${key(k)}: ${(e as Error).message}`);
+        }
+    };
+    let pin: HostKeyPin | undefined;
     if (cfg.hostKey) {
-        hostKey = cfg.hostKey.trim().split(/\s+/).slice(0, 2).join(" ");
+        pin = pinOf("hostKey", cfg.hostKey);
     } else {
         const kh = cfg.knownHostsFile ?? lab.knownHostsPath;
         if (kh) {
@@ -62,23 +86,21 @@ export function resolveUndercloud(
             if (!fs.existsSync(f)) {
                 throw new ConfigError(`${key("knownHostsFile")}: ${f} does not exist`);
             }
-            hostKey = findKnownHost(fs.readFileSync(f, "utf8"), host, port);
-            if (!hostKey) {
+            const found = pinFromKnownHosts(fs.readFileSync(f, "utf8"), host, port);
+            if (found.pin.keys.length === 0) {
                 throw new ConfigError(
-                    `${key("knownHostsFile")}: ${f} has no key for ${port === 22 ? host : `[${host}]:${port}`}`,
+                    `${key("knownHostsFile")}: ${f} has no key for ${knownHostsName(host, port)}` +
+                        (found.notes.length ? ` (${found.notes.join("; ")})` : ""),
                 );
             }
+            notes.push(...found.notes.map((n) => `${key("knownHostsFile")}: ${f} ${n}`));
+            pin = found.pin;
         } else if (lab.hostKey) {
-            hostKey = lab.hostKey.trim().split(/\s+/).slice(0, 2).join(" ");
+            pin = pinOf("connectionFile", lab.hostKey);
         }
     }
-    if (!hostKey) {
+    if (!pin) {
         throw new ConfigError(`${key("hostKey")}: missing: pin the undercloud's host key (hostKey or knownHostsFile)`);
-    }
-    try {
-        parsePublicKeyLine(hostKey);
-    } catch (e) {
-        throw new ConfigError(`${key("hostKey")}: ${(e as Error).message}`);
     }
     let privateKeyFile: string | undefined;
     if (!hasSecretKey) {
@@ -93,5 +115,9 @@ export function resolveUndercloud(
             throw new ConfigError(`${key("privateKeyFile")}: ${privateKeyFile} does not exist`);
         }
     }
-    return { connection: { host, port, user, hostKey }, privateKeyFile };
+    const connection: UndercloudArg = { host, port, user, hostKey: formatPin(pin) };
+    if (cfg.sameAs) {
+        connection.sameAs = cfg.sameAs;
+    }
+    return { connection, privateKeyFile, notes };
 }

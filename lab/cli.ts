@@ -59,9 +59,9 @@ function buildUndercloud(): void {
     fs.copyFileSync(path.join(REPO_ROOT, "lab", "tripleo", "expand_roles.py"), path.join(p.bin, "expand_roles.py"));
     fs.chmodSync(path.join(p.bin, "tripleo-run.sh"), 0o755);
     fs.mkdirSync(p.seamBin, { recursive: true });
-    for (const f of fs.readdirSync(path.join(REPO_ROOT, "lab", "tripleo", "bin"))) {
+    for (const f of fs.readdirSync(path.join(REPO_ROOT, "lab", "tripleo", "shims"))) {
         const text = fs
-            .readFileSync(path.join(REPO_ROOT, "lab", "tripleo", "bin", f), "utf8")
+            .readFileSync(path.join(REPO_ROOT, "lab", "tripleo", "shims", f), "utf8")
             .replaceAll("@LAB_ENV@", env)
             .replaceAll("@NODE@", node)
             .replaceAll("@BUNDLE@", p.bundle)
@@ -161,7 +161,8 @@ function printConnection(): void {
     console.log(`  user:        ${c.user}`);
     console.log(`  key file:    ${c.privateKeyPath}`);
     console.log(`  known_hosts: ${c.knownHostsPath}`);
-    console.log(`  known_hosts line: ${fs.readFileSync(c.knownHostsPath, "utf8").trim()}`);
+    for (const line of fs.readFileSync(c.knownHostsPath, "utf8").trim().split("\n"))
+        console.log(`  known_hosts line: ${line}`);
     console.log(`  home:        ${c.home}`);
     console.log(`  connection:  ${paths().connection}`);
     console.log(

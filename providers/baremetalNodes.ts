@@ -15,6 +15,8 @@
  *             <Role>RemovalPolicies), then node provision. The entries stay `provisioned: false` in
  *             every later file (`layout`). A scale-in that would break the cluster (its mon quorum,
  *             fewer OSD hosts than the pool size) is refused by `check`, before anything runs.
+ *             A new `workDir` moves the generated files there first; when nothing else changed,
+ *             that move is the whole update (the nodes stay as they are).
  *   delete  → `node unprovision --all -y` and cleaning of the Ceph disks of the freed nodes, so a
  *             later `ceph deploy` can use them.
  */
@@ -25,14 +27,19 @@ import {
     BaseInputs,
     CEPH_ADMIN_KEY_SCRIPT,
     DiffPolicy,
+    Move,
     baseShape,
     checkWith,
     containsUnknown,
     diffByPolicy,
     diffResult,
+    guardChanges,
+    moveFiles,
+    movedLine,
     progress,
     remotePath,
     sha256,
+    stackRenameRefusal,
     targetOf,
     unk,
     updateByPolicy,
@@ -157,10 +164,16 @@ export interface BaremetalNodesOutputs extends BaremetalNodesInputs {
 
 // ---------------------------------------------------------------- diff policy
 
+/**
+ * `stack` is the identity (a change is refused by check: see providers/common.ts). `workDir` is
+ * where the generated files live: a change moves them (settings.workRoot moved), never a replace,
+ * which would unprovision every node of the site.
+ */
 export const POLICY: DiffPolicy = {
-    replace: ["stack", "workDir"],
-    update: ["roles", "networkDataFile", "templatesDir", "vips", "concurrency"],
+    replace: ["stack"],
+    update: ["roles", "networkDataFile", "templatesDir", "vips", "concurrency", "workDir"],
     quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes", "ceph"],
+    location: "workDir",
 };
 
 export function inputSchema() {
@@ -225,6 +238,7 @@ export function inputSchema() {
 export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = traced("BaremetalNodes", {
     async check(olds: BaremetalNodesInputs, news: BaremetalNodesInputs) {
         const r = checkWith(inputSchema(), news);
+        r.failures.push(...guardChanges(POLICY, olds, news, (_k, o, n) => stackRenameRefusal(o, n)));
         if (r.failures.length === 0 && !containsUnknown(news.roles)) {
             for (const problem of validateRoles(news.roles)) {
                 r.failures.push({ property: "roles", reason: problem });
@@ -284,6 +298,7 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = traced("B
                 return provision(news, layout, removedInstances(before, layout));
             },
             olds.healthy === false,
+            (move, home) => relocate(olds, news, move, home),
         );
     },
 
@@ -397,6 +412,50 @@ async function provision(
         layout,
         metalHash: sha256(text),
         healthy: true,
+    };
+}
+
+/**
+ * Moves the stack's generated files from the old work dir to the new one (no TripleO command);
+ * undefined when the deployed-metal, roles or network file is at neither place (then the update
+ * provisions again, which writes them at the new place).
+ */
+async function relocate(
+    olds: BaremetalNodesOutputs,
+    news: BaremetalNodesInputs,
+    _move: Move,
+    home: string,
+): Promise<BaremetalNodesOutputs | undefined> {
+    const log = progress(`metal ${news.stack}`);
+    const from = filesOf(olds.stack, expandHome(olds.workDir, home));
+    const to = filesOf(news.stack, expandHome(news.workDir, home));
+    const vips = olds.vipsFile !== "";
+    const missing = await moveFiles(
+        targetOf(news),
+        home,
+        [
+            { from: from.metalFile, to: to.metalFile, required: true },
+            { from: from.rolesFile, to: to.rolesFile, required: true },
+            { from: from.networkFile, to: to.networkFile, required: true },
+            { from: from.vipsFile, to: to.vipsFile, required: vips },
+            { from: from.baremetalFile, to: to.baremetalFile },
+            { from: from.vipDataFile, to: to.vipDataFile },
+        ],
+        expandHome(olds.workDir, home),
+    );
+    if (missing.length > 0) {
+        log(`cannot move the generated files (${missing.join(", ")} missing): provisioning again at ${news.workDir}`);
+        return undefined;
+    }
+    log(movedLine(olds.workDir, news.workDir, home));
+    return {
+        ...olds,
+        ...news,
+        rolesFile: to.rolesFile,
+        baremetalFile: to.baremetalFile,
+        metalFile: to.metalFile,
+        networkFile: to.networkFile,
+        vipsFile: vips ? to.vipsFile : "",
     };
 }
 

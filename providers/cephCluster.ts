@@ -16,7 +16,11 @@
  *             An existing deployed-ceph file of the same cluster is adopted instead of redeploying
  *             (create is safe to repeat after a failure that happened after the deploy).
  *   read    → parse the deployed-ceph file (fsid, key); gone when it is missing.
- *   update  → `ceph deploy` again with the new inputs (new metal = scale-out).
+ *   update  → `ceph deploy` again with the new inputs (new metal = scale-out). A new `workDir` moves
+ *             the generated files there first; when nothing else changed but the paths of the
+ *             (moved) metal files, that move is the whole update: the cluster is not touched.
+ *   check   → refuses a new `clusterName` (or `stack`) once the cluster exists: TripleO cannot
+ *             rename a deployed Ceph cluster, and a replace would redeploy over the running one.
  *   delete  → removes the generated files. The daemons go with the nodes: BaremetalNodes'
  *             delete unprovisions them and cleans their disks (reference §3.8), and it runs after
  *             this delete because the cluster depends on the metal.
@@ -28,13 +32,18 @@ import {
     BaseInputs,
     CEPH_ADMIN_KEY_SCRIPT,
     DiffPolicy,
+    Move,
     baseShape,
     checkWith,
     diffByPolicy,
     diffResult,
+    guardChanges,
+    moveFiles,
+    movedLine,
     progress,
     remotePath,
     sha256,
+    stackRenameRefusal,
     targetOf,
     unk,
     updateByPolicy,
@@ -95,9 +104,15 @@ export interface CephClusterOutputs extends CephClusterInputs {
 
 // ---------------------------------------------------------------- diff policy
 
+/**
+ * `stack` and `clusterName` are the identity: check refuses a change of either once the cluster
+ * exists (`refusal`). `workDir` is where the generated files live: a change moves them.
+ */
 export const POLICY: DiffPolicy = {
-    replace: ["stack", "clusterName", "workDir"],
+    replace: ["stack", "clusterName"],
+    location: "workDir",
     update: [
+        "workDir",
         "metalFile",
         "metalHash",
         "rolesFile",
@@ -141,8 +156,10 @@ export function inputSchema() {
 // ---------------------------------------------------------------- provider
 
 export const cephClusterProvider: pulumi.dynamic.ResourceProvider = traced("CephCluster", {
-    async check(_olds: CephClusterInputs, news: CephClusterInputs) {
-        return checkWith(inputSchema(), news);
+    async check(olds: CephClusterInputs, news: CephClusterInputs) {
+        const r = checkWith(inputSchema(), news);
+        r.failures.push(...guardChanges(POLICY, olds, news, (k, o, n) => refusal(k, o, n, news.stack)));
+        return r;
     },
 
     async diff(_id: string, olds: CephClusterOutputs, news: CephClusterInputs) {
@@ -175,13 +192,65 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = traced("Ceph
     },
 
     async update(_id: string, olds: CephClusterOutputs, news: CephClusterInputs) {
-        return updateByPolicy(POLICY, olds, news, () => deploy(news, false, olds), olds.healthy === false);
+        return updateByPolicy(
+            POLICY,
+            olds,
+            news,
+            () => deploy(news, false, olds),
+            olds.healthy === false,
+            (move, home) => relocate(olds, news, move, home),
+        );
     },
 
     async delete(_id: string, props: CephClusterOutputs) {
         await removeFiles(targetOf(props), [props.cephFile, props.poolsFile]);
     },
 });
+
+/** Why an identity key may not change on an existing cluster, and what to do instead. */
+export function refusal(key: string, oldValue: string, newValue: string, stack: string): string {
+    if (key !== "clusterName") {
+        return stackRenameRefusal(oldValue, newValue);
+    }
+    return (
+        `the Ceph cluster of stack ${stack} is deployed as ${oldValue}: TripleO cannot rename the Ceph cluster of a ` +
+        `deployed site (the name is in every client's /etc/ceph/${oldValue}.conf and keyring, and in the other ` +
+        `sites' Ceph exports and Glance stores), and replacing the resource would run ceph deploy of ${newValue} over ` +
+        `the running cluster. Set the site's cephCluster in dcn-storage:sites back to ${oldValue}; to use ` +
+        `${newValue}, remove the site from dcn-storage:sites and run up (that destroys the site), then add it again ` +
+        `with cephCluster ${newValue} (a full redeploy).`
+    );
+}
+
+/**
+ * Moves the deployed-ceph and pools files from the old work dir to the new one (the cluster is not
+ * touched); undefined when the deployed-ceph file is at neither place (then `ceph deploy` runs).
+ */
+async function relocate(
+    olds: CephClusterOutputs,
+    news: CephClusterInputs,
+    _move: Move,
+    home: string,
+): Promise<CephClusterOutputs | undefined> {
+    const log = progress(`ceph ${news.stack}`);
+    const from = cephFilesOf(olds.stack, expandHome(olds.workDir, home));
+    const to = cephFilesOf(news.stack, expandHome(news.workDir, home));
+    const missing = await moveFiles(
+        targetOf(news),
+        home,
+        [
+            { from: from.cephFile, to: to.cephFile, required: true },
+            { from: from.poolsFile, to: to.poolsFile },
+        ],
+        expandHome(olds.workDir, home),
+    );
+    if (missing.length > 0) {
+        log(`cannot move the generated files (${missing.join(", ")} missing): running ceph deploy at ${news.workDir}`);
+        return undefined;
+    }
+    log(movedLine(olds.workDir, news.workDir, home));
+    return { ...olds, ...news, cephFile: to.cephFile, poolsFile: to.poolsFile };
+}
 
 /** `olds`: the previous outputs on update (their client key is redacted from the job's output). */
 async function deploy(

@@ -6,6 +6,8 @@
  *                   exporting twice; a hang is stopped at the program's timeout), then parse the file.
  *   read          → parse the file again; gone when it is missing.
  *   delete        → remove the file.
+ *   A new `outputFile` (settings.workRoot moved) moves the file there; with nothing else changed
+ *   that is the whole update (no new export).
  *
  * Several stacks go in ONE export on purpose: `CephExternalMultiConfig` is a list parameter and
  * a later `-e` file replaces it rather than merging, so the central deploy must get every DCN
@@ -21,6 +23,8 @@ import {
     checkWith,
     diffByPolicy,
     diffResult,
+    guardChanges,
+    moveFiles,
     progress,
     remotePath,
     sha256,
@@ -29,7 +33,7 @@ import {
     updateByPolicy,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
-import { readFile, remoteHome, removeFiles, runJob } from "./remote/jobs";
+import { readFile, remoteHome, removeFiles, run, runJob } from "./remote/jobs";
 import { knownSecrets } from "./remote/redact";
 import { STACK_NAME, expandHome } from "./remote/shell";
 import { traced } from "./remote/trace";
@@ -77,10 +81,12 @@ export interface CephExportOutputs extends CephExportInputs {
 
 // ---------------------------------------------------------------- diff policy
 
+/** No identity key: the export is a file, and a new `outputFile` moves it (never a delete-first replace). */
 export const POLICY: DiffPolicy = {
-    replace: ["outputFile"],
-    update: ["stacks", "sourceHashes", "keyClientName", "configDownloadDir"],
+    replace: [],
+    update: ["stacks", "sourceHashes", "keyClientName", "configDownloadDir", "outputFile"],
     quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes"],
+    location: "outputFile",
 };
 
 export function inputSchema() {
@@ -99,8 +105,10 @@ export function inputSchema() {
 // ---------------------------------------------------------------- provider
 
 export const cephExportProvider: pulumi.dynamic.ResourceProvider = traced("CephExport", {
-    async check(_olds: CephExportInputs, news: CephExportInputs) {
-        return checkWith(inputSchema(), news);
+    async check(olds: CephExportInputs, news: CephExportInputs) {
+        const r = checkWith(inputSchema(), news);
+        r.failures.push(...guardChanges(POLICY, olds, news, () => ""));
+        return r;
     },
 
     async diff(_id: string, olds: CephExportOutputs, news: CephExportInputs) {
@@ -120,11 +128,33 @@ export const cephExportProvider: pulumi.dynamic.ResourceProvider = traced("CephE
     },
 
     async update(_id: string, olds: CephExportOutputs, news: CephExportInputs) {
-        return updateByPolicy(POLICY, olds, news, () => exportCeph(news, olds));
+        return updateByPolicy(
+            POLICY,
+            olds,
+            news,
+            () => exportCeph(news, olds),
+            false,
+            async (move, home) => {
+                const missing = await moveFiles(targetOf(news), home, [
+                    { from: olds.outputFile, to: news.outputFile, required: true },
+                ]);
+                if (missing.length > 0) {
+                    return undefined;
+                }
+                progress(`export ceph ${news.stacks.join(",")}`)(`moved ${olds.outputFile} to ${news.outputFile}`);
+                return { ...olds, ...news };
+            },
+        );
     },
 
     async delete(_id: string, props: CephExportOutputs) {
-        await removeFiles(targetOf(props), [props.outputFile]);
+        const t = targetOf(props);
+        const home = await remoteHome(t);
+        await removeFiles(t, [props.outputFile]);
+        if (!props.configDownloadDir) {
+            // The cephadm marker dir this resource made (only empty dirs; never a real config-download).
+            await run(t, ["sh", "-c", 'rm -rf -- "$1"', "sh", exportConfigDownloadDir(props, home)]);
+        }
     },
 });
 

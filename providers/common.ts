@@ -1,14 +1,25 @@
 /**
  * What every dcn provider shares: the connection inputs, the preview-unknown sentinel, the diff
- * policy engine, hashing and the progress logger.
+ * policy engine, the guards `check` runs against the previous inputs, hashing and the progress logger.
  *
  * Diff policy (same shape in every provider, see each provider's `POLICY`):
- * - `replace` keys name the physical identity (stack name, cluster name): a change replaces the
- *   resource, always with `deleteBeforeReplace` (the identity is fixed on the undercloud, so
- *   create-before-delete would delete what it just created).
+ * - `replace` keys name the physical identity (stack name, cluster name, site kind). Changing one
+ *   of a resource that exists is REFUSED by `check` (`guardChanges`, with a message saying what to
+ *   do): a replace would delete the deployed stack, nodes or cluster first, and TripleO renames
+ *   none of them. diff still classifies them as replace (with `deleteBeforeReplace`) and every dcn
+ *   resource carries the `deleteBeforeReplace` option (providers/resource.ts), so an explicit
+ *   `pulumi up --replace <urn>` deletes before it creates rather than creating the same stack
+ *   again and then deleting it.
  * - `update` keys are what the remote step consumes: a change re-runs the step in `update`.
+ * - `location` (one of the update keys: `workDir`, `outputFile`) is where the resource's generated
+ *   files live. A change moves them there (copy, then remove the old ones; nothing else runs on
+ *   the undercloud) when every other changed key only names files under the moved location, e.g.
+ *   `settings.workRoot` moved: the stack, nodes and cluster stay as they are. With real changes
+ *   besides, the files are moved and the step re-runs at the new place.
  * - `quiet` keys (connection, `providerVersion`): a change is reported and `update` only stores
  *   the new values, running nothing remotely. The private key rotates this way without a redeploy.
+ *   The undercloud's address, user and host key are the one exception guarded by `check`: they
+ *   may change only when `undercloud.sameAs` names the previous undercloud (`undercloudProblem`).
  * - The serialized provider code (`__provider`) is NOT compared: editing provider code alone
  *   shows no diff, so `preview --expect-no-changes` stays stable across cosmetic code changes.
  *   To push new code into state (destroy/refresh run the code stored in state), bump the
@@ -16,9 +27,10 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { SshTarget } from "./remote/ssh";
+import { remoteHome, runOk } from "./remote/jobs";
+import { SshTarget, fingerprint, parsePublicKeyLine } from "./remote/ssh";
 import { redact } from "./remote/redact";
-import { HOST_NAME, isRemotePath } from "./remote/shell";
+import { HOST_NAME, expandHome, isRemotePath } from "./remote/shell";
 
 /** The engine's placeholder for values unknown during preview (may arrive in any field). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -42,8 +54,16 @@ export interface UndercloudInput {
     host: string;
     port: number;
     user: string;
-    /** Pinned OpenSSH public key line of the undercloud's sshd. */
+    /**
+     * Pinned host keys of the undercloud's sshd: one or more OpenSSH public key lines (newline
+     * separated; `@revoked` lines refuse a key), as components/connection.ts normalizes them.
+     */
     hostKey: string;
+    /**
+     * `user@host:port` of the undercloud this one replaces as the same machine (config
+     * `undercloud.sameAs`): lets the address, user or host key of existing resources change.
+     */
+    sameAs?: string;
 }
 
 /** Plain connection data of the undercloud (resource argument form). */
@@ -58,6 +78,9 @@ export interface BaseInputs {
     providerVersion: string;
 }
 
+/** `user@host:port`: how messages and `undercloud.sameAs` name an undercloud. */
+export const UNDERCLOUD_ID = /^[a-z_][a-z0-9_-]*@[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}:[0-9]{1,5}$/;
+
 /** Zod shape of BaseInputs; `unk` wraps a schema so that the preview sentinel is accepted. */
 export function baseShape() {
     return {
@@ -66,12 +89,26 @@ export function baseShape() {
                 host: unk(z.string().regex(HOST_NAME)),
                 port: unk(z.number().int().min(1).max(65535)),
                 user: unk(z.string().regex(/^[a-z_][a-z0-9_-]*$/)),
-                hostKey: unk(z.string().regex(/^(ssh-|ecdsa-|sk-)[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( .*)?$/)),
+                hostKey: unk(z.string().superRefine(pinIssue)),
+                sameAs: unk(z.string().regex(UNDERCLOUD_ID)).optional(),
             }),
         ),
         privateKey: unk(z.string().min(1)),
         providerVersion: z.string(),
     };
+}
+
+/**
+ * Zod check of a pinned host key input: OpenSSH public key lines (`@revoked` allowed), at least one
+ * pinned. The shape only, as before several keys were allowed; the blobs are decoded at connect time
+ * (./remote/hostKeys.ts) and the stack config is checked in full (components/config.ts).
+ */
+function pinIssue(v: string, ctx: z.RefinementCtx): void {
+    const lines = v.split("\n").filter((l) => l.trim());
+    const line = /^(@revoked\s+)?(ssh-|ecdsa-|sk-)[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( .*)?$/;
+    if (!lines.every((l) => line.test(l)) || lines.every((l) => l.startsWith("@revoked"))) {
+        ctx.addIssue({ code: "custom", message: "must be OpenSSH public key lines, at least one not @revoked" });
+    }
 }
 
 /** Accepts the schema's type or the preview-unknown sentinel. */
@@ -91,6 +128,97 @@ export function checkWith<T extends object>(schema: z.ZodTypeAny, news: T) {
         return { inputs: news, failures: [] as { property: string; reason: string }[] };
     }
     return { inputs: news, failures: flattenIssues(r.error.issues, []) };
+}
+
+/**
+ * `check`'s guards against the previous inputs (`olds` is empty for a resource not created yet, so
+ * anything goes then): a changed `replace` key is refused with `explain(key, old, new)`, a changed
+ * undercloud with `undercloudProblem`. Unknown (preview) values are not judged.
+ */
+export function guardChanges(
+    policy: DiffPolicy,
+    olds: object | undefined,
+    news: object,
+    explain: (key: string, oldValue: string, newValue: string) => string,
+): { property: string; reason: string }[] {
+    const o = (olds ?? {}) as Record<string, unknown>;
+    const n = news as Record<string, unknown>;
+    const failures: { property: string; reason: string }[] = [];
+    for (const k of policy.replace) {
+        if (o[k] === undefined || n[k] === undefined || containsUnknown(n[k])) {
+            continue;
+        }
+        if (stableStringify(o[k]) !== stableStringify(n[k])) {
+            failures.push({ property: k, reason: explain(k, String(o[k]), String(n[k])) });
+        }
+    }
+    const u = undercloudProblem(o.undercloud, n.undercloud);
+    if (u) {
+        failures.push({ property: "undercloud", reason: u });
+    }
+    return failures;
+}
+
+/**
+ * Refusal of a stack rename (a `stack` replace key of metal, Ceph or the overcloud): TripleO renames
+ * no stack, and a replace would first delete the deployed one (`overcloud delete`, `node unprovision`).
+ */
+export function stackRenameRefusal(oldStack: string, newStack: string): string {
+    return (
+        `this resource belongs to the deployed TripleO stack ${oldStack}: a stack cannot be renamed in place, and ` +
+        `replacing it would delete the deployed site (overcloud delete, node unprovision) before deploying ${newStack}. ` +
+        `Keep the name ${oldStack}; or remove the site from dcn-storage:sites and run up (that destroys it), then add ` +
+        `it again as ${newStack} (a full redeploy); or deploy ${newStack} on other nodes first and remove ${oldStack} after.`
+    );
+}
+
+/** `user@host:port` of an undercloud. */
+export function undercloudId(u: UndercloudInput): string {
+    return `${u.user}@${u.host}:${u.port}`;
+}
+
+function hostKeyFingerprint(line: string): string {
+    try {
+        return fingerprint(parsePublicKeyLine(line).blob);
+    } catch {
+        return line;
+    }
+}
+
+/**
+ * Why a resource may not move to another undercloud, or undefined. The resource's stack, nodes
+ * and files are on the undercloud that created it: "quietly" storing another address would make
+ * the next refresh find the site gone there (and the next up deploy it again on that machine),
+ * and a destroy miss it. A new address, user or host key of the SAME machine (DNS change, sshd
+ * keys regenerated, a port forward) is declared with `undercloud.sameAs: <previous user@host:port>`;
+ * it only has to match the previous undercloud, so a stale `sameAs` authorizes no later move.
+ */
+export function undercloudProblem(oldU: unknown, newU: unknown): string | undefined {
+    if (!oldU || !newU || typeof oldU !== "object" || typeof newU !== "object" || containsUnknown(newU)) {
+        return undefined;
+    }
+    const o = oldU as UndercloudInput;
+    const n = newU as UndercloudInput;
+    if (o.host === undefined || o.hostKey === undefined) {
+        return undefined;
+    }
+    const oldFp = hostKeyFingerprint(o.hostKey);
+    const newFp = hostKeyFingerprint(n.hostKey);
+    if (undercloudId(o) === undercloudId(n) && oldFp === newFp) {
+        return undefined;
+    }
+    if (n.sameAs === undercloudId(o)) {
+        return undefined;
+    }
+    const was = `${undercloudId(o)} (host key ${oldFp})`;
+    const now = `${undercloudId(n)}${newFp === oldFp ? "" : ` (host key ${newFp})`}`;
+    return (
+        `this resource was created on the undercloud ${was}, and dcn-storage:undercloud now points at ${now}. ` +
+        `Its stack, nodes and files are on the first one: another machine would not have them (refresh would ` +
+        `drop the site, up would deploy it again there, destroy would miss it). If it is the same undercloud under ` +
+        `a new address, user or host key, set dcn-storage:undercloud.sameAs to "${undercloudId(o)}" and run again; ` +
+        `otherwise set dcn-storage:undercloud back to ${undercloudId(o)}.`
+    );
 }
 
 type Issue = { code?: string; path: PropertyKey[]; message: string; errors?: Issue[][] };
@@ -152,11 +280,13 @@ export function sha256(s: string): string {
     return createHash("sha256").update(s).digest("hex");
 }
 
-/** Per-provider diff policy: every input key belongs to exactly one class. */
+/** Per-provider diff policy: every input key belongs to exactly one class (see the header). */
 export interface DiffPolicy {
     replace: readonly string[];
     update: readonly string[];
     quiet: readonly string[];
+    /** The update key naming where the resource's generated files live (a change moves them). */
+    location?: string;
 }
 
 export interface DiffOutcome {
@@ -215,20 +345,141 @@ export function diffResult(d: DiffOutcome, force = false) {
 
 /**
  * A provider's `update`: when only `quiet` keys changed (and nothing forces a re-run) the new
- * values are stored without touching the host; otherwise `rerun` does the remote step again.
+ * values are stored without touching the host. When the policy's `location` changed, `relocate`
+ * moves the resource's files there first and returns the outputs with the new paths (undefined
+ * when they cannot be moved, e.g. gone from both places); if nothing but paths under the moved
+ * location changed (`onlyMoved`), that is the whole update. Otherwise `rerun` does the remote step
+ * again (at the new place).
  */
-export async function updateByPolicy<I extends object, O extends I>(
+export async function updateByPolicy<I extends BaseInputs, O extends I>(
     policy: DiffPolicy,
     olds: O,
     news: I,
     rerun: () => Promise<O>,
     force = false,
+    relocate?: (move: Move, home: string, onlyMoved: boolean) => Promise<O | undefined>,
 ): Promise<{ outs: O }> {
-    if (!force && diffByPolicy(policy, olds, news).updates.length === 0) {
+    const d = diffByPolicy(policy, olds, news);
+    if (!force && d.updates.length === 0) {
         return { outs: { ...olds, ...news } };
+    }
+    const loc = policy.location;
+    if (relocate && loc && d.updates.includes(loc)) {
+        const o = olds as unknown as Record<string, unknown>;
+        const n = news as unknown as Record<string, unknown>;
+        const home = await remoteHome(targetOf(news));
+        const move = locationMove(String(o[loc]), String(n[loc]));
+        const onlyMoved = !force && d.updates.every((k) => movedWith(o[k], n[k], move, home));
+        const moved = await relocate(move, home, onlyMoved);
+        if (moved && onlyMoved) {
+            return { outs: moved };
+        }
     }
     return { outs: await rerun() };
 }
+
+// ---------------------------------------------------------------- moving generated files
+
+/** A resource's files move from the directory `from` to `to` (`~/` or absolute). */
+export interface Move {
+    from: string;
+    to: string;
+}
+
+/**
+ * The move between an old and a new location: the trailing path segments they share are not part
+ * of it (`~/dcn/dcn0` → `/srv/dcn/dcn0` moves `~/dcn` to `/srv/dcn`), so paths of other sites
+ * under the same root (central's Ceph export, consumed by a DCN deploy) are recognised as moved too.
+ */
+export function locationMove(oldLocation: string, newLocation: string): Move {
+    const a = oldLocation.replace(/\/+$/, "").split("/");
+    const b = newLocation.replace(/\/+$/, "").split("/");
+    let n = 0;
+    while (n < a.length - 1 && n < b.length - 1 && a[a.length - 1 - n] === b[b.length - 1 - n]) {
+        n++;
+    }
+    return { from: a.slice(0, a.length - n).join("/"), to: b.slice(0, b.length - n).join("/") };
+}
+
+/** The progress line of a relocation (`old` and `new` are the location before and after). */
+export function movedLine(oldLocation: string, newLocation: string, home: string): string {
+    const strip = (p: string) => expandHome(p, home).replace(/\/+$/, "");
+    return strip(oldLocation) === strip(newLocation)
+        ? `${oldLocation} and ${newLocation} are the same directory: nothing to move`
+        : `moved the generated files from ${oldLocation} to ${newLocation}`;
+}
+
+/**
+ * True when `newV` is `oldV` with every path under `move.from` now under `move.to` (and nothing
+ * else different): a value that only follows the moved files, consumed content unchanged.
+ */
+export function movedWith(oldV: unknown, newV: unknown, move: Move, home: string): boolean {
+    if (typeof oldV === "string" && typeof newV === "string") {
+        const o = expandHome(oldV, home);
+        const n = expandHome(newV, home);
+        const from = expandHome(move.from, home);
+        const to = expandHome(move.to, home);
+        return o === n || (o === from && n === to) || (o.startsWith(`${from}/`) && n === to + o.slice(from.length));
+    }
+    if (Array.isArray(oldV) && Array.isArray(newV)) {
+        return oldV.length === newV.length && oldV.every((v, i) => movedWith(v, newV[i], move, home));
+    }
+    if (oldV && newV && typeof oldV === "object" && typeof newV === "object") {
+        const o = oldV as Record<string, unknown>;
+        const n = newV as Record<string, unknown>;
+        const keys = (r: Record<string, unknown>) =>
+            Object.keys(r)
+                .filter((k) => r[k] !== undefined)
+                .sort()
+                .join(",");
+        return keys(o) === keys(n) && Object.keys(o).every((k) => movedWith(o[k], n[k], move, home));
+    }
+    return stableStringify(oldV) === stableStringify(newV);
+}
+
+/**
+ * Moves files on the undercloud, idempotently: first every existing `from` is copied (mode kept)
+ * to its `to` through a temporary file, then the old copies are removed and the old directory too
+ * once empty. A file already at its new place counts as moved (a retry after an interruption), the
+ * same file reached by two spellings (`-ef`, e.g. a symlinked root) is left alone. Answers the
+ * `required` files found at neither place (nothing is removed then).
+ */
+export async function moveFiles(
+    t: SshTarget,
+    home: string,
+    files: Array<{ from: string; to: string; required?: boolean }>,
+    oldDir?: string,
+): Promise<string[]> {
+    const args = files
+        .filter((f) => f.from !== "" && f.to !== "")
+        .flatMap((f) => [expandHome(f.from, home), expandHome(f.to, home), f.required ? "1" : "0"]);
+    const r = await runOk(t, ["sh", "-c", MOVE_FILES_SCRIPT, "sh", oldDir ? expandHome(oldDir, home) : "", ...args]);
+    return r.stdout
+        .split("\n")
+        .filter((l) => l.startsWith("missing "))
+        .map((l) => l.slice("missing ".length));
+}
+
+/** $1: old dir to remove when empty (or ""), then triples from, to, required (see moveFiles). */
+export const MOVE_FILES_SCRIPT = [
+    "umask 077",
+    'old="$1"; shift',
+    'same() { [ "$1" = "$2" ] || { [ -e "$1" ] && [ "$1" -ef "$2" ]; }; }',
+    "copy() {",
+    '  while [ $# -ge 3 ]; do f="$1"; t="$2"; req="$3"; shift 3',
+    '    same "$f" "$t" && continue',
+    '    if [ -f "$f" ]; then mkdir -p "$(dirname "$t")" && cp -p "$f" "$t.tmp" && mv -f "$t.tmp" "$t" || return 1',
+    '    elif [ ! -f "$t" ] && [ "$req" = 1 ]; then echo "missing $f"; missing=1; fi',
+    "  done",
+    "}",
+    'drop() { while [ $# -ge 3 ]; do f="$1"; t="$2"; shift 3; same "$f" "$t" || rm -f -- "$f" || return 1; done; }',
+    "missing=0",
+    'copy "$@" || exit 1',
+    '[ "$missing" = 1 ] && exit 0',
+    'drop "$@" || exit 1',
+    '[ -n "$old" ] && rmdir -- "$old" 2>/dev/null',
+    "exit 0",
+].join("\n");
 
 /**
  * Creates the undercloud's shared ceph-admin SSH key when missing (run under the

@@ -20,13 +20,15 @@ import {
     containsUnknown,
     diffByPolicy,
     diffResult,
+    guardChanges,
+    moveFiles,
     remotePath,
     sha256,
     targetOf,
     unk,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
-import { readFile, removeFiles, writeFile } from "./remote/jobs";
+import { readFile, remoteHome, removeFiles, writeFile } from "./remote/jobs";
 import { CEPH_CLUSTER_NAME, GLANCE_STORE_ID, STACK_NAME } from "./remote/shell";
 import { traced } from "./remote/trace";
 
@@ -65,10 +67,12 @@ export interface GlanceMultistoreOutputs extends GlanceMultistoreInputs {
 
 // ---------------------------------------------------------------- diff policy
 
+/** No identity key: a new `file` (settings.workRoot moved) writes it there and removes the old one. */
 export const POLICY: DiffPolicy = {
-    replace: ["file"],
-    update: ["stack", "backendId", "description", "stores", "importMethods", "showMultipleLocations"],
+    replace: [],
+    update: ["stack", "backendId", "description", "stores", "importMethods", "showMultipleLocations", "file"],
     quiet: ["undercloud", "privateKey", "providerVersion"],
+    location: "file",
 };
 
 export function inputSchema() {
@@ -98,8 +102,9 @@ export function inputSchema() {
 // ---------------------------------------------------------------- provider
 
 export const glanceMultistoreProvider: pulumi.dynamic.ResourceProvider = traced("GlanceMultistore", {
-    async check(_olds: GlanceMultistoreInputs, news: GlanceMultistoreInputs) {
+    async check(olds: GlanceMultistoreInputs, news: GlanceMultistoreInputs) {
         const r = checkWith(inputSchema(), news);
+        r.failures.push(...guardChanges(POLICY, olds, news, () => ""));
         if (r.failures.length === 0 && !containsUnknown(news.stores) && !containsUnknown(news.backendId)) {
             for (const p of storeProblems(news.backendId, news.stores)) {
                 r.failures.push({ property: "stores", reason: p });
@@ -129,8 +134,13 @@ export const glanceMultistoreProvider: pulumi.dynamic.ResourceProvider = traced(
         return { id, props: { ...props, contentHash: sha256(text) } };
     },
 
-    async update(_id: string, _olds: GlanceMultistoreOutputs, news: GlanceMultistoreInputs) {
-        // Writing the file is cheap and idempotent: every update rewrites it.
+    async update(_id: string, olds: GlanceMultistoreOutputs, news: GlanceMultistoreInputs) {
+        // Writing the file is cheap and idempotent: every update rewrites it, at its new place
+        // when it moved (the old copy is moved there first, so none is left behind).
+        if (olds.file !== news.file) {
+            const t = targetOf(news);
+            await moveFiles(t, await remoteHome(t), [{ from: olds.file, to: news.file }]);
+        }
         return { outs: await write(news) };
     },
 

@@ -34,6 +34,7 @@ import {
     checkWith,
     diffByPolicy,
     diffResult,
+    guardChanges,
     progress,
     remotePath,
     targetOf,
@@ -180,8 +181,10 @@ async function validate(inputs: MultistoreValidationInputs): Promise<MultistoreV
 }
 
 export const multistoreValidationProvider: pulumi.dynamic.ResourceProvider = traced("MultistoreValidation", {
-    async check(_olds: MultistoreValidationInputs, news: MultistoreValidationInputs) {
-        return checkWith(inputSchema(), news);
+    async check(olds: MultistoreValidationInputs, news: MultistoreValidationInputs) {
+        const r = checkWith(inputSchema(), news);
+        r.failures.push(...guardChanges(POLICY, olds, news, () => ""));
+        return r;
     },
 
     async diff(_id: string, olds: MultistoreValidationOutputs, news: MultistoreValidationInputs) {

@@ -15,6 +15,11 @@
  *     ends with `openstack overcloud export -f` (reference §3.5, main.sh's CENTRAL_EXPORT phase):
  *     the export the DCN deploys consume is regenerated from the finished stack, not trusted from
  *     whatever the deploy left.
+ *   A new `workDir` moves the generated files (overrides, phase markers, status record) there
+ *   first; when nothing else changed but the paths of files under the moved root, that move is
+ *   the whole update: the stack is not redeployed (its markers are rewritten for the new paths).
+ *   check  → refuses a new `stack` or `kind` once the stack exists: neither can change in place,
+ *            and a replace would run `overcloud delete` on the deployed site first.
  *   read   → the stack's working dir, rc file and deployment status; gone when the stack is gone.
  *   delete → detached `openstack overcloud delete <stack> --yes`; "not found" counts as deleted.
  *
@@ -29,14 +34,19 @@ import { z } from "zod";
 import {
     BaseInputs,
     DiffPolicy,
+    Move,
     baseShape,
     checkWith,
     diffByPolicy,
     diffResult,
+    guardChanges,
+    moveFiles,
+    movedLine,
     progress,
     remotePath,
     sha256,
     stableStringify,
+    stackRenameRefusal,
     targetOf,
     unk,
     updateByPolicy,
@@ -115,9 +125,15 @@ export interface OvercloudStackOutputs extends OvercloudStackInputs {
 
 // ---------------------------------------------------------------- diff policy
 
+/**
+ * `stack` and `kind` are the identity: check refuses a change of either once the stack exists
+ * (`refusal`). `workDir` is where the generated files live: a change moves them.
+ */
 export const POLICY: DiffPolicy = {
-    replace: ["stack", "kind", "workDir"],
+    replace: ["stack", "kind"],
+    location: "workDir",
     update: [
+        "workDir",
         "templatesDir",
         "rolesFile",
         "networkDataFile",
@@ -168,8 +184,10 @@ export function inputSchema() {
 // ---------------------------------------------------------------- provider
 
 export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = traced("OvercloudStack", {
-    async check(_olds: OvercloudStackInputs, news: OvercloudStackInputs) {
-        return checkWith(inputSchema(), news);
+    async check(olds: OvercloudStackInputs, news: OvercloudStackInputs) {
+        const r = checkWith(inputSchema(), news);
+        r.failures.push(...guardChanges(POLICY, olds, news, (k, o, n) => refusal(k, o, n, news.stack)));
+        return r;
     },
 
     async diff(_id: string, olds: OvercloudStackOutputs, news: OvercloudStackInputs) {
@@ -204,7 +222,14 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = traced("O
     },
 
     async update(_id: string, olds: OvercloudStackOutputs, news: OvercloudStackInputs) {
-        return updateByPolicy(POLICY, olds, news, () => deploy(news, olds), olds.status !== "DEPLOY_SUCCESS");
+        return updateByPolicy(
+            POLICY,
+            olds,
+            news,
+            () => deploy(news, olds),
+            olds.status !== "DEPLOY_SUCCESS",
+            (move, home, onlyMoved) => relocate(olds, news, move, home, onlyMoved),
+        );
     },
 
     async delete(_id: string, props: OvercloudStackOutputs) {
@@ -236,17 +261,32 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = traced("O
     },
 });
 
-/** `olds`: the previous outputs on update (their password overrides are redacted from the job's output). */
-async function deploy(inputs: OvercloudStackInputs, olds?: OvercloudStackOutputs): Promise<OvercloudStackOutputs> {
-    const t = targetOf(inputs);
-    const home = await remoteHome(t);
+/** Why an identity key may not change on an existing stack, and what to do instead. */
+export function refusal(key: string, oldValue: string, newValue: string, stack: string): string {
+    if (key !== "kind") {
+        return stackRenameRefusal(oldValue, newValue);
+    }
+    return (
+        `stack ${stack} is deployed as the ${oldValue} site: it cannot become a ${newValue} site in place (other ` +
+        `environments, exports and Glance stores), and replacing it would run overcloud delete on it first. Set its ` +
+        `kind in dcn-storage:sites back to ${oldValue}; or remove the site from dcn-storage:sites and run up (that ` +
+        `destroys it), then add it again as a ${newValue} site (a full redeploy).`
+    );
+}
+
+/** What a deploy of `inputs` consumes: the overrides file, the ordered `-e` list and their hash. */
+export function deployPlan(inputs: OvercloudStackInputs, home: string) {
     const work = expandHome(inputs.workDir, home);
-    const p = stackPaths(inputs.stack, home);
     const overridesFile = `${work}/overrides-${inputs.stack}.yaml`;
     const overrides = renderOverridesFile(inputs.overrides);
-    const envFiles = orderedEnvFiles(inputs.kind, inputs.templatesDir, inputs.files, overridesFile).map((f) =>
-        expandHome(f, home),
-    );
+    // Expanded first: which common files are THT's is decided by path (`~/templates/…` vs /home/…).
+    const x = (f: string) => (f ? expandHome(f, home) : f);
+    const files: DeployFiles = {
+        ...inputs.files,
+        commonEnvFiles: inputs.files.commonEnvFiles.map(x),
+        containerPrepareFile: x(inputs.files.containerPrepareFile),
+    };
+    const envFiles = orderedEnvFiles(inputs.kind, x(inputs.templatesDir), files, overridesFile).map(x);
     const deployHash = sha256(
         stableStringify({
             envFiles,
@@ -256,6 +296,83 @@ async function deploy(inputs: OvercloudStackInputs, olds?: OvercloudStackOutputs
             roles: inputs.rolesFile,
         }),
     );
+    return { work, overridesFile, overrides, envFiles, deployHash };
+}
+
+/**
+ * Moves the overrides file, the phase markers and the status record from the old work dir to the
+ * new one (no deploy). When nothing but paths moved (`onlyMoved`), a marker of the deployed inputs
+ * is rewritten with the hash of the same inputs at their new paths (a later retry still skips a
+ * finished phase); otherwise, and when stale, the markers are dropped (the deploy that follows runs
+ * both phases). Undefined when the overrides file is at neither place (then the update deploys).
+ */
+async function relocate(
+    olds: OvercloudStackOutputs,
+    news: OvercloudStackInputs,
+    _move: Move,
+    home: string,
+    onlyMoved: boolean,
+): Promise<OvercloudStackOutputs | undefined> {
+    const t = targetOf(news);
+    const log = progress(`overcloud ${news.stack}`);
+    const oldWork = expandHome(olds.workDir, home);
+    const plan = deployPlan(news, home);
+    const missing = await moveFiles(
+        t,
+        home,
+        [
+            { from: `${oldWork}/overrides-${olds.stack}.yaml`, to: plan.overridesFile, required: true },
+            { from: `${oldWork}/.deploy-status`, to: `${plan.work}/.deploy-status` },
+        ],
+        undefined,
+    );
+    if (missing.length > 0) {
+        log(`cannot move the generated files (${missing.join(", ")} missing): deploying at ${news.workDir}`);
+        return undefined;
+    }
+    await runOk(t, [
+        "sh",
+        "-c",
+        MOVE_MARKERS_SCRIPT,
+        "sh",
+        onlyMoved ? (olds.deployHash ?? "") : "",
+        plan.deployHash,
+        oldWork,
+        markerPath(oldWork, "heat"),
+        markerPath(plan.work, "heat"),
+        markerPath(oldWork, "config"),
+        markerPath(plan.work, "config"),
+    ]);
+    log(movedLine(olds.workDir, news.workDir, home) + (onlyMoved ? "; nothing else changed: no redeploy" : ""));
+    return { ...olds, ...news, overridesFile: plan.overridesFile, deployHash: plan.deployHash };
+}
+
+/**
+ * $1 old deploy hash, $2 new one, $3 old work dir (removed when empty), then pairs of old and new
+ * marker paths: a marker holding $1 is written anew with $2, the old one removed (unless the same file).
+ */
+export const MOVE_MARKERS_SCRIPT = [
+    "umask 077",
+    'old="$1"; new="$2"; dir="$3"; shift 3',
+    'while [ $# -ge 2 ]; do f="$1"; t="$2"; shift 2',
+    '  if [ "$f" = "$t" ] || { [ -e "$f" ] && [ "$f" -ef "$t" ]; }; then continue; fi',
+    '  if [ -f "$f" ]; then',
+    '    if [ -n "$old" ] && [ "$(head -n 1 "$f")" = "$old" ]; then',
+    '      mkdir -p "$(dirname "$t")" && printf "%s\\n" "$new" > "$t.tmp" && mv -f "$t.tmp" "$t" || exit 1',
+    "    fi",
+    '    rm -f -- "$f" || exit 1',
+    "  fi",
+    "done",
+    'rmdir -- "$dir" 2>/dev/null',
+    "exit 0",
+].join("\n");
+
+/** `olds`: the previous outputs on update (their password overrides are redacted from the job's output). */
+async function deploy(inputs: OvercloudStackInputs, olds?: OvercloudStackOutputs): Promise<OvercloudStackOutputs> {
+    const t = targetOf(inputs);
+    const home = await remoteHome(t);
+    const { work, overridesFile, overrides, envFiles, deployHash } = deployPlan(inputs, home);
+    const p = stackPaths(inputs.stack, home);
     const log = progress(`overcloud ${inputs.stack}`);
     const base = deployCommand(inputs, envFiles, home);
 
@@ -438,6 +555,14 @@ export function deployCommand(inputs: OvercloudStackInputs, envFiles: string[], 
     ];
 }
 
+/**
+ * tripleoclient gives its ephemeral Heat ~5 s to open its API port (utils.py test_heat_api_port:
+ * stop_after_attempt(10), wait 0.5 s) before it gives up with `RetryError[… raised
+ * ConnectionRefusedError>]`; a busy undercloud (a DB restore on an update, other stacks'
+ * config-download) misses that now and then, before any stack operation: run it again.
+ */
+export const HEAT_START_RETRY = { attempts: 5, when: "raised ConnectionRefusedError>]" };
+
 /** Writes a phase marker (path and hash are quoted arguments). */
 export const MARKER_SCRIPT = 'printf "%s\\n" "$2" > "$1"';
 
@@ -462,7 +587,7 @@ export function deployJobCommands(
 ): JobCommand[] {
     const cmds: JobCommand[] = [];
     if (!o.skipHeat) {
-        cmds.push({ argv: [...base, "--stack-only"], lock: o.heatLock });
+        cmds.push({ argv: [...base, "--stack-only"], lock: o.heatLock, retry: HEAT_START_RETRY });
         cmds.push({ argv: ["sh", "-c", MARKER_SCRIPT, "sh", o.heatMarker, o.deployHash] });
     }
     if (!o.skipConfig) {

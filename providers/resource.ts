@@ -43,7 +43,14 @@ export function dcnProps(args: BaseArgs, spec: DcnResourceSpec): Record<string, 
     return props;
 }
 
-/** Base class of the dcn resources (`pulumi-nodejs:dynamic/dcn:<type>`). */
+/**
+ * Base class of the dcn resources (`pulumi-nodejs:dynamic/dcn:<type>`). Every one is replaced
+ * delete-first (`deleteBeforeReplace`, unless the caller says otherwise): its identity (a stack, a
+ * cluster, a file) is fixed on the undercloud, so creating the replacement first would re-adopt
+ * the same stack and then delete it. This matters for `pulumi up --replace <urn>`: the engine's
+ * forced replace carries no provider answer, only this option (the providers' diffs already ask
+ * for delete-first, and their checks refuse identity changes: providers/common.ts).
+ */
 export abstract class DcnResource extends pulumi.dynamic.Resource {
     protected constructor(
         provider: pulumi.dynamic.ResourceProvider,
@@ -56,7 +63,11 @@ export abstract class DcnResource extends pulumi.dynamic.Resource {
             provider,
             name,
             dcnProps(args, spec),
-            { ...opts, additionalSecretOutputs: ["privateKey", ...(spec.secretOutputs ?? [])] },
+            {
+                deleteBeforeReplace: true,
+                ...opts,
+                additionalSecretOutputs: ["privateKey", ...(spec.secretOutputs ?? [])],
+            },
             "dcn",
             spec.type,
         );

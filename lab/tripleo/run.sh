@@ -6,7 +6,7 @@
 #     those paths;
 #   the user's passwd home is the lab's undercloud home (tripleoclient writes ansible.log, fact caches
 #     and ~/.tripleo there by pw_dir, not by $HOME);
-# and PATH puts the lab's hardware seam (lab/tripleo/bin: ansible-playbook, getent) before the venv.
+# and PATH puts the lab's hardware seam (<LAB_DIR>/bin/seam, from lab/tripleo/shims) before the venv.
 # Nothing outside the lab and .tripleo changes on the host. Usage: run.sh <command> [args...]
 # Needs: TRIPLEO_DIR, LAB_TRIPLEO_BIN (the seam's bin dir) and HOME (the lab's undercloud home).
 set -e

@@ -20,6 +20,7 @@ import {
     home,
     out,
     parseArgs,
+    prettyTable,
     printList,
     printShow,
     randomPassword,
@@ -33,57 +34,107 @@ import {
 
 type Params = Record<string, unknown>;
 
+/**
+ * tripleo-common 18's PASSWORD_PARAMETER_NAMES: what tripleoclient writes to
+ * `<stack>-passwords.yaml` (and, minus `ceph.*`, to the stack export). Two are maps, not strings.
+ */
 const PASSWORD_NAMES = [
     "AdminPassword",
-    "AdminToken",
+    "AodhPassword",
     "BarbicanPassword",
+    "BarbicanSimpleCryptoKek",
+    "CeilometerMeteringSecret",
+    "CeilometerPassword",
+    "CephClientKey",
+    "CephClusterFSID",
+    "CephManilaClientKey",
+    "CephRgwKey",
+    "CephGrafanaAdminPassword",
+    "CephDashboardAdminPassword",
     "CinderPassword",
+    "DesignatePassword",
+    "DesignateRndcKey",
+    "EtcdInitialClusterToken",
     "GlancePassword",
+    "GnocchiPassword",
+    "HAProxyStatsPassword",
     "HeatAuthEncryptionKey",
     "HeatPassword",
     "HeatStackDomainAdminPassword",
+    "HorizonSecret",
+    "IronicPassword",
+    "LibvirtTLSPassword",
     "KeystoneCredential0",
     "KeystoneCredential1",
-    "KeystoneFernetKey0",
-    "KeystoneFernetKey1",
+    "KeystoneFernetKeys",
+    "KeystonePassword",
+    "ManilaPassword",
+    "MysqlClustercheckPassword",
+    "MysqlMariabackupPassword",
     "MysqlRootPassword",
+    "NeutronMetadataProxySharedSecret",
     "NeutronPassword",
-    "NotifyPassword",
     "NovaPassword",
+    "MigrationSshKey",
+    "OctaviaServerCertsKeyPassphrase",
+    "OctaviaCaKeyPassphrase",
+    "OctaviaHeartbeatKey",
+    "OctaviaPassword",
+    "PacemakerRemoteAuthkey",
+    "PcsdPassword",
     "PlacementPassword",
+    "RpcPassword",
+    "NotifyPassword",
     "RabbitCookie",
     "RabbitPassword",
     "RedisPassword",
-    "RpcPassword",
+    "SnmpdReadonlyUserPassword",
+    "SwiftHashSuffix",
     "SwiftPassword",
-    "CephDashboardAdminPassword",
-    "CephGrafanaAdminPassword",
-    "CephRgwKey",
-    "CephManilaClientKey",
 ];
+
+/** A generated value of a password parameter, shaped as tripleo-common's generate_passwords makes it. */
+function generatePassword(name: string): unknown {
+    if (name === "KeystoneFernetKeys")
+        return Object.fromEntries(
+            [0, 1].map((i) => [`/etc/keystone/fernet-keys/${i}`, { content: randomBytes(32).toString("base64url") }]),
+        );
+    if (name === "MigrationSshKey")
+        return { private_key: `lab-private-key-${randomPassword(32)}`, public_key: `ssh-rsa ${randomPassword(68)}` };
+    if (name === "CephClusterFSID") return randomUUID();
+    if (name === "CephClientKey" || name === "CephManilaClientKey" || name === "CephRgwKey") {
+        const b = Buffer.alloc(28);
+        b.writeUInt16LE(1, 0);
+        b.writeUInt32LE(Math.floor(Date.now() / 1000), 2);
+        b.writeUInt16LE(16, 10);
+        randomBytes(16).copy(b, 12);
+        return b.toString("base64");
+    }
+    return randomPassword();
+}
 
 function deployOpts() {
     return [
         { names: ["--templates"], value: true, optionalValue: true },
         { names: ["--stack"], value: true, default: "overcloud" },
-        { names: ["-t", "--timeout"], value: true, default: "240" },
+        { names: ["-t", "--timeout"], value: true, default: "240", int: true },
         { names: ["-e", "--environment-file"], value: true, multiple: true },
         { names: ["--environment-directory"], value: true, multiple: true },
         { names: ["-r", "--roles-file"], value: true },
         { names: ["-n", "--networks-file"], value: true },
         { names: ["-p", "--plan-environment-file"], value: true },
-        { names: ["--heat-type"], value: true, default: "pod" },
+        { names: ["--heat-type"], value: true, default: "pod", choices: ["pod", "container", "native"] },
         { names: ["--skip-heat-pull"] },
         { names: ["--heat-container-engine-image"], value: true },
         { names: ["--heat-container-api-image"], value: true },
         { names: ["--rm-heat"] },
-        { names: ["--libvirt-type"], value: true },
+        { names: ["--libvirt-type"], value: true, choices: ["kvm", "qemu"] },
         { names: ["--ntp-server"], value: true },
         { names: ["--stack-only"] },
         { names: ["--setup-only"] },
         { names: ["--config-download-only"] },
         { names: ["--no-config-download", "--stack-only-legacy"] },
-        { names: ["--config-download-timeout"], value: true },
+        { names: ["--config-download-timeout"], value: true, int: true },
         { names: ["--disable-validations"] },
         { names: ["--deployed-server"] },
         { names: ["--working-dir"], value: true },
@@ -96,7 +147,7 @@ function deployOpts() {
         { names: ["--limit"], value: true },
         { names: ["--tags"], value: true },
         { names: ["--skip-tags"], value: true },
-        { names: ["--ansible-forks"], value: true },
+        { names: ["--ansible-forks"], value: true, int: true },
         { names: ["-y", "--yes"] },
         { names: ["--disable-password-generation"] },
         { names: ["--deployment-python-interpreter"], value: true },
@@ -354,26 +405,59 @@ function vipOf(p: Params, net: string, fallback: string): string {
 function endpointMap(p: Params): Record<string, unknown> {
     const pub = vipOf(p, "external_cloud_0", "10.0.0.5");
     const internal = vipOf(p, "internal_api_cloud_0", "172.16.2.110");
+    // THT 18's endpoint map (network/endpoints/endpoint_data.yaml): every service, whether the stack
+    // runs it or not, each with the fields of its EndpointMap output. URIs are the lab's: no suffix.
     const ep = (host: string, port: string, proto = "http") => ({
         host,
+        host_nobrackets: host,
         port,
         protocol: proto,
         uri: `${proto}://${host}:${port}`,
+        uri_no_suffix: `${proto}://${host}:${port}`,
     });
     const map: Record<string, unknown> = {};
-    for (const [svc, port] of [
-        ["Keystone", "5000"],
-        ["Glance", "9292"],
-        ["Nova", "8774"],
-        ["Cinder", "8776"],
-        ["Neutron", "9696"],
-        ["Placement", "8778"],
-    ] as const) {
+    const all = (svc: string, port: string, admin = port) => {
         map[`${svc}Public`] = ep(pub, port);
         map[`${svc}Internal`] = ep(internal, port);
-        map[`${svc}Admin`] = ep(internal, svc === "Keystone" ? "35357" : port);
-    }
+        map[`${svc}Admin`] = ep(internal, admin);
+    };
+    for (const [svc, port] of [
+        ["Aodh", "8042"],
+        ["Barbican", "9311"],
+        ["CephRgw", "8080"],
+        ["Cinder", "8776"],
+        ["CinderV3", "8776"],
+        ["Designate", "9001"],
+        ["Gnocchi", "8041"],
+        ["Heat", "8004"],
+        ["HeatCfn", "8000"],
+        ["Ironic", "6385"],
+        ["IronicInspector", "5050"],
+        ["Manila", "8786"],
+        ["ManilaV1", "8786"],
+        ["Neutron", "9696"],
+        ["Nova", "8774"],
+        ["NovaVNCProxy", "6080"],
+        ["Octavia", "9876"],
+        ["Placement", "8778"],
+        ["Swift", "8080"],
+        ["SwiftS3", "8080"],
+    ] as const)
+        all(svc, port);
+    all("Keystone", "5000", "35357");
+    all("KeystoneV3", "5000", "35357");
+    all("Glance", "9292");
+    map.CephDashboardInternal = ep(internal, "8444");
+    map.CephGrafanaInternal = ep(internal, "3100");
+    map.DockerRegistryInternal = ep(internal, "8787");
+    map.GaneshaInternal = ep(internal, "2049", "nfs");
+    map.HorizonPublic = ep(pub, "80");
+    map.MetricsQdrPublic = ep(pub, "5666", "amqp");
+    map.MysqlCellInternal = ep(internal, "3306", "mysql+pymysql");
     map.MysqlInternal = ep(internal, "3306", "mysql+pymysql");
+    map.NovaMetadataCellInternal = ep(internal, "8775");
+    map.NovaMetadataInternal = ep(internal, "8775");
+    map.NovaVNCProxyCellPublic = ep(pub, "6080");
     return map;
 }
 
@@ -483,11 +567,13 @@ export const deploy: Handler = async (prog, argv) => {
         }
         st.status = "DEPLOYING";
     });
+    setDeploymentStatus(wd, stack, "DEPLOYING");
     const fail = (e: unknown) => {
         withState((s) => {
             const st = s.stacks.find((x) => x.name === stack);
             if (st) st.status = "DEPLOY_FAILED";
         });
+        setDeploymentStatus(wd, stack, "DEPLOY_FAILED");
         throw e;
     };
     const p = plan.env.params;
@@ -502,9 +588,7 @@ export const deploy: Handler = async (prog, argv) => {
                   {})
                 : {};
             const pw: Params = {};
-            for (const n of PASSWORD_NAMES) pw[n] = p[n] ?? old[n] ?? randomPassword();
-            if (p.CephClientKey) pw.CephClientKey = p.CephClientKey;
-            if (p.CephClusterFSID) pw.CephClusterFSID = p.CephClusterFSID;
+            for (const n of PASSWORD_NAMES) pw[n] = p[n] ?? old[n] ?? generatePassword(n);
             writeOut(passFile, stringify({ parameter_defaults: pw }), 0o600);
             const em = plan.central ? endpointMap(p) : ((p.EndpointMapOverride as Params) ?? {});
             const internal = vipOf(p, "internal_api_cloud_0", "172.16.2.110");
@@ -516,13 +600,27 @@ export const deploy: Handler = async (prog, argv) => {
                     ...hosts.map((h, i) => `172.16.2.${60 + i} ${h}.internalapi.mydomain.tld ${h}`),
                 ]),
             );
+            // THT's GlobalConfig output: the central messaging and memcached settings; none on a DCN stack.
+            const messaging = (kind: string, password: unknown) => ({
+                [`oslo_messaging_${kind}_password`]: password,
+                [`oslo_messaging_${kind}_port`]: 5672,
+                [`oslo_messaging_${kind}_scheme`]: "rabbit",
+                [`oslo_messaging_${kind}_use_ssl`]: "False",
+                [`oslo_messaging_${kind}_user_name`]: "guest",
+            });
             writeOut(
                 path.join(outputsDir, "GlobalConfig"),
-                JSON.stringify({
-                    cinder_api_enabled: plan.central,
-                    glance_api_enabled: plan.central,
-                    keystone_enabled: plan.central,
-                }),
+                JSON.stringify(
+                    plan.central
+                        ? {
+                              memcached_authtoken_port: 11211,
+                              memcached_port: 11211,
+                              ...messaging("notify", pw.NotifyPassword),
+                              ...messaging("rpc", pw.RpcPassword),
+                              ovn_db_clustered: true,
+                          }
+                        : {},
+                ),
             );
             writeOut(
                 path.join(outputsDir, "AuthCloudName"),
@@ -550,6 +648,8 @@ export const deploy: Handler = async (prog, argv) => {
                     const st = s.stacks.find((x) => x.name === stack)!;
                     st.status = "DEPLOYING";
                 });
+                // tripleoclient records the run's outcome, whichever phases it ran.
+                setDeploymentStatus(wd, stack, "DEPLOY_SUCCESS");
                 out(
                     `Stack ${stack} created (--stack-only); run again with --config-download-only (or --setup-only) to configure the nodes.`,
                 );
@@ -605,6 +705,7 @@ export const deploy: Handler = async (prog, argv) => {
         writeOut(path.join(home(), `${stack}rc`), rc, 0o600);
         writeClouds(stack, keystone, adminPassword);
         recordDeployed(plan, keystone, adminPassword, siteKey);
+        setDeploymentStatus(wd, stack, "DEPLOY_SUCCESS");
         out(`Overcloud Endpoint: ${keystone}`);
         out(`Overcloud Deployed without error`);
         out(`Overcloud rc file: ${path.join(wd, `${stack}rc`)} and ${path.join(home(), `${stack}rc`)}`);
@@ -614,6 +715,11 @@ export const deploy: Handler = async (prog, argv) => {
         return fail(e);
     }
 };
+
+/** tripleoclient's deployment.set_deployment_status: `<working dir>/<stack>-deployment_status.yaml`. */
+function setDeploymentStatus(wd: string, stack: string, status: string): void {
+    writeOut(path.join(wd, `${stack}-deployment_status.yaml`), stringify({ deployment_status: status }));
+}
 
 /** The lab's record of a deployed stack: its Keystone (central), Ceph identity, stores, AZ aggregate. */
 function recordDeployed(plan: Plan, keystone: string, adminPassword: string, siteKey: string | undefined): void {
@@ -819,11 +925,13 @@ function exportParams(stack: string, wd: string, authCloud: string): Params {
     for (const [k, v] of Object.entries(pw)) if (!/^ceph/i.test(k)) out[k] = v;
     const read = (name: string) => {
         const f = path.join(wd, "outputs", name);
-        if (!fs.existsSync(f)) {
+        const v = fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, "utf8")) as unknown) : undefined;
+        // export.py `if export_data:`: a missing or empty output is not exported.
+        if (!v || (typeof v === "object" && !Object.keys(v).length)) {
             process.stdout.write(`No data returned to export ${name} from.\n`);
             return undefined;
         }
-        return JSON.parse(fs.readFileSync(f, "utf8"));
+        return v;
     };
     const em = read("EndpointMap");
     if (em) out.EndpointMapOverride = em;
@@ -894,16 +1002,13 @@ export const overcloudDelete: Handler = async (prog, argv) => {
             { names: ["-b", "--baremetal-deployment"], value: true },
             { names: ["--networks-file"], value: true },
             { names: ["--network-ports"] },
-            { names: ["--heat-type"], value: true },
+            { names: ["--heat-type"], value: true, choices: ["pod", "container", "native"] },
         ],
         1,
     );
     const stack = a.positionals[0] ?? str(a.opts.stack);
-    if (!stack)
-        throw new CommandError(
-            `usage: ${prog} [-h] [-y] [-s] [-b <baremetal_deployment.yaml>] [--networks-file <network_data.yaml>] <stack>\n${prog}: error: the following arguments are required: stack`,
-            2,
-        );
+    // `stack` is nargs='?' (default: $OVERCLOUD_STACK_NAME); _validate_args refuses none.
+    if (!stack) throw new CommandError("You must specify a stack name");
     const nf = str(a.opts.networks_file);
     if (nf && !fs.existsSync(absPath(nf))) throw new CommandError(`ERROR: Networks file ${absPath(nf)} not found`);
     if (!a.opts.yes && !confirm(`Are you sure you want to delete this overcloud [y/N]?`))
@@ -932,19 +1037,27 @@ export const overcloudDelete: Handler = async (prog, argv) => {
 };
 
 export const overcloudStatus: Handler = async (prog, argv) => {
+    // GetDeploymentStatus is a plain cliff Command, not a ShowOne: no -f/-c; it prints a PrettyTable.
     const a = parseArgs(
         prog,
         argv,
         [
-            ...COMMON_OPTS,
-            { names: ["--stack"], value: true, default: "overcloud" },
+            { names: ["--plan", "--stack"], value: true, default: "overcloud" },
             { names: ["--working-dir"], value: true },
         ],
         0,
     );
-    const st = readState().stacks.find((x) => x.name === a.opts.stack);
-    if (!st) throw new CommandError(`ERROR: No deployment status found for stack ${a.opts.stack}`);
-    printShow(a, { "Stack Name": st.name, "Deployment Status": st.status });
+    // deployment.get_deployment_status: the status file of the working dir (none: no deployment).
+    const stack = String(a.opts.plan);
+    const f = path.join(workingDir(stack, str(a.opts.working_dir)), `${stack}-deployment_status.yaml`);
+    const status = fs.existsSync(f)
+        ? (parse(fs.readFileSync(f, "utf8")) as { deployment_status?: string } | null)?.deployment_status
+        : undefined;
+    if (!status) {
+        out(`No deployment was found for ${stack}`);
+        return 0;
+    }
+    out(prettyTable(["Stack Name", "Deployment Status"], [[stack, status]]));
     return 0;
 };
 

@@ -179,7 +179,8 @@ export const vipProvision: Handler = async (prog, argv) => {
         [
             { names: ["-o", "--output"], value: true },
             { names: ["-y", "--yes"] },
-            { names: ["--stack"], value: true, default: "overcloud" },
+            // required=True in tripleoclient (its env default never applies)
+            { names: ["--stack"], value: true, required: true },
             { names: ["--templates"], value: true },
             { names: ["--working-dir"], value: true },
         ],
@@ -446,8 +447,8 @@ export const nodeProvision: Handler = async (prog, argv) => {
             { names: ["-y", "--yes"] },
             { names: ["--network-config"] },
             { names: ["--network-ports"] },
-            { names: ["--concurrency"], value: true, default: "20" },
-            { names: ["--timeout"], value: true, default: "3600" },
+            { names: ["--concurrency"], value: true, default: "20", int: true },
+            { names: ["--timeout"], value: true, default: "3600", int: true },
             { names: ["--overcloud-ssh-user"], value: true },
             { names: ["--overcloud-ssh-key"], value: true },
             { names: ["--templates"], value: true },
@@ -1144,6 +1145,10 @@ export const rolesGenerate: Handler = async (prog, argv) => {
         Infinity,
         1,
     );
+    // rolesutils.get_roles_list_from_directory
+    const rolesPath = absPath(str(a.opts.roles_path) ?? path.join(home(), "templates/roles"));
+    if (!fs.existsSync(rolesPath) || !fs.statSync(rolesPath).isDirectory())
+        throw new CommandError(`Invalid roles path specified: ${rolesPath}`);
     const unknown = a.positionals.map((r) => r.split(":")[0]).filter((r) => !ROLES[r]);
     if (unknown.length)
         throw new CommandError(

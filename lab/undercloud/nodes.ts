@@ -2,7 +2,7 @@
 // ip> sudo cephadm shell [--config F] [--keyring K] [--fsid X] -- ceph|rbd|rados …`. The lab
 // session's PATH puts this `ssh` first (<LAB_DIR>/bin/ssh). A destination that is the ctlplane
 // address of a provisioned lab node runs the command "on that node"; any other destination is the
-// real /usr/bin/ssh with the same arguments. (Not lab/tripleo/bin/ssh: inside real tripleoclient's
+// real /usr/bin/ssh with the same arguments. (Not lab/tripleo/shims/ssh: inside real tripleoclient's
 // namespace that one keeps failing every Ansible run that would reach a node.)
 //
 // On a node: the remote command line is split as a shell would (quotes and backslashes); anything a

@@ -25,6 +25,12 @@ export interface OptSpec {
     /** Value may be omitted (e.g. `--wait [timeout]`). */
     optionalValue?: boolean;
     default?: string;
+    /** argparse `type=int`: a value that is no integer is a usage error (exit 2). */
+    int?: boolean;
+    /** argparse `choices`: any other value is a usage error (exit 2). */
+    choices?: string[];
+    /** argparse `required=True` (exit 2 when missing). */
+    required?: boolean;
 }
 
 export interface Parsed {
@@ -90,14 +96,23 @@ export function parseArgs(
                 else if (s.optionalValue) v = true;
                 else throw usageErr(`argument ${s.names.join("/")}: expected one argument`);
             } else v = true;
+            const arg = `argument ${s.names.join("/")}`;
+            if (typeof v === "string" && s.int && !/^[-+]?\d+$/.test(v.trim()))
+                throw usageErr(`${arg}: invalid int value: '${v}'`);
+            if (typeof v === "string" && s.choices && !s.choices.includes(v))
+                throw usageErr(
+                    `${arg}: invalid choice: '${v}' (choose from ${s.choices.map((c) => `'${c}'`).join(", ")})`,
+                );
             if (s.multiple) opts[k] = [...((opts[k] as string[] | undefined) ?? []), String(v)];
             else opts[k] = v;
         } else positionals.push(a);
     }
     if (positionals.length > maxPositionals) unknown.push(...positionals.slice(maxPositionals));
+    // argparse's order: required arguments first, then what it did not recognise.
+    const missing = specs.filter((s) => s.required && opts[keyOf(s)] === undefined).map((s) => s.names.join("/"));
+    if (positionals.length < minPositionals) missing.unshift("positional");
+    if (missing.length) throw usageErr(`the following arguments are required: ${missing.join(", ")}`);
     if (unknown.length) throw usageErr(`unrecognized arguments: ${unknown.join(" ")}`);
-    if (positionals.length < minPositionals)
-        throw usageErr(`the following arguments are required: ${"positional".repeat(1)}`);
     return { opts, positionals };
 }
 
@@ -144,6 +159,20 @@ function cliffTable(headers: string[], rows: string[][]): string {
     }
     lines.push(sep);
     return lines.join("\n");
+}
+
+/** A PrettyTable (prettytable 3.6 defaults: centred, one space of padding), as tripleoclient prints some. */
+export function prettyTable(headers: string[], rows: string[][]): string {
+    const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const centre = (t: string, width: number) => {
+        const excess = width - t.length;
+        // prettytable's _justify: the odd space goes right of odd-length text, left of even-length.
+        const left = Math.floor(excess / 2) + (excess % 2 && t.length % 2 === 0 ? 1 : 0);
+        return " ".repeat(left) + t + " ".repeat(excess - left);
+    };
+    const sep = "+" + w.map((x) => "-".repeat(x + 2)).join("+") + "+";
+    const line = (cells: string[]) => "| " + cells.map((c, i) => centre(c, w[i])).join(" | ") + " |";
+    return [sep, line(headers), sep, ...rows.map(line), sep].join("\n");
 }
 
 type Cell = string | number | boolean | null | string[] | Record<string, unknown>;

@@ -37,6 +37,11 @@ export interface JobCommand {
     lock?: string;
     /** When true a non-zero exit does not stop the script. */
     allowFailure?: boolean;
+    /**
+     * Runs the command again (up to `attempts` runs in all, 5 s apart) when it fails and what it
+     * printed in that run contains `when` (a fixed string): for failures known to be transient.
+     */
+    retry?: { attempts: number; when: string };
 }
 
 export interface JobSpec {
@@ -161,9 +166,16 @@ export function renderJobScript(commands: JobCommand[], identity = ""): string {
             ? `echo ${shQuote("(ignored failure of " + c.argv.slice(0, 4).join(" ") + ")")}`
             : "exit $?";
         const wait = c.lock ? `echo ${shQuote(LOCK_WAIT + c.lock)}; ` : "";
+        // With `retry`: the output of each run is what out.log gained since it started.
+        const run = c.retry
+            ? `n=0; while :; do o=$(wc -c < "\${0%/*}/out.log" 2>/dev/null || echo 0); ${wait}${line} && break; ` +
+              `rc=$?; n=$((n + 1)); if [ "$n" -lt ${c.retry.attempts} ] && tail -c +$((o + 1)) "\${0%/*}/out.log" | grep -qF -- ${shQuote(c.retry.when)}; ` +
+              `then echo ${shQuote(`(transient failure of ${c.argv.slice(0, 4).join(" ")}: retrying)`)}; sleep 5; ` +
+              `else (exit "$rc") || ${onFailure}; break; fi; done`
+            : `${wait}${line} || ${onFailure}`;
         lines.push(
             `if [ -f ${marker} ]; then echo '  (finished in an earlier attempt of this job: skipped)'; ` +
-                `else ${wait}${line} || ${onFailure}; : > ${marker}; fi`,
+                `else ${run}; : > ${marker}; fi`,
         );
     });
     lines.push("exit 0", "");

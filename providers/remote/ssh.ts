@@ -1,29 +1,46 @@
 /**
- * The one SSH transport to the undercloud (ssh2).
+ * The one SSH transport to the undercloud (ssh2), used by the providers, the validation CLI
+ * (tools/validate) and every tool that runs commands on the undercloud.
  *
- * - The host key is pinned: `hostKey` is an OpenSSH public key line (`ssh-ed25519 AAAA… [comment]`)
- *   and the connection is refused, with both SHA256 fingerprints and host:port in the message, when
- *   the server presents another key. There is no "accept unknown key" mode.
+ * - The host key is pinned (rules in ./hostKeys.ts): `hostKey` is one or more OpenSSH public key
+ *   lines of the host (`ssh-ed25519 AAAA…`, `ssh-rsa AAAA…`, optionally `@revoked …` lines). Only
+ *   the pinned key types are negotiated (`algorithms.serverHostKey`), the presented key must equal
+ *   one of the pinned keys, and a key marked `@revoked` is refused even if it is also pinned. A
+ *   refusal names host:port and the SHA256 fingerprints. There is no "accept unknown key" mode.
  * - Keepalive is on, so an hour-long poll loop notices a dead peer.
- * - One connection per undercloud (host:port:user) per process, kept in a cache on `globalThis`:
- *   every dynamic provider is deserialized separately by the plugin, so a module-level Map would be
- *   one per provider; `globalThis` is shared by all of them. A dropped connection is evicted and the
- *   next call reconnects.
+ * - One connection per undercloud (host:port:user and pin) per process, kept in a cache on
+ *   `globalThis`: every dynamic provider is deserialized separately by the plugin, so a
+ *   module-level Map would be one per provider; `globalThis` is shared by all of them. A dropped
+ *   connection is evicted and the next call reconnects. A connection verified against one pin is
+ *   never reused for a target with another pin.
  * - At most `MAX_CHANNELS` channels are open at once on a connection (sshd's MaxSessions is 10 by
  *   default and Pulumi runs all dynamic operations concurrently in one process).
  *
  * Nothing here is captured from the program: the providers call these functions with plain data.
  */
-import { Client } from "ssh2";
+import { Client, type ServerHostKeyAlgorithm } from "ssh2";
 import { createHash } from "node:crypto";
 import { commandLabel, trace } from "./trace";
+import {
+    checkHostKey,
+    fingerprint,
+    hostKeyAlgorithms,
+    isNoCommonTypeError,
+    noCommonTypeMessage,
+    parseKeyLine,
+    parsePin,
+    refusalMessage,
+    unsupportedTypes,
+} from "./hostKeys";
+
+export { fingerprint };
 
 /** Where and how to reach the undercloud. Plain data (the private key is passed as a secret input). */
 export interface SshTarget {
     host: string;
     port: number;
     user: string;
-    /** Pinned OpenSSH public key line of the server. */
+    /** Pinned host keys: one or more OpenSSH public key lines (and `@revoked` lines), see ./hostKeys.ts. */
     hostKey: string;
     /** PEM/OpenSSH private key text. */
     privateKey: string;
@@ -69,49 +86,25 @@ export function connectionKey(t: Pick<SshTarget, "host" | "port" | "user">): str
     return `${t.host}:${t.port}:${t.user}`;
 }
 
-/** Decodes the key blob of an OpenSSH public key line (`type base64 [comment]`). */
+/** Decodes the key blob of one OpenSSH public key line (`type base64 [comment]`); throws otherwise. */
 export function parsePublicKeyLine(line: string): { type: string; blob: Buffer } {
-    const parts = line.trim().split(/\s+/);
-    // known_hosts lines start with the host pattern: skip it when present.
-    const start = parts.length >= 3 && !/^(ssh-|ecdsa-|sk-)/.test(parts[0]) ? 1 : 0;
-    const type = parts[start];
-    const b64 = parts[start + 1];
-    if (!type || !b64 || !/^(ssh-|ecdsa-|sk-)/.test(type) || !/^[A-Za-z0-9+/]+=*$/.test(b64)) {
-        throw new Error(`not an OpenSSH public key line: ${JSON.stringify(line.slice(0, 60))}`);
-    }
-    return { type, blob: Buffer.from(b64, "base64") };
+    return parseKeyLine(line);
 }
 
-/** OpenSSH-style fingerprint: `SHA256:<base64 without padding>`. */
-export function fingerprint(blob: Buffer): string {
-    return "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
-}
-
-/**
- * Finds the key for host:port in known_hosts text (plain, unhashed entries;
- * `[host]:port` form for ports other than 22). Returns the `type base64` line or undefined.
- */
-export function findKnownHost(knownHosts: string, host: string, port: number): string | undefined {
-    const wanted = port === 22 ? [host, `[${host}]:22`] : [`[${host}]:${port}`];
-    for (const raw of knownHosts.split(/\r?\n/)) {
-        const line = raw.trim();
-        if (!line || line.startsWith("#") || line.startsWith("@")) {
-            continue;
-        }
-        const [hosts, type, b64] = line.split(/\s+/);
-        if (!type || !b64) {
-            continue;
-        }
-        if (hosts.split(",").some((h) => wanted.includes(h))) {
-            return `${type} ${b64}`;
-        }
-    }
-    return undefined;
+/** Pool key: the connection key and a digest of the pin (a connection is verified against one pin). */
+function poolKey(t: SshTarget): string {
+    return `${connectionKey(t)}#${createHash("sha256").update(t.hostKey).digest("hex").slice(0, 16)}`;
 }
 
 function connect(t: SshTarget, key: string): PoolEntry {
+    const pin = parsePin(t.hostKey);
+    const unsupported = unsupportedTypes(pin);
+    if (unsupported.length === pin.keys.length) {
+        throw new Error(
+            `ssh ${t.user}@${t.host}:${t.port}: no pinned host key is of a type this client supports (${unsupported.join(", ")})`,
+        );
+    }
     const client = new Client();
-    const pinned = parsePublicKeyLine(t.hostKey);
     let mismatch: string | undefined;
     const entry: PoolEntry = {
         key,
@@ -136,6 +129,8 @@ function connect(t: SshTarget, key: string): PoolEntry {
             evict();
             if (mismatch) {
                 reject(new Error(mismatch));
+            } else if (isNoCommonTypeError(err)) {
+                reject(new Error(noCommonTypeMessage(pin, t.host, t.port)));
             } else {
                 reject(new Error(`ssh ${t.user}@${t.host}:${t.port}: ${err.message}`));
             }
@@ -153,14 +148,12 @@ function connect(t: SshTarget, key: string): PoolEntry {
             readyTimeout: t.readyTimeoutMs ?? 20000,
             keepaliveInterval: 15000,
             keepaliveCountMax: 4,
+            algorithms: { serverHostKey: hostKeyAlgorithms(pin) as ServerHostKeyAlgorithm[] },
             hostVerifier: (presented: Buffer) => {
-                if (Buffer.compare(presented, pinned.blob) === 0) {
+                if (checkHostKey(pin, presented).ok) {
                     return true;
                 }
-                mismatch =
-                    `host key verification failed for ${t.host}:${t.port}: the server presented ` +
-                    `${fingerprint(presented)} but the pinned key is ${fingerprint(pinned.blob)} ` +
-                    `(${pinned.type}); refusing to connect`;
+                mismatch = refusalMessage(pin, presented, t.host, t.port);
                 return false;
             },
         });
@@ -171,7 +164,7 @@ function connect(t: SshTarget, key: string): PoolEntry {
 }
 
 async function acquire(t: SshTarget): Promise<PoolEntry> {
-    const key = connectionKey(t);
+    const key = poolKey(t);
     let entry = pool().get(key);
     if (!entry || entry.closed) {
         entry = connect(t, key);
@@ -265,6 +258,16 @@ export function closeAll(): void {
         e.client.end();
     }
     pool().clear();
+}
+
+/** Closes and forgets the cached connection of one target (a short-lived tool that is done). */
+export function disconnect(t: SshTarget): void {
+    const entry = pool().get(poolKey(t));
+    if (entry) {
+        entry.closed = true;
+        entry.client.end();
+        pool().delete(entry.key);
+    }
 }
 
 /** Number of live cached connections (tests). */

@@ -6,6 +6,9 @@
 // way lab/sshd.ts makes it, sshd reloaded with SIGHUP (refresh/destroy use the pin kept in the
 // state, so only a real server key change tests them).
 // To stay fast the stack is the seed's central site alone (Controller + ComputeHCI with its Ceph).
+// Issue 11 (no toolchain needed): the lab's sshd has RSA, ECDSA and ed25519 host keys like a stock
+// undercloud; the transport connects with what `ssh-keyscan` prints (RSA first, plain or hashed)
+// and with each key type alone, and so does the validation CLI's connection.
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -15,7 +18,10 @@ import * as path from "node:path";
 import { keyLine, parseableKeyPair } from "../support/ssh-keys";
 import { PulumiResult, PulumiWorkspace, pulumiWorkspace, toolchainBuilt } from "../support/pulumi";
 import { PrivateLab, buildProgram, devConfig, programFixture, startPrivateLab, writeStackConfig } from "../support/lab";
-import { fingerprint, parsePublicKeyLine } from "../../providers/remote/ssh";
+import { closeAll, exec, fingerprint, parsePublicKeyLine } from "../../providers/remote/ssh";
+import { parseUndercloud } from "../../components/config";
+import { resolveUndercloud } from "../../components/connection";
+import { connectUndercloud } from "../../tools/validate/ssh";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-hostkey-"));
 const STACK = "hk";
@@ -147,5 +153,83 @@ describe("a changed host key", { skip: !toolchainBuilt() && "toolchain not built
             state.stacks.map((s) => [s.name, s.status]),
             [["control-plane", "DEPLOY_SUCCESS"]],
         );
+    });
+});
+
+describe("the lab's sshd with RSA, ECDSA and ed25519 host keys", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-hostkeys-"));
+    let keysLab: PrivateLab;
+    let conn: ReturnType<PrivateLab["connection"]>;
+    const types = (text: string) =>
+        text
+            .trim()
+            .split("\n")
+            .map((l) => l.split(/\s+/)[1]);
+
+    before(async () => {
+        keysLab = await startPrivateLab(path.join(dir, "lab"));
+        conn = keysLab.connection();
+    });
+    after(() => {
+        closeAll();
+        keysLab?.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** exec through the transport with the pin the program derives from this known_hosts text. */
+    async function viaKnownHosts(text: string): Promise<string> {
+        const kh = path.join(dir, `known_hosts-${Math.random().toString(36).slice(2)}`);
+        fs.writeFileSync(kh, text);
+        const { host, port, user, privateKeyPath } = conn;
+        const r = resolveUndercloud(
+            parseUndercloud({ host, port, user, knownHostsFile: kh, privateKeyFile: privateKeyPath }),
+            dir,
+            false,
+        );
+        closeAll();
+        const t = { ...r.connection, privateKey: fs.readFileSync(privateKeyPath, "utf8") };
+        return (await exec(t, "echo ok")).stdout;
+    }
+
+    it("known_hosts lists the three keys; connection.json keeps the ed25519 hostKey", () => {
+        const kh = fs.readFileSync(conn.knownHostsPath, "utf8");
+        assert.deepEqual(types(kh), ["ssh-rsa", "ecdsa-sha2-nistp256", "ssh-ed25519"]);
+        assert.match(conn.hostKey, /^ssh-ed25519 /);
+        assert.ok(kh.includes(conn.hostKey));
+    });
+
+    it("connects with ssh-keyscan's output, RSA first, plain and hashed", async () => {
+        const scan = (hashed: boolean) => {
+            const args = [...(hashed ? ["-H"] : []), "-p", String(conn.port), conn.host];
+            const out = spawnSync("ssh-keyscan", args, { encoding: "utf8" }).stdout ?? "";
+            const lines = out.split("\n").filter((l) => l && !l.startsWith("#"));
+            // RSA first, as ssh-keyscan usually prints it (its order depends on the answers).
+            return lines.sort((a, b) => Number(!a.includes(" ssh-rsa ")) - Number(!b.includes(" ssh-rsa "))).join("\n");
+        };
+        const plain = scan(false);
+        assert.deepEqual(types(plain).sort(), ["ecdsa-sha2-nistp256", "ssh-ed25519", "ssh-rsa"]);
+        assert.equal(types(plain)[0], "ssh-rsa");
+        assert.equal(await viaKnownHosts(plain + "\n"), "ok\n");
+        const hashed = scan(true);
+        assert.match(hashed, /^\|1\|/);
+        assert.equal(await viaKnownHosts(hashed + "\n"), "ok\n");
+    });
+
+    it("connects pinned to each key type alone (only that type is negotiated)", async () => {
+        for (const line of fs.readFileSync(conn.knownHostsPath, "utf8").trim().split("\n")) {
+            assert.equal(await viaKnownHosts(line + "\n"), "ok\n", line);
+        }
+    });
+
+    it("the validation CLI's connection uses the same pin and refuses another host's keys", async () => {
+        const uc = await connectUndercloud(conn);
+        try {
+            assert.equal((await uc.exec("echo ok")).stdout, "ok\n");
+        } finally {
+            uc.close();
+        }
+        const moved = path.join(dir, "moved");
+        fs.writeFileSync(moved, fs.readFileSync(conn.knownHostsPath, "utf8").replaceAll(`:${conn.port}`, ":1"));
+        await assert.rejects(connectUndercloud({ ...conn, knownHostsPath: moved }), /has no key for/);
     });
 });

@@ -24,7 +24,21 @@ import {
     startPrivateLab,
     writeStackConfig,
 } from "../support/lab";
+import { killAll, undercloudProcesses } from "../../lab/power";
 import { checkInstalled } from "../../lab/tripleo/real";
+import { paths } from "../../lab/paths";
+import { unprovisionCommand } from "../../providers/baremetalNodes";
+import {
+    commandsByKind,
+    comparableOutputs,
+    compareFiles,
+    isContractCommand,
+    lastRunFlags,
+    malformedVariants,
+    rebase,
+    replayThroughImitation,
+    runEach,
+} from "../support/contract";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-real-"));
 const labDir = path.join(root, "lab");
@@ -91,7 +105,10 @@ describe("the seed through real tripleoclient, THT and Heat", { skip }, () => {
         ws = await pulumiWorkspace(fixture, "real");
     });
 
-    after(() => {
+    after(async () => {
+        // A deploy cut short by a failed test goes on (it is detached, as on an undercloud): stop it
+        // and its ephemeral Heat, which would hold 127.0.0.1:8006 for the next real lab.
+        if (privateLab) await killAll(undercloudProcesses(privateLab.dir));
         privateLab?.stop();
         ws?.dispose();
         fs.rmSync(root, { recursive: true, force: true });
@@ -170,6 +187,101 @@ describe("the seed through real tripleoclient, THT and Heat", { skip }, () => {
         await ws.ok(["preview", "--expect-no-changes", "--non-interactive"]);
     });
 
+    it("contract: the imitation accepts only what real tripleoclient accepts and writes the same shapes", async () => {
+        const began = Date.now();
+        const realHome = paths(labDir).sessionHome;
+        const imitationDir = path.join(root, "imitation");
+        const imitationHome = paths(imitationDir).sessionHome;
+        // What the program sent so far (seed, previews, scale-out, dcn2), as real tripleoclient ran it.
+        const recorded = labLog().filter((e) => isContractCommand(e.argv) && e.exit !== null);
+        // Malformed variants of each kind: ones the real client refuses before it changes anything
+        // (argparse, or its own checks), outputs to a scratch dir. Unprovision and delete are not in
+        // the recording yet: the program's own command lines for dcn2.
+        const bases = commandsByKind(recorded, [
+            unprovisionCommand("dcn2", `${realHome}/dcn/dcn2/baremetal-dcn2.yaml`, true).argv,
+            ["openstack", "overcloud", "delete", "dcn2", "--yes", "--skip-ipa-cleanup"],
+        ]);
+        const variants = [...bases.values()].flatMap((a) =>
+            malformedVariants(a, realHome, `${realHome}/contract-scratch`),
+        );
+        const logSize = fs.statSync(paths(labDir).log).size;
+        const tail = (out: string) => out.trim().split("\n").slice(-2).join(" | ");
+        // The real variants and the replay through a private imitation lab run side by side.
+        const [real, { lab: imitation, results }] = await Promise.all([
+            runEach(
+                privateLab,
+                variants.map((v) => v.argv),
+                2,
+            ).finally(() =>
+                // The deliberately refused lines leave the real lab's log again: the later tests
+                // check that no line *of the program* was refused.
+                fs.truncateSync(paths(labDir).log, logSize),
+            ),
+            replayThroughImitation(labDir, recorded, { dir: imitationDir }),
+        ]);
+        try {
+            // (i) where real refuses, the imitation refuses too; an argparse refusal (2) with 2.
+            assert.deepEqual(
+                variants.filter((_, i) => real[i].exit === 0).map((v) => `${v.kind}: ${v.what}`),
+                [],
+                "real tripleoclient accepted a variant meant to be malformed",
+            );
+            const mine = await runEach(
+                imitation,
+                variants.map((v) => rebase(v.argv, realHome, imitationHome)),
+                4,
+            );
+            assert.deepEqual(
+                variants.flatMap((v, i) =>
+                    mine[i].exit === 0 || (real[i].exit === 2 && mine[i].exit !== 2)
+                        ? [
+                              `${v.kind}: ${v.what}: real ${real[i].exit} (${tail(real[i].output)}), imitation ${mine[i].exit}`,
+                          ]
+                        : [],
+                ),
+                [],
+                "the imitation accepted what real tripleoclient refuses",
+            );
+            // (ii) every line real ran to success succeeds in the imitation, judged at its last run
+            // (the input files copied are the last versions; see lastRunFlags).
+            const last = lastRunFlags(recorded);
+            assert.deepEqual(
+                results
+                    .filter((r, i) => last[i] && r.recorded.exit === 0 && r.exit !== 0)
+                    .map(
+                        (r) => `${r.argv.slice(0, 6).join(" ")} … (${r.recorded.stack}): ${r.exit}: ${tail(r.output)}`,
+                    ),
+                [],
+                "the imitation refused a command line real tripleoclient ran",
+            );
+            // ...and the files both write have the same shape. Not compared: what only real Heat makes
+            // (config-download/, outputs/, environment/): the imitation's Heat is simulated; the
+            // program reads them only through the stack export, which is compared.
+            const ALLOWED: Array<{ file: RegExp; diff: RegExp; why: string }> = [
+                {
+                    file: /\/roles-[^/]+\.yaml$/,
+                    diff: /: \$\[\]\.\w+: only in (real|the imitation)$/,
+                    why:
+                        "the imitation's roles (lab/undercloud/roles.ts) keep name, description, counts, tags, " +
+                        "networks and services; THT 18's role files also carry RoleParametersDefault, " +
+                        "update_serial, … (only real THT reads them). Shared keys must still agree.",
+                },
+            ];
+            const diffs = comparableOutputs(recorded, realHome).flatMap((f) =>
+                compareFiles(path.join(labDir, "home"), path.join(imitationDir, "home"), f).filter(
+                    (d) => !ALLOWED.some((x) => x.file.test(f) && x.diff.test(d)),
+                ),
+            );
+            assert.deepEqual(diffs, [], "the imitation writes differently shaped files");
+        } finally {
+            imitation.stop();
+        }
+        console.log(
+            `contract: ${recorded.length} recorded lines replayed, ${variants.length} malformed variants, ` +
+                `${((Date.now() - began) / 1000).toFixed(0)} s`,
+        );
+    });
+
     it("removing dcn2: its stack is deleted, its nodes freed, central loses its store", async () => {
         const from = labLog().length;
         await ws.ok(["config", "rm", "--path", "sites[3]"]);
@@ -197,7 +309,8 @@ describe("the seed through real tripleoclient, THT and Heat", { skip }, () => {
         // dcn0's own Heat-phase command line, for two new stack names at once (what the program's
         // Heat lock prevents): both start tripleoclient's native Heat on 127.0.0.1:8006.
         const dcn0 = labLog().find(
-            (e) => sub(e) === "overcloud deploy --templates" && stackOf(e) === "dcn0" && e.argv.includes("--stack-only"),
+            (e) =>
+                sub(e) === "overcloud deploy --templates" && stackOf(e) === "dcn0" && e.argv.includes("--stack-only"),
         )!;
         const asStack = (name: string) => dcn0.argv.map((a, i) => (dcn0.argv[i - 1] === "--stack" ? name : a));
         const run = (argv: string[]) => {

@@ -115,6 +115,13 @@ export const STRUCTURAL_CASES: BadCase[] = [
         live: "up",
     },
     {
+        // Issue 11 (defect 12): found only inside `ceph deploy` before, after node provision.
+        name: "DCN site without a Ceph monitor (CephOSD scale-out role only)",
+        key: `${S}[1].roles`,
+        mutate: (c) => c.sites[1].roles.splice(0, 1),
+        live: "up",
+    },
+    {
         name: "central site without a Ceph role",
         key: `${S}[0].roles`,
         mutate: (c) => c.sites[0].roles.splice(1, 1),

@@ -26,3 +26,12 @@ export function parseableKeyPair(comment?: string): KeyPair {
 export function keyLine(pub: string): string {
     return pub.trim().split(/\s+/).slice(0, 2).join(" ");
 }
+
+/** A host key pair of another type than ed25519 (RSA 2048 or ECDSA P-256), as ssh2 generates it. */
+export function hostKeyPair(type: "rsa" | "ecdsa" | "ed25519", comment?: string): KeyPair {
+    if (type === "ed25519") {
+        return parseableKeyPair(comment);
+    }
+    const k = utils.generateKeyPairSync(type, { bits: type === "rsa" ? 2048 : 256, ...(comment ? { comment } : {}) });
+    return { private: k.private, public: k.public };
+}

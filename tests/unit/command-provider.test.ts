@@ -415,10 +415,10 @@ describe("command provider: local CRUD with the real runner", () => {
 describe("command provider: host keys and dialing", () => {
     it("parses authorized_keys and known_hosts style lines", () => {
         const k = generateKeyPair("c");
-        const parsed = parseHostKey(k.public);
+        const parsed = parseHostKey(k.public).keys[0];
         assert.equal(parsed.type, "ssh-ed25519");
         assert.deepEqual(
-            parseHostKey(`[127.0.0.1]:2222 ${k.public.split(" ").slice(0, 2).join(" ")}`).blob,
+            parseHostKey(`[127.0.0.1]:2222 ${k.public.split(" ").slice(0, 2).join(" ")}`).keys[0].blob,
             parsed.blob,
         );
         assert.match(fingerprint(parsed.blob), /^SHA256:[A-Za-z0-9+/]{43}$/);
@@ -504,6 +504,17 @@ describe("command provider: remote runner against an in-process SSH server", () 
             /host key mismatch/,
         );
         assert.equal(sshd.execs.length, execs);
+    });
+
+    it("takes several pinned keys (the project's pin: any of them) and refuses a revoked one", async () => {
+        const other = generateKeyPair("other").public;
+        const several = { ...conn(), hostKey: `${other}\n${sshd.hostKey.public}` };
+        assert.equal((await runRemote("echo any", { connection: several }, undefined, noop, noop)).stdout, "any");
+        const revoked = { ...conn(), hostKey: `${sshd.hostKey.public}\n@revoked ${sshd.hostKey.public}` };
+        await assert.rejects(
+            runRemote("echo no", { connection: revoked }, undefined, noop, noop),
+            /ssh: host key for 127\.0\.0\.1:\d+ is revoked/,
+        );
     });
 
     it("fails when the server refuses an environment variable; only warns for the previous output", async () => {

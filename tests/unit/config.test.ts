@@ -7,7 +7,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { utils } from "ssh2";
-import { ConfigError, parseUndercloud, planTopology } from "../../components/config";
+import {
+    CEPH_MON_ROLES,
+    CEPH_OSD_ROLES,
+    ConfigError,
+    DEFAULT_VIPS,
+    parseUndercloud,
+    planTopology,
+} from "../../components/config";
 import { resolveUndercloud } from "../../components/connection";
 
 const devYaml = parse(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.dev.yaml"), "utf8")).config;
@@ -47,7 +54,7 @@ describe("topology", () => {
         );
         assert.deepEqual(plan.central.roles[0].defaultRouteNetwork, ["external_cloud_0"]);
         assert.ok(plan.central.vips.length > 0, "central gets VIPs");
-        assert.deepEqual(plan.dcns[0].vips, []);
+        assert.deepEqual(plan.dcns[0].vips, plan.central.vips, "every stack provisions its VIPs (THT 18)");
         assert.equal(plan.dcns[1].workDir, "~/dcn/dcn1");
         assert.deepEqual(
             plan.dcns[1].roles.map((r) => r.name),
@@ -55,6 +62,25 @@ describe("topology", () => {
         );
         assert.equal(plan.settings.singleHostCeph, true);
         assert.equal(plan.settings.timeoutMinutes.deploy, 240);
+    });
+
+    // Every stack provisions its VIPs (reference: the seed's `dcn/metal.sh <STACK>` ensures
+    // deployed-vips-<STACK>.yaml for every stack, central or DCN): THT 18's overcloud-resource-registry-puppet.j2.yaml maps
+    // OS::TripleO::Network::Ports::ControlPlaneVipPort to network/ports/deployed_vip_ctlplane.yaml,
+    // whose outputs are get_param [ControlPlaneVipData, …] (written by the VIP provision).
+    it("DCN sites without vips get the default VIPs, as central does", () => {
+        const plan = planTopology(seedSites, seedSettings);
+        for (const d of plan.dcns) {
+            assert.ok(
+                d.vips.some((v) => v.network === "ctlplane"),
+                `${d.name} provisions the ctlplane VIP`,
+            );
+            assert.deepEqual(d.vips, plan.central.vips, d.name);
+        }
+        assert.deepEqual(plan.central.vips, DEFAULT_VIPS);
+        const s = clone(seedSites);
+        s[1].vips = [{ network: "ctlplane" }];
+        assert.deepEqual(planTopology(s, seedSettings).dcns[0].vips, [{ network: "ctlplane" }]);
     });
 
     it("every DCN site is generated from its own entry (dcn1 is not a copy of dcn0)", () => {
@@ -104,6 +130,62 @@ describe("topology", () => {
             () => planTopology(seedSites, { ...seedSettings, deployArgs: ["--x", "$(id)"] }),
             /dcn-storage:settings\.deployArgs\[1\]/,
         );
+    });
+
+    it("a site with no Ceph monitor role is refused naming its roles (not found only inside ceph deploy)", () => {
+        const s = clone(seedSites);
+        s[1].roles = s[1].roles.filter((r: { name: string }) => r.name === "DistributedComputeHCIScaleOut");
+        fails(
+            () => planTopology(s, seedSettings),
+            /dcn-storage:sites\[1\]\.roles: no role runs a Ceph monitor/,
+            /DistributedComputeHCI,/,
+            /cephMon: true/,
+            /cluster dcn0/,
+        );
+        const c = clone(seedSites);
+        c[0].roles[0].cephMon = false;
+        fails(() => planTopology(c, seedSettings), /dcn-storage:sites\[0\]\.roles: no role runs a Ceph monitor/);
+    });
+
+    it("a custom role declares its Ceph services (cephMon, cephDisks)", () => {
+        const s = clone(seedSites);
+        s[1].roles = [
+            {
+                name: "EdgeStorage",
+                instances: ["oc0-ceph-1"],
+                networks: ["ctlplane", "storage_cloud_0"],
+                cephMon: true,
+                cephDisks: true,
+            },
+        ];
+        const plan = planTopology(s, seedSettings);
+        assert.equal(plan.dcns[0].roles[0].cephDisks, true);
+        assert.ok(!("cephMon" in plan.dcns[0].roles[0]), "cephMon is config-only: metal inputs do not change");
+        s[1].roles[0].cephMon = undefined;
+        fails(() => planTopology(s, seedSettings), /sites\[1\]\.roles: no role runs a Ceph monitor/);
+    });
+
+    // The table is the program's own (a plain preview never reaches the undercloud): it must be
+    // what THT 18's roles files say. .tripleo/tht is installed by `npm run setup`.
+    const thtRoles = [
+        path.join(__dirname, "..", "..", ".tripleo", "tht", "roles"),
+        "/usr/share/openstack-tripleo-heat-templates/roles",
+    ].find((d) => fs.existsSync(d));
+    it("the CephMon/CephOSD role tables are THT 18's roles/*.yaml", { skip: !thtRoles && "no THT tree" }, () => {
+        const mon: string[] = [];
+        const osd: string[] = [];
+        for (const f of fs.readdirSync(thtRoles!).filter((n) => n.endsWith(".yaml"))) {
+            for (const role of parse(fs.readFileSync(path.join(thtRoles!, f), "utf8")) as Array<{
+                name: string;
+                ServicesDefault?: string[];
+            }>) {
+                const svc = role.ServicesDefault ?? [];
+                if (svc.includes("OS::TripleO::Services::CephMon")) mon.push(role.name);
+                if (svc.includes("OS::TripleO::Services::CephOSD")) osd.push(role.name);
+            }
+        }
+        assert.deepEqual([...CEPH_MON_ROLES].sort(), mon.sort());
+        assert.deepEqual([...CEPH_OSD_ROLES].sort(), osd.sort());
     });
 
     it("adding a site dcn2 changes nothing in the plans of the other sites", () => {
@@ -174,5 +256,33 @@ describe("undercloud connection", () => {
         const ok = resolveUndercloud(parseUndercloud({ host: "h", hostKey: hostLine + " comment" }), dir, true);
         assert.equal(ok.connection.hostKey, hostLine);
         assert.equal(ok.privateKeyFile, undefined);
+    });
+
+    it("hostKey takes several lines or a list; the pin is normalized (ed25519 first, @revoked last)", () => {
+        const rsa = utils.generateKeyPairSync("rsa", { bits: 2048 }).public.trim().split(/\s+/).slice(0, 2).join(" ");
+        const old = utils.generateKeyPairSync("ed25519").public.trim().split(/\s+/).slice(0, 2).join(" ");
+        const want = `${hostLine}\n${rsa}\n@revoked ${old}`;
+        for (const hostKey of [`${rsa} a\n${hostLine} b\n@revoked ${old}\n`, [rsa, hostLine, `@revoked ${old}`]]) {
+            assert.equal(
+                resolveUndercloud(parseUndercloud({ host: "h", hostKey }), dir, true).connection.hostKey,
+                want,
+            );
+        }
+        fails(() => parseUndercloud({ host: "h", hostKey: [hostLine, "yes"] }), /undercloud\.hostKey\[1\]: must be/);
+        fails(() => parseUndercloud({ host: "h", hostKey: `@revoked ${hostLine}` }), /hostKey: no host key pinned/);
+    });
+
+    it("known_hosts: @revoked keys are not pinned, @cert-authority lines give a note", () => {
+        const kh = path.join(dir, "kh-revoked");
+        fs.writeFileSync(kh, `[h]:2222 ${hostLine}\n@revoked [h]:2222 ${hostLine}\n@cert-authority * ${hostLine}\n`);
+        fails(
+            () => resolveUndercloud(parseUndercloud({ host: "h", port: 2222, knownHostsFile: kh }), dir, true),
+            /knownHostsFile: .* has no key for \[h\]:2222 \(.*@cert-authority ignored.*; 1 key\(s\) .* @revoked/,
+        );
+        fs.appendFileSync(kh, `h,[h]:2222 ${utils.generateKeyPairSync("ecdsa", { bits: 256 }).public}\n`);
+        const r = resolveUndercloud(parseUndercloud({ host: "h", port: 2222, knownHostsFile: kh }), dir, true);
+        assert.match(r.connection.hostKey, /^ecdsa-sha2-nistp256 \S+\n@revoked ssh-ed25519 \S+$/);
+        assert.equal(r.notes.length, 2);
+        assert.match(r.notes[0], /@cert-authority ignored/);
     });
 });

@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import Module from "node:module";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { UNKNOWN, diffByPolicy, stableStringify } from "../../providers/common";
+import { UNKNOWN, diffByPolicy, locationMove, movedWith, stableStringify } from "../../providers/common";
 import { baremetalNodesProvider, POLICY as METAL } from "../../providers/baremetalNodes";
 import { cephClusterProvider, POLICY as CEPH } from "../../providers/cephCluster";
 import { cephExportProvider, POLICY as EXPORT } from "../../providers/cephExport";
@@ -57,15 +57,43 @@ describe("diff policy", () => {
         assert.deepEqual(diffByPolicy(policy, { roles: [1] }, { roles: [UNKNOWN] }).updates, ["roles"]);
     });
 
-    it("every provider classifies its identity keys as replace", () => {
-        assert.ok(METAL.replace.includes("stack"));
-        assert.ok(CEPH.replace.includes("clusterName"));
-        assert.ok(EXPORT.replace.includes("outputFile"));
-        assert.ok(GLANCE.replace.includes("file"));
-        assert.ok(STACK.replace.includes("stack"));
-        for (const p of [METAL, CEPH, EXPORT, GLANCE, STACK]) {
+    it("every provider classifies its identity keys as replace; file locations are updates that move", () => {
+        assert.deepEqual(METAL.replace, ["stack"]);
+        assert.deepEqual(CEPH.replace, ["stack", "clusterName"]);
+        assert.deepEqual(STACK.replace, ["stack", "kind"]);
+        assert.deepEqual([EXPORT.replace, GLANCE.replace], [[], []]);
+        for (const [p, loc] of [
+            [METAL, "workDir"],
+            [CEPH, "workDir"],
+            [STACK, "workDir"],
+            [EXPORT, "outputFile"],
+            [GLANCE, "file"],
+        ] as const) {
+            assert.equal(p.location, loc);
+            assert.ok(p.update.includes(loc));
             assert.ok(p.quiet.includes("privateKey") && p.quiet.includes("providerVersion"));
         }
+    });
+
+    it("a moved location: the shared tail is kept, paths follow it, anything else is a real change", () => {
+        assert.deepEqual(locationMove("~/dcn/dcn0", "/srv/files/dcn0/"), { from: "~/dcn", to: "/srv/files" });
+        assert.deepEqual(locationMove("~/a", "~/b"), { from: "~/a", to: "~/b" });
+        const m = locationMove("~/dcn/dcn0", "~/sites/dcn0");
+        const home = "/home/stack";
+        // Absolute outputs of other resources and ~/ inputs alike, also another site's file.
+        assert.ok(movedWith("/home/stack/dcn/dcn0/x.yaml", "~/sites/dcn0/x.yaml", m, home));
+        assert.ok(
+            movedWith(
+                { a: ["~/dcn/control-plane/e.yaml", "~/c.yaml"], h: "h1" },
+                { h: "h1", a: ["/home/stack/sites/control-plane/e.yaml", "~/c.yaml"] },
+                m,
+                home,
+            ),
+        );
+        assert.ok(!movedWith("~/dcn/dcn0/x.yaml", "~/sites/dcn0/y.yaml", m, home));
+        assert.ok(!movedWith("~/dcnx/x.yaml", "~/sitesx/x.yaml", m, home));
+        assert.ok(!movedWith({ h: "h1" }, { h: "h2" }, m, home));
+        assert.ok(!movedWith({ a: 1 }, { a: 1, b: 2 }, m, home));
     });
 });
 
@@ -115,7 +143,7 @@ describe("check", () => {
                 outputFile: "/x",
                 sourceHashes: [],
                 keyClientName: "openstack",
-                configDownloadDir: "~/overcloud-deploy/",
+                configDownloadDir: "",
                 timeoutMinutes: 30,
             },
         );
@@ -129,6 +157,7 @@ describe("check", () => {
                 ...base,
                 stack: "dcn0",
                 networkDataFile: "~/n.yaml",
+                templatesDir: "~/templates",
                 vips: [],
                 concurrency: 2,
                 workDir: "~/dcn/dcn0",

@@ -24,14 +24,17 @@ import {
     STILL_DEPLOYED_SCRIPT,
 } from "../../providers/baremetalNodes";
 import {
+    CLIENT_USER,
     DEFAULT_POOLS,
     cephCommands,
     cephFilesOf,
+    clientVarsPath,
+    parseClientVarsKey,
     parseDeployedCeph,
     renderPoolsFile,
     CephClusterInputs,
 } from "../../providers/cephCluster";
-import { exportCommand, parseCephExport, CephExportInputs } from "../../providers/cephExport";
+import { exportCommand, exportConfigDownloadDir, parseCephExport, CephExportInputs } from "../../providers/cephExport";
 import { renderGlanceEnv, storeProblems } from "../../providers/glanceMultistore";
 import {
     DeployFiles,
@@ -43,6 +46,7 @@ import {
     parseDeploymentStatus,
     parseEndpoints,
     parsePhaseProbe,
+    parseStatusTable,
     PHASE_PROBE_SCRIPT,
     statusRecordCommand,
     renderOverridesFile,
@@ -133,20 +137,83 @@ describe("baremetal file", () => {
         };
         const f = filesOf("dcn0", "/home/stack/dcn/dcn0");
         const cmds = metalCommands(inputs, f, "/home/stack/oc0-network-data.yaml", "/home/stack");
-        assert.deepEqual(cmds[0].argv, [
+        const net = cmds.find((c) => c.argv.includes("network"))!;
+        assert.equal(net.lock, "/home/stack/.dcn-jobs/network.lock");
+        assert.ok(!cmds.some((c) => c.argv.includes("vip")));
+        assert.deepEqual(cmds[cmds.length - 1].argv.slice(0, 5), [
+            "openstack",
+            "overcloud",
+            "node",
+            "provision",
+            "--network-config",
+        ]);
+        const withVips = metalCommands({ ...inputs, vips: [{ network: "ctlplane" }] }, f, "/n.yaml", "/home/stack");
+        assert.ok(
+            withVips.some((c) => c.argv.join(" ").startsWith("openstack overcloud network vip provision --stack dcn0")),
+        );
+    });
+
+    // tripleoclient v1/overcloud_roles.py RolesBaseCommand: --roles-path defaults to
+    // /usr/share/openstack-tripleo-heat-templates/roles, not the deploy's tree. v2/overcloud_network.py
+    // OvercloudNetworkProvision / OvercloudVirtualIPsProvision and v2/overcloud_node.py ProvisionNode:
+    // --templates defaults to the same /usr/share tree, and the deployed-*.yaml files they write name
+    // templates under it (tripleo_network_populate_environment.py: os.path.join(templates,
+    // 'network/deployed_networks.yaml')). The deploy resolves registry paths against its own
+    // --templates: utils.py process_multiple_environments rewrites only paths under user_tht_root.
+    it("metal job: roles, network, VIP and node provision all use the deploy's --templates tree", () => {
+        const inputs: BaremetalNodesInputs = {
+            ...conn,
+            stack: "dcn0",
+            roles: dcn0Roles,
+            networkDataFile: "~/oc0-network-data.yaml",
+            templatesDir: "~/templates/",
+            vips: [{ network: "ctlplane", dnsName: "overcloud" }],
+            concurrency: 2,
+            workDir: "~/dcn/dcn0",
+            timeoutMinutes: 10,
+        };
+        const f = filesOf("dcn0", "/home/stack/dcn/dcn0");
+        const cmds = metalCommands(inputs, f, "/home/stack/oc0-network-data.yaml", "/home/stack").map((c) => c.argv);
+        const verb = (...words: string[]) =>
+            cmds.find((a) => a.slice(2, 2 + words.length).join(" ") === words.join(" "))!;
+        assert.deepEqual(verb("roles", "generate"), [
             "openstack",
             "overcloud",
             "roles",
             "generate",
+            "--roles-path",
+            "/home/stack/templates/roles",
             "-o",
             f.rolesFile,
             "DistributedComputeHCI",
             "DistributedComputeHCIScaleOut",
         ]);
-        const net = cmds.find((c) => c.argv.includes("network"))!;
-        assert.equal(net.lock, "/home/stack/.dcn-jobs/network.lock");
-        assert.ok(!cmds.some((c) => c.argv.includes("vip")));
-        assert.deepEqual(cmds[cmds.length - 1].argv, [
+        assert.deepEqual(verb("network", "provision"), [
+            "openstack",
+            "overcloud",
+            "network",
+            "provision",
+            "--templates",
+            "/home/stack/templates",
+            "--output",
+            f.networkFile,
+            "/home/stack/oc0-network-data.yaml",
+        ]);
+        assert.deepEqual(verb("network", "vip", "provision"), [
+            "openstack",
+            "overcloud",
+            "network",
+            "vip",
+            "provision",
+            "--stack",
+            "dcn0",
+            "--templates",
+            "/home/stack/templates",
+            "--output",
+            f.vipsFile,
+            f.vipDataFile,
+        ]);
+        assert.deepEqual(verb("node", "provision"), [
             "openstack",
             "overcloud",
             "node",
@@ -154,16 +221,14 @@ describe("baremetal file", () => {
             "--network-config",
             "--stack",
             "dcn0",
+            "--templates",
+            "/home/stack/templates",
             "--concurrency",
             "2",
             "--output",
             "/home/stack/dcn/dcn0/deployed-metal-dcn0.yaml",
             "/home/stack/dcn/dcn0/baremetal-dcn0.yaml",
         ]);
-        const withVips = metalCommands({ ...inputs, vips: [{ network: "ctlplane" }] }, f, "/n.yaml", "/home/stack");
-        assert.ok(
-            withVips.some((c) => c.argv.join(" ").startsWith("openstack overcloud network vip provision --stack dcn0")),
-        );
     });
 
     it("unprovision and disk cleaning commands", () => {
@@ -210,15 +275,110 @@ parameter_defaults:
 });
 
 describe("ceph", () => {
+    const clientVars = "/home/stack/overcloud-deploy/dcn0/ceph_client.yml";
+    const key = "AQBO/mteAAAAABAAc4mVMTpq7OFtrPlRFqN+FQ==";
+    // tripleoclient v2/overcloud_ceph.py OvercloudCephDeploy.take_action generates a cephx key
+    // (passwords.create_cephx_key) exactly when: not --skip-cephx-keys and
+    // 'tripleo_cephadm_pools' in extra_vars_file and 'tripleo_cephadm_keys' not in extra_vars_file.
+    const tripleoclientMakesAKey = (doc: Record<string, unknown>) =>
+        "tripleo_cephadm_pools" in doc && !("tripleo_cephadm_keys" in doc);
+
     it("renders pools.yml with the client vars path", () => {
-        const doc = parse(renderPoolsFile(DEFAULT_POOLS, "/home/stack/overcloud-deploy/dcn0/cephadm/ceph_client.yml"));
+        const doc = parse(renderPoolsFile(DEFAULT_POOLS, clientVars));
         assert.deepEqual(
             doc.tripleo_cephadm_pools.map((p: { name: string }) => p.name),
             ["vms", "volumes", "images"],
         );
         assert.equal(doc.tripleo_cephadm_pools[2].target_size_ratio, 0.2);
         assert.equal(doc.tripleo_cephadm_pools[0].application, "rbd");
-        assert.equal(doc.tripleo_ceph_client_vars, "/home/stack/overcloud-deploy/dcn0/cephadm/ceph_client.yml");
+        assert.equal(doc.tripleo_ceph_client_vars, clientVars);
+    });
+
+    it("pools.yml without a key (first deploy): tripleoclient generates the key", () => {
+        const doc = parse(renderPoolsFile(DEFAULT_POOLS, clientVars));
+        assert.ok(tripleoclientMakesAKey(doc));
+        assert.equal(doc.tripleo_cephadm_keys, undefined);
+        assert.equal(doc.ceph_client_key, undefined);
+        assert.equal(doc.ceph_client_username, undefined);
+        assert.equal(parse(renderPoolsFile(DEFAULT_POOLS, clientVars, undefined)).tripleo_cephadm_keys, undefined);
+    });
+
+    // The key kept: tripleo_cephadm_keys exactly as tripleoclient utils.py get_tripleo_cephadm_keys
+    // (username, key, pools) builds it — [dict(name='client.' + username, key=key, mode='0600',
+    // caps=dict(mgr='allow *', mon='profile rbd', osd=', '.join('profile rbd pool=' + x for pools)))] —
+    // plus ceph_client_key / ceph_client_username, the two vars v2/overcloud_ceph.py passes to
+    // tripleo_cephadm's deployed_ceph.yaml.j2 (CephClientKey, CephClientUserName) when it makes the key.
+    it("pools.yml with the key in use: tripleo_cephadm_keys shaped as get_tripleo_cephadm_keys, so no new key", () => {
+        const doc = parse(renderPoolsFile(DEFAULT_POOLS, clientVars, key));
+        assert.ok(!tripleoclientMakesAKey(doc));
+        assert.deepEqual(doc.tripleo_cephadm_keys, [
+            {
+                name: "client.openstack",
+                key,
+                mode: "0600",
+                caps: {
+                    mgr: "allow *",
+                    mon: "profile rbd",
+                    osd: "profile rbd pool=vms, profile rbd pool=volumes, profile rbd pool=images",
+                },
+            },
+        ]);
+        assert.equal(doc.ceph_client_key, key);
+        assert.equal(doc.ceph_client_username, "openstack");
+        assert.equal(CLIENT_USER, "openstack");
+        // The pools and the client vars path are unchanged by the key.
+        const without = parse(renderPoolsFile(DEFAULT_POOLS, clientVars));
+        assert.deepEqual(doc.tripleo_cephadm_pools, without.tripleo_cephadm_pools);
+        assert.equal(doc.tripleo_ceph_client_vars, clientVars);
+        // osd caps follow the pools given.
+        const two = parse(
+            renderPoolsFile(
+                [
+                    { name: "vms", targetSizeRatio: 0.5 },
+                    { name: "images", targetSizeRatio: 0.5 },
+                ],
+                clientVars,
+                key,
+            ),
+        );
+        assert.equal(two.tripleo_cephadm_keys[0].caps.osd, "profile rbd pool=vms, profile rbd pool=images");
+    });
+
+    // tripleoclient v2/overcloud_ceph.py: "tripleo_ceph_client_vars": os.path.join(working_dir,
+    // 'ceph_client.yml') with working_dir = utils.get_default_working_dir(stack) =
+    // ~/overcloud-deploy/<stack>; export.py export_ceph reads
+    // os.path.join(oooutils.get_default_working_dir(stack), 'ceph_client.yml').
+    it("client vars live at ~/overcloud-deploy/<stack>/ceph_client.yml (tripleoclient's working dir)", () => {
+        assert.equal(clientVarsPath("dcn0", "/home/stack"), clientVars);
+        assert.equal(
+            clientVarsPath("control-plane", "/home/stack"),
+            "/home/stack/overcloud-deploy/control-plane/ceph_client.yml",
+        );
+    });
+
+    // The ceph_client.yml tripleo_cephadm writes (roles/tripleo_cephadm/templates/ceph_client.yaml.j2,
+    // rendered by the template module with trim_blocks): keys[] from `ceph auth get` per key.
+    it("reads the client key from a ceph_client.yml as tripleo_cephadm's export writes it", () => {
+        const text = `---
+tripleo_ceph_client_fsid: 539e2b96-316e-4c23-b7df-035a3037ddd1
+tripleo_ceph_client_cluster: dcn0
+external_cluster_mon_ips: "[v2:172.16.11.61:3300/0,v1:172.16.11.61:6789/0]"
+keys:
+- name: client.openstack
+  key: ${key}
+  caps:
+    mgr: allow *
+    mon: profile rbd
+    osd: profile rbd pool=vms, profile rbd pool=volumes, profile rbd pool=images
+`;
+        assert.equal(parseClientVarsKey(text, "openstack"), key);
+        assert.equal(parseClientVarsKey(text, "glance"), undefined);
+        assert.equal(parseClientVarsKey(undefined, "openstack"), undefined);
+        assert.equal(parseClientVarsKey("", "openstack"), undefined);
+        // tripleo_ceph_client's fallback (no keys), and a key tripleoclient would reject
+        // (cephx = re.compile(r"^[a-zA-Z0-9+/]{38}==$")).
+        assert.equal(parseClientVarsKey("tripleo_ceph_client_fsid: x\n", "openstack"), undefined);
+        assert.equal(parseClientVarsKey(text.replace(key, "not-a-key"), "openstack"), undefined);
     });
 
     it("ceph deploy command: --force with the pools file, cluster and stack", () => {
@@ -334,6 +494,30 @@ describe("ceph", () => {
             },
         ]);
     });
+
+    // tripleoclient export.py export_ceph: config_download_files = os.listdir(<config-download-dir>/<stack>);
+    // 'cephadm' in it selects the cephadm path, which then reads ~/overcloud-deploy/<stack>/ceph_client.yml
+    // (neither 'cephadm' nor 'ceph-ansible': ceph_data is unbound and the command crashes). The
+    // default --config-download-dir, ~/overcloud-deploy/<stack>/config-download, exists only once the
+    // stack is deployed, and ~/overcloud-deploy/<stack> itself has no 'cephadm' entry.
+    it("export ceph: default config-download dir is a marker dir next to the export file", () => {
+        const inputs: CephExportInputs = {
+            ...conn,
+            stacks: ["dcn0", "dcn1"],
+            outputFile: "~/dcn/control-plane/ceph-export-dcn-stacks.yaml",
+            sourceHashes: [],
+            keyClientName: "openstack",
+            configDownloadDir: "",
+            timeoutMinutes: 30,
+        };
+        const cdd = "/h/dcn/control-plane/.config-download-ceph-export-dcn-stacks";
+        assert.equal(exportConfigDownloadDir(inputs, "/h"), cdd);
+        const argv = exportCommand(inputs, "/h");
+        assert.equal(argv[argv.indexOf("--config-download-dir") + 1], cdd);
+        assert.equal(argv[argv.indexOf("--output-file") + 1], "/h/dcn/control-plane/ceph-export-dcn-stacks.yaml");
+        // An explicit dir is used as given (~ expanded).
+        assert.equal(exportConfigDownloadDir({ ...inputs, configDownloadDir: "~/cd" }, "/h"), "/h/cd");
+    });
 });
 
 describe("glance multistore env", () => {
@@ -395,18 +579,56 @@ describe("glance multistore env", () => {
 });
 
 describe("overcloud deploy", () => {
-    it("status record: the deploy job's last command writes the stack's status atomically", () => {
+    // What real tripleoclient 20.0.0 prints for `openstack overcloud status --stack <s>`
+    // (v1/overcloud_deploy.py GetDeploymentStatus.take_action: PrettyTable(['Stack Name',
+    // 'Deployment Status']) with one row, printed with prettytable 3.6.0), or, with no status file,
+    // print('No deployment was found for %s' % stack).
+    const STATUS_TABLE_DCN0 = `+------------+-------------------+
+| Stack Name | Deployment Status |
++------------+-------------------+
+|    dcn0    |   DEPLOY_SUCCESS  |
++------------+-------------------+
+`;
+    const STATUS_TABLE_CENTRAL_FAILED = `+---------------+-------------------+
+|   Stack Name  | Deployment Status |
++---------------+-------------------+
+| control-plane |   DEPLOY_FAILED   |
++---------------+-------------------+
+`;
+
+    it("status: reads the Deployment Status from tripleoclient's PrettyTable", () => {
+        assert.equal(parseStatusTable(STATUS_TABLE_DCN0), "DEPLOY_SUCCESS");
+        assert.equal(parseStatusTable(STATUS_TABLE_CENTRAL_FAILED), "DEPLOY_FAILED");
+        assert.equal(parseStatusTable("No deployment was found for dcn0\n"), undefined);
+        assert.equal(parseStatusTable(""), undefined);
+        // The header row alone is not a status.
+        assert.equal(parseStatusTable(STATUS_TABLE_DCN0.split("\n").slice(0, 3).join("\n")), undefined);
+    });
+
+    // GetDeploymentStatus is a plain cliff command.Command (not a Lister/ShowOne): its parser has
+    // only --plan/--stack and --working-dir, so `-f value -c "Deployment Status"` is rejected by
+    // argparse ("unrecognized arguments", exit 2). The fake below behaves so.
+    it("status record: the deploy job's last command writes the stack's status table atomically, no -f/-c", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-status-"));
         try {
             const bin = path.join(dir, "bin");
             fs.mkdirSync(bin);
-            fs.writeFileSync(path.join(bin, "openstack"), '#!/bin/sh\necho "$@" >&2; echo DEPLOY_SUCCESS\n', {
-                mode: 0o755,
-            });
+            fs.writeFileSync(
+                path.join(bin, "openstack"),
+                `#!/bin/sh
+echo "$*" >> "${dir}/argv"
+for a in "$@"; do case "$a" in -f|-c|--format|--column)
+  echo "openstack overcloud status: error: unrecognized arguments: $a" >&2; exit 2;; esac; done
+printf '%s' '${STATUS_TABLE_DCN0}'
+`,
+                { mode: 0o755 },
+            );
             const out = path.join(dir, "rec");
             const [cmd, ...args] = statusRecordCommand("dcn0", out);
             execFileSync(cmd, args, { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: "pipe" });
-            assert.equal(fs.readFileSync(out, "utf8"), "DEPLOY_SUCCESS\n");
+            assert.equal(fs.readFileSync(path.join(dir, "argv"), "utf8"), "overcloud status --stack dcn0\n");
+            assert.equal(fs.readFileSync(out, "utf8"), STATUS_TABLE_DCN0);
+            assert.equal(parseStatusTable(fs.readFileSync(out, "utf8")), "DEPLOY_SUCCESS");
             assert.ok(!fs.existsSync(`${out}.tmp`));
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
@@ -433,8 +655,21 @@ describe("overcloud deploy", () => {
         }
     });
 
+    // The seed's common -e files (Pulumi.dev.yaml settings.commonEnvFiles): THT environments, then
+    // the user's own files.
+    const seedCommon = [
+        "~/templates/environments/network-environment.yaml",
+        "~/templates/environments/low-memory-usage.yaml",
+        "~/templates/environments/podman.yaml",
+        "~/templates/environments/docker-ha.yaml",
+        "~/re-generated-container-prepare.yaml",
+        "~/oc0-domain.yaml",
+        "~/overcloud-0-yml/nova-tpm.yaml",
+        "~/overcloud-0-yml/network-env.yaml",
+        "~/xena/env_common/overrides.yaml",
+    ];
     const files: DeployFiles = {
-        commonEnvFiles: ["~/templates/environments/podman.yaml"],
+        commonEnvFiles: seedCommon,
         containerPrepareFile: "~/containers-prepare-parameter.yaml",
         vipsFile: "/w/deployed-vips.yaml",
         networkFile: "/w/deployed-network.yaml",
@@ -446,11 +681,26 @@ describe("overcloud deploy", () => {
         centralCephExportFile: "",
     };
 
-    it("central -e order (control-plane/deploy.sh)", () => {
+    // Reference §3.5 (control-plane/deploy.sh): -e ~/templates/environments/{network-environment,
+    // low-memory-usage,podman,docker-ha}.yaml -e …/cephadm/cephadm.yaml -e ~/containers-prepare-parameter.yaml
+    // -e ~/re-generated-container-prepare.yaml -e ~/oc0-domain.yaml -e …nova-tpm.yaml -e …network-env.yaml
+    // -e …/env_common/overrides.yaml -e deployed-{vips,network,metal,ceph}-control-plane.yaml
+    // -e overrides.yaml -e glance_update.yaml -e ../ceph-export-2-stacks.yaml. Later -e files
+    // override earlier ones (the environments are merged in order), so the user's files override
+    // what cephadm.yaml sets.
+    it("central -e order (control-plane/deploy.sh): THT common, cephadm.yaml, container prepare, user common", () => {
         assert.deepEqual(orderedEnvFiles("central", "~/templates/", files, "/w/overrides.yaml"), [
+            "~/templates/environments/network-environment.yaml",
+            "~/templates/environments/low-memory-usage.yaml",
             "~/templates/environments/podman.yaml",
+            "~/templates/environments/docker-ha.yaml",
             "~/templates/environments/cephadm/cephadm.yaml",
             "~/containers-prepare-parameter.yaml",
+            "~/re-generated-container-prepare.yaml",
+            "~/oc0-domain.yaml",
+            "~/overcloud-0-yml/nova-tpm.yaml",
+            "~/overcloud-0-yml/network-env.yaml",
+            "~/xena/env_common/overrides.yaml",
             "/w/deployed-vips.yaml",
             "/w/deployed-network.yaml",
             "/w/deployed-metal.yaml",
@@ -461,19 +711,30 @@ describe("overcloud deploy", () => {
         ]);
     });
 
-    it("DCN -e order (dcn0/deploy.sh): rbd-only + dcn-storage, central exports, glance, overrides last", () => {
+    // Reference §3.6 (dcn0/deploy.sh): the central command's shape with cephadm-rbd-only.yaml then
+    // dcn-storage.yaml in place of cephadm.yaml; the four deployed-*-dcn0.yaml files; then
+    // ../control-plane-export.yaml ../ceph-export-control-plane.yaml glance.yaml overrides.yaml.
+    it("DCN -e order (dcn0/deploy.sh): rbd-only + dcn-storage before container prepare and user common", () => {
         const dcn = {
             ...files,
-            vipsFile: "",
             dcnCephExportFile: "",
             centralExportFile: "/c/control-plane-export.yaml",
             centralCephExportFile: "/c/ceph-export-control-plane.yaml",
         };
         assert.deepEqual(orderedEnvFiles("dcn", "~/templates", dcn, "/w/overrides.yaml"), [
+            "~/templates/environments/network-environment.yaml",
+            "~/templates/environments/low-memory-usage.yaml",
             "~/templates/environments/podman.yaml",
+            "~/templates/environments/docker-ha.yaml",
             "~/templates/environments/cephadm/cephadm-rbd-only.yaml",
             "~/templates/environments/dcn-storage.yaml",
             "~/containers-prepare-parameter.yaml",
+            "~/re-generated-container-prepare.yaml",
+            "~/oc0-domain.yaml",
+            "~/overcloud-0-yml/nova-tpm.yaml",
+            "~/overcloud-0-yml/network-env.yaml",
+            "~/xena/env_common/overrides.yaml",
+            "/w/deployed-vips.yaml",
             "/w/deployed-network.yaml",
             "/w/deployed-metal.yaml",
             "/w/deployed-ceph.yaml",
@@ -481,6 +742,20 @@ describe("overcloud deploy", () => {
             "/c/ceph-export-control-plane.yaml",
             "/w/glance.yaml",
             "/w/overrides.yaml",
+        ]);
+    });
+
+    it("-e order: a user file listed among THT files still comes after THT's Ceph env; each group keeps its order", () => {
+        const mixed = {
+            ...files,
+            commonEnvFiles: ["~/oc0-domain.yaml", "~/templates/environments/podman.yaml", "~/a.yaml"],
+        };
+        assert.deepEqual(orderedEnvFiles("central", "~/templates", mixed, "/w/o.yaml").slice(0, 5), [
+            "~/templates/environments/podman.yaml",
+            "~/templates/environments/cephadm/cephadm.yaml",
+            "~/containers-prepare-parameter.yaml",
+            "~/oc0-domain.yaml",
+            "~/a.yaml",
         ]);
     });
 

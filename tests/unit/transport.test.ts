@@ -1,7 +1,10 @@
 // SSH transport and remote-job runner against an in-process ssh2 server (real `sh -c` behind it).
-import { after, before, describe, it } from "node:test";
+import { after, before, beforeEach, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { alive } from "../../lab/power";
 import {
@@ -30,6 +33,10 @@ import {
 } from "../../providers/remote/jobs";
 import { shJoin } from "../../providers/remote/shell";
 import { TestServer, goodKeyPair, keyLine, startServer } from "./support/sshServer";
+import { hostKeyPair } from "../support/ssh-keys";
+import { parseUndercloud } from "../../components/config";
+import { resolveUndercloud } from "../../components/connection";
+import { connectUndercloud } from "../../tools/validate/ssh";
 
 let srv: TestServer;
 let target: SshTarget;
@@ -134,6 +141,44 @@ describe("remote jobs", () => {
         assert.notEqual(jobId("dcn0", "metal", a), jobId("dcn0", "metal", b));
         assert.notEqual(jobId("dcn0", "metal", a), jobId("dcn1", "metal", a));
         assert.match(jobId("control-plane", "deploy-heat", a), /^control-plane-deploy-heat-[0-9a-f]{16}$/);
+    });
+
+    it("a command with `retry` runs again only while its own run printed the transient failure", () => {
+        // As the runner runs it: `sh <dir>/script.sh > <dir>/out.log`. The command fails with
+        // tripleoclient's "Heat API never came up" text twice, then once for another reason.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "job-retry-"));
+        const count = path.join(dir, "count");
+        const cmd = (fails: string) => [
+            "sh",
+            "-c",
+            'n=$(cat "$1" 2>/dev/null || echo 0); echo $((n+1)) > "$1"; eval "$2"',
+            "sh",
+            count,
+            fails,
+        ];
+        const runScript = (fails: string, attempts: number) => {
+            fs.rmSync(count, { force: true });
+            const script = path.join(dir, "script.sh");
+            fs.writeFileSync(
+                script,
+                renderJobScript([{ argv: cmd(fails), retry: { attempts, when: "raised ConnectionRefusedError>]" } }]),
+            );
+            fs.rmSync(path.join(dir, "script.progress"), { recursive: true, force: true });
+            const r = spawnSync("sh", ["-c", 'sh "$1/script.sh" > "$1/out.log" 2>&1', "sh", dir]);
+            return { code: r.status, runs: Number(fs.readFileSync(count, "utf8")) };
+        };
+        const heatDown =
+            'echo "tenacity.RetryError: RetryError[<Future at 0x1 state=finished raised ConnectionRefusedError>]"; exit 1';
+        // Fails twice with the Heat text, then succeeds.
+        assert.deepEqual(runScript(`if [ "$(cat ${count})" -lt 3 ]; then ${heatDown}; fi`, 3), { code: 0, runs: 3 });
+        // Always the Heat text: stops after `attempts` runs with the command's exit code.
+        assert.deepEqual(runScript(heatDown, 3), { code: 1, runs: 3 });
+        // Another failure (its earlier runs' text is in out.log, not in this run's): no retry.
+        assert.deepEqual(
+            runScript(`if [ "$(cat ${count})" -lt 2 ]; then ${heatDown}; else echo "stack failed"; exit 4; fi`, 3),
+            { code: 4, runs: 2 },
+        );
+        fs.rmSync(dir, { recursive: true, force: true });
     });
 
     it("runs a detached job, streams its lines and archives it", async () => {
@@ -507,5 +552,124 @@ describe("remote jobs", () => {
 
     it("shJoin never lets an argument escape its word", () => {
         assert.equal(shJoin(["echo", "a b", "it's"]), "echo 'a b' 'it'\\''s'");
+    });
+});
+
+// Issue 11: a stock undercloud has RSA, ECDSA and ed25519 host keys and `ssh-keyscan` writes RSA
+// first. The pin is every key of the host (known_hosts lines, hashed or plain, minus @revoked ones;
+// or several hostKey lines); only the pinned key types are negotiated.
+describe("host key pinning against a server with several host keys", () => {
+    let multi: TestServer;
+    let dir: string;
+    let keyFile: string;
+    const ed = goodKeyPair();
+    const rsa = hostKeyPair("rsa");
+    const otherEd = goodKeyPair();
+    const otherRsa = hostKeyPair("rsa");
+    let name: string;
+
+    before(async () => {
+        multi = await startServer({ hostKeys: [ed, rsa] });
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-pin-"));
+        keyFile = path.join(dir, "id");
+        fs.writeFileSync(keyFile, multi.clientPrivateKey);
+        name = `[127.0.0.1]:${multi.port}`;
+    });
+    after(async () => {
+        closeAll();
+        await multi.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+    // A pooled connection verified earlier must not stand in for the handshake under test.
+    beforeEach(() => closeAll());
+
+    /** The transport target the program builds from a known_hosts file (components/connection.ts). */
+    const fromKnownHosts = (text: string): SshTarget => {
+        const kh = path.join(dir, `known_hosts-${Math.random().toString(36).slice(2)}`);
+        fs.writeFileSync(kh, text);
+        const r = resolveUndercloud(
+            parseUndercloud({ host: "127.0.0.1", port: multi.port, user: "stack", knownHostsFile: kh }),
+            dir,
+            true,
+        );
+        return { ...r.connection, privateKey: multi.clientPrivateKey };
+    };
+    const fp = (line: string) => fingerprint(parsePublicKeyLine(line).blob);
+
+    it("connects when known_hosts lists the RSA key first, as ssh-keyscan writes it", async () => {
+        const t = fromKnownHosts(`${name} ${keyLine(rsa.public)}\n${name} ${keyLine(ed.public)}\n`);
+        assert.equal((await exec(t, "echo ok")).stdout, "ok\n");
+    });
+
+    it("negotiates the pinned type: an RSA-only pin connects to a server that prefers ed25519", async () => {
+        const t = fromKnownHosts(`${name} ${keyLine(rsa.public)}\n`);
+        assert.equal((await exec(t, "echo ok")).stdout, "ok\n");
+    });
+
+    it("connects with a hashed known_hosts entry (ssh-keygen -H)", async () => {
+        const kh = path.join(dir, "hashed");
+        fs.writeFileSync(kh, `other.example ${keyLine(otherEd.public)}\n${name} ${keyLine(ed.public)}\n`);
+        execFileSync("ssh-keygen", ["-q", "-H", "-f", kh], { stdio: "ignore" });
+        const hashed = fs.readFileSync(kh, "utf8");
+        assert.match(hashed, /^\|1\|/m);
+        assert.ok(!hashed.includes("127.0.0.1"), "ssh-keygen -H left a plain name");
+        const t = fromKnownHosts(hashed);
+        assert.equal((await exec(t, "echo ok")).stdout, "ok\n");
+    });
+
+    it("refuses a key listed @revoked even if it is also pinned, saying it is revoked", async () => {
+        const t = { ...fromKnownHosts(`${name} ${keyLine(rsa.public)}\n`), user: "revoked" };
+        const pinned = `${keyLine(ed.public)}\n@revoked ${keyLine(ed.public)}`;
+        await assert.rejects(exec({ ...t, hostKey: pinned }, "true"), (e: Error) => {
+            assert.match(e.message, /revoked/, e.message);
+            assert.ok(e.message.includes(`127.0.0.1:${multi.port}`), e.message);
+            assert.ok(e.message.includes(fp(ed.public)), e.message);
+            return true;
+        });
+    });
+
+    it("refuses the presented key when known_hosts marks it @revoked", async () => {
+        const t = fromKnownHosts(`${name} ${keyLine(otherEd.public)}\n@revoked * ${keyLine(ed.public)}\n`);
+        await assert.rejects(exec(t, "true"), /revoked/);
+    });
+
+    it("refuses keys of another server, naming host:port, the presented and every pinned fingerprint", async () => {
+        const t = fromKnownHosts(`${name} ${keyLine(otherRsa.public)}\n${name} ${keyLine(otherEd.public)}\n`);
+        await assert.rejects(exec(t, "true"), (e: Error) => {
+            assert.match(e.message, new RegExp(`host key verification failed for 127\\.0\\.0\\.1:${multi.port}`));
+            assert.ok(e.message.includes(fp(ed.public)), e.message);
+            assert.ok(e.message.includes(fp(otherEd.public)), e.message);
+            assert.ok(e.message.includes(fp(otherRsa.public)), e.message);
+            return true;
+        });
+    });
+
+    it("refuses a server that has no key of a pinned type", async () => {
+        const t = { host: "127.0.0.1", port: srv.port, user: "x", privateKey: srv.clientPrivateKey };
+        await assert.rejects(exec({ ...t, hostKey: keyLine(rsa.public) }, "true"), /no host key of a pinned type/);
+    });
+
+    it("never reuses a connection verified against another pin", async () => {
+        const good = fromKnownHosts(`${name} ${keyLine(ed.public)}\n`);
+        assert.equal((await exec(good, "echo ok")).stdout, "ok\n");
+        await assert.rejects(exec({ ...good, hostKey: keyLine(otherEd.public) }, "true"), /verification failed/);
+    });
+
+    it("tools/validate uses the same pinning: a key known for another host is refused", async () => {
+        const conn = { host: "127.0.0.1", port: multi.port, user: "stack", privateKeyPath: keyFile };
+        const lax = path.join(dir, "other-host");
+        // The server's real key is known, but for another host; this host's line is another key.
+        fs.writeFileSync(lax, `other.example ${keyLine(ed.public)}\n${name} ${keyLine(otherEd.public)}\n`);
+        await assert.rejects(connectUndercloud({ ...conn, knownHostsPath: lax }), /verification failed/);
+        fs.writeFileSync(lax, `other.example ${keyLine(ed.public)}\nother.example ${keyLine(rsa.public)}\n`);
+        await assert.rejects(connectUndercloud({ ...conn, knownHostsPath: lax }), /has no key for/);
+        // ... and the host's own lines, RSA first, connect.
+        fs.writeFileSync(lax, `${name} ${keyLine(rsa.public)}\n${name} ${keyLine(ed.public)}\n`);
+        const uc = await connectUndercloud({ ...conn, knownHostsPath: lax });
+        try {
+            assert.equal((await uc.exec("echo ok")).stdout, "ok\n");
+        } finally {
+            uc.close();
+        }
     });
 });

@@ -1,6 +1,6 @@
 // `npm run validate` (tsx tools/validate/cli.ts): the seed's multistore validation against the
 // undercloud, the same flow the MultistoreValidation resource runs (tools/validate/validate.ts)
-// over the program's one SSH transport (providers/remote/ssh.ts, host key pinned). Progress on
+// over the program's one SSH transport, pinned as the program pins it (./ssh.ts). Progress on
 // stderr; the last stdout line is ONE JSON object {"image", "stores", "sites": {<site>: {"copied",
 // "snapProtected", "cowBoot", "error"?}}, "cleanup"?, ...}; exit 1 when any site, the flow or the
 // cleanup fails, 2 on bad usage or a config the program's schema refuses.
@@ -23,13 +23,12 @@ import {
     PROJECT,
     TopologyPlan,
     centralRcFile,
-    parseUndercloud,
     planTopology,
     validationTargets,
 } from "../../components/config";
-import { resolveUndercloud } from "../../components/connection";
-import { closeAll, exec } from "../../providers/remote/ssh";
+import type { SshTarget } from "../../providers/remote/ssh";
 import { NETWORK_CHOICE, STACK_NAME, isRemotePath } from "../../providers/remote/shell";
+import { connectUndercloud, readConnectionFile, targetFromConfig, targetFromConnection } from "./ssh";
 import { type ValidationSite, validateMultistore } from "./validate";
 
 const REPO = path.resolve(__dirname, "..", "..");
@@ -41,7 +40,7 @@ const USAGE =
 export class UsageError extends Error {}
 
 export interface CliPlan {
-    target: { host: string; port: number; user: string; hostKey: string; privateKey: string };
+    target: SshTarget;
     sites?: ValidationSite[];
     rcFile: string;
     network: string;
@@ -77,15 +76,13 @@ export function planCli(argv: string[]): CliPlan {
         const stackCfg = typeof opt["stack-config"] === "string" ? readStackConfig(opt["stack-config"]) : undefined;
         const projectDir =
             typeof opt["stack-config"] === "string" ? path.dirname(path.resolve(opt["stack-config"])) : REPO;
-        const connectionFile =
+        // Resolved and pinned as the program does (components/connection.ts).
+        const target =
             typeof opt.connection === "string"
-                ? path.resolve(opt.connection)
+                ? targetFromConnection(readConnectionFile(opt.connection))
                 : stackCfg
-                  ? undefined
-                  : path.join(REPO, ".lab", "connection.json");
-        const undercloud = parseUndercloud(connectionFile ? { connectionFile } : stackCfg!.undercloud);
-        const resolved = resolveUndercloud(undercloud, projectDir, false);
-        const privateKey = fs.readFileSync(resolved.privateKeyFile!, "utf8");
+                  ? targetFromConfig(stackCfg.undercloud, projectDir)
+                  : targetFromConnection(readConnectionFile(path.join(REPO, ".lab", "connection.json")));
 
         let sites: ValidationSite[] | undefined = stackCfg ? validationTargets(stackCfg.plan) : undefined;
         if (typeof opt.sites === "string") {
@@ -111,7 +108,7 @@ export function planCli(argv: string[]): CliPlan {
         if (!NETWORK_CHOICE.test(network))
             throw new UsageError(`--network: ${JSON.stringify(network)} is not none, auto or a network name`);
         return {
-            target: { ...resolved.connection, privateKey },
+            target,
             sites,
             rcFile,
             network,
@@ -134,9 +131,10 @@ async function main(argv: string[]): Promise<number> {
         console.error(`validate: ${e.message}`);
         return 2;
     }
+    const uc = await connectUndercloud(p.target);
     try {
         const report = await validateMultistore({
-            exec: (command, timeoutMs) => exec(p.target, command, { timeoutMs }),
+            exec: uc.exec,
             sites: p.sites,
             rcFile: p.rcFile,
             keep: p.keep,
@@ -153,7 +151,7 @@ async function main(argv: string[]): Promise<number> {
         console.log(JSON.stringify(report));
         return report.ok ? 0 : 1;
     } finally {
-        closeAll();
+        uc.close();
     }
 }
 

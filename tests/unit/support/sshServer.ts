@@ -12,7 +12,10 @@ import { keyLine, parseableKeyPair, type KeyPair } from "../../support/ssh-keys"
 export interface TestServer {
     port: number;
     home: string;
+    /** `type base64` of the first host key. */
     hostKeyLine: string;
+    /** `type base64` of every host key the server offers, in the order given. */
+    hostKeyLines: string[];
     clientPrivateKey: string;
     /** Number of TCP connections accepted so far. */
     connections: () => number;
@@ -28,8 +31,9 @@ export { keyLine };
 /** See tests/support/ssh-keys.ts. */
 export const goodKeyPair = (): KeyPair => parseableKeyPair();
 
-export async function startServer(opts: { hostKey?: { private: string; public: string } } = {}): Promise<TestServer> {
-    const hostKeys = opts.hostKey ?? goodKeyPair();
+/** `hostKeys`: several host keys (e.g. ed25519 and RSA, as a stock sshd has); default one ed25519. */
+export async function startServer(opts: { hostKey?: KeyPair; hostKeys?: KeyPair[] } = {}): Promise<TestServer> {
+    const hostKeys = opts.hostKeys ?? [opts.hostKey ?? goodKeyPair()];
     const clientKeys = goodKeyPair();
     const allowed = utils.parseKey(clientKeys.public);
     if (allowed instanceof Error) {
@@ -39,7 +43,7 @@ export async function startServer(opts: { hostKey?: { private: string; public: s
     const commands: string[] = [];
     let count = 0;
     const live = new Set<import("ssh2").Connection>();
-    const server = new Server({ hostKeys: [hostKeys.private] }, (client) => {
+    const server = new Server({ hostKeys: hostKeys.map((k) => k.private) }, (client) => {
         count++;
         live.add(client);
         client.on("close", () => live.delete(client));
@@ -89,7 +93,8 @@ export async function startServer(opts: { hostKey?: { private: string; public: s
     return {
         port,
         home,
-        hostKeyLine: keyLine(hostKeys.public),
+        hostKeyLine: keyLine(hostKeys[0].public),
+        hostKeyLines: hostKeys.map((k) => keyLine(k.public)),
         clientPrivateKey: clientKeys.private,
         connections: () => count,
         commands,

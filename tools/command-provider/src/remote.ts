@@ -1,6 +1,16 @@
 // command:remote:Command: runs a command over SSH (ssh2), with the Go provider's dial/retry rules.
 import { createHash } from "node:crypto";
-import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
+import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from "ssh2";
+import {
+    type HostKeyPin,
+    blobType,
+    checkHostKey,
+    fingerprint,
+    hostKeyAlgorithms,
+    isNoCommonTypeError,
+    noCommonTypeReason,
+    parsePin,
+} from "../../../providers/remote/hostKeys";
 import type { Duplex } from "node:stream";
 import { goQuote, trimNewline } from "./values";
 import { LineSplitter } from "./engineLog";
@@ -35,41 +45,34 @@ export const CONNECTION_DEFAULTS = { port: 22, user: "root", dialErrorLimit: 10,
 export class HostKeyError extends Error {}
 export class CommandError extends Error {}
 
-/** A host key as written in authorized_keys / `ssh-keyscan` output: `[options|host] type base64 [comment]`. */
-export interface PinnedHostKey {
-    type: string;
-    blob: Buffer;
-}
-
-function readSshString(buf: Buffer, off: number): string | undefined {
-    if (buf.length < off + 4) return undefined;
-    const len = buf.readUInt32BE(off);
-    if (buf.length < off + 4 + len) return undefined;
-    return buf.subarray(off + 4, off + 4 + len).toString("latin1");
-}
-
-/** Parses a pinned host key the way Go's ssh.ParseAuthorizedKey accepts it; throws on garbage. */
-export function parseHostKey(text: string): PinnedHostKey {
-    const tokens = text.trim().split(/\s+/).filter(Boolean);
-    for (let i = 0; i + 1 < tokens.length; i++) {
-        const type = tokens[i]!;
-        const b64 = tokens[i + 1]!;
-        if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) continue;
-        const blob = Buffer.from(b64, "base64");
-        if (readSshString(blob, 0) === type) return { type, blob };
+/**
+ * The pinned host keys of `hostKey`: one or more lines in authorized_keys form (`type base64
+ * [comment]`, a leading known_hosts host pattern as `ssh-keyscan` prints it is skipped), and
+ * `@revoked` lines. The rules are the project's one set (providers/remote/hostKeys.ts): the server
+ * may present any pinned key, only the pinned key types are negotiated, a revoked key is refused.
+ * A single line behaves as the Go provider's `hostKey`.
+ */
+export function parseHostKey(text: string): HostKeyPin {
+    try {
+        return parsePin(text);
+    } catch (e) {
+        throw new HostKeyError(
+            `hostKey must be public keys in authorized_keys format, e.g. "ssh-ed25519 AAAAC3Nza... [comment]" ` +
+                `(one per line, @revoked lines allowed): ${(e as Error).message}`,
+        );
     }
-    throw new HostKeyError(
-        'hostKey must be a public key in authorized_keys format, e.g. "ssh-ed25519 AAAAC3Nza... [comment]"',
-    );
 }
 
-export function fingerprint(blob: Buffer): string {
-    return "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
-}
+export { fingerprint };
 
-/** Whether the key the server presented is the pinned one (same type and same key blob). */
-export function hostKeyMatches(pinned: PinnedHostKey, presented: Buffer): boolean {
-    return pinned.blob.equals(presented);
+/** The refusal of a presented key (Go provider's wording for a mismatch). */
+export function hostKeyRefusal(pin: HostKeyPin, presented: Buffer, host: string, port: number): string {
+    const presentedKey = `${blobType(presented)} ${fingerprint(presented)}`;
+    if (pin.revoked.some((k) => k.blob.equals(presented))) {
+        return `ssh: host key for ${host}:${port} is revoked: server presented ${presentedKey}, marked @revoked in hostKey; refusing to connect`;
+    }
+    const expected = pin.keys.map((k) => `${k.type} ${fingerprint(k.blob)}`).join(", ");
+    return `ssh: host key mismatch for ${host}:${port}: expected ${expected}, server presented ${presentedKey}; refusing to connect`;
 }
 
 export function reachedDialingErrorLimit(dials: number, limit: number): boolean {
@@ -131,7 +134,7 @@ function connectConfig(c: ConnectionBase): ConnectConfig {
 
 /** One SSH handshake (optionally over an existing stream), honouring the pinned host key. */
 function connectOnce(c: ConnectionBase, sock?: Duplex): Promise<Client> {
-    let pinned: PinnedHostKey | undefined;
+    let pinned: HostKeyPin | undefined;
     if (c.hostKey !== undefined && c.hostKey !== "") {
         try {
             pinned = parseHostKey(c.hostKey);
@@ -146,11 +149,10 @@ function connectOnce(c: ConnectionBase, sock?: Duplex): Promise<Client> {
         if (sock) cfg.sock = sock;
         if (pinned) {
             const want = pinned;
+            cfg.algorithms = { serverHostKey: hostKeyAlgorithms(want) as ServerHostKeyAlgorithm[] };
             cfg.hostVerifier = (key: Buffer) => {
-                if (hostKeyMatches(want, key)) return true;
-                mismatch =
-                    `ssh: host key mismatch for ${c.host}:${cfg.port}: expected ${want.type} ${fingerprint(want.blob)}, ` +
-                    `server presented ${readSshString(key, 0) ?? "?"} ${fingerprint(key)}; refusing to connect`;
+                if (checkHostKey(want, key).ok) return true;
+                mismatch = hostKeyRefusal(want, key, c.host, cfg.port!);
                 return false;
             };
         }
@@ -166,6 +168,8 @@ function connectOnce(c: ConnectionBase, sock?: Duplex): Promise<Client> {
             if (settled) return;
             settled = true;
             client.end();
+            if (!mismatch && pinned && isNoCommonTypeError(err))
+                mismatch = `ssh: host key mismatch for ${c.host}:${cfg.port}: ${noCommonTypeReason(pinned)}; refusing to connect`;
             reject(mismatch ? new HostKeyError(mismatch) : err);
         });
         try {
