@@ -26,6 +26,7 @@ import {
     CEPH_CLUSTER_NAME,
     GLANCE_STORE_ID,
     HOST_NAME,
+    NETWORK_CHOICE,
     ROLE_NAME,
     SAFE_ARG,
     STACK_NAME,
@@ -202,9 +203,27 @@ export function settingsSchema() {
              * servers in place (default: deleted at the end of the run).
              */
             validation: z
-                .object({ enabled: z.boolean(), keep: z.boolean().default(false) })
+                .object({
+                    enabled: z.boolean(),
+                    keep: z.boolean().default(false),
+                    /** NIC of the test servers: `none` (a COW boot needs no network), `auto`, or a network name/id. */
+                    network: z
+                        .string()
+                        .regex(NETWORK_CHOICE, "none, auto, or a network name or id ([A-Za-z0-9_.-])")
+                        .default("none"),
+                    /** copy-image wait, minutes. */
+                    copyTimeoutMinutes: z.number().positive().default(5),
+                    /** A test server's boot (and delete) wait, minutes. */
+                    bootTimeoutMinutes: z.number().positive().default(10),
+                })
                 .strict()
-                .default({ enabled: false, keep: false }),
+                .default({
+                    enabled: false,
+                    keep: false,
+                    network: "none",
+                    copyTimeoutMinutes: 5,
+                    bootTimeoutMinutes: 10,
+                }),
             timeoutMinutes: z
                 .object({
                     metal: z.number().positive().default(120),
@@ -236,6 +255,8 @@ export interface SitePlan {
     overrides: Record<string, OverrideValue>;
     cephKeyGeneration: number;
     workDir: string;
+    /** Roles of the site whose nodes run a Ceph mon (a scale-in must keep the quorum). */
+    cephMonRoles: string[];
 }
 
 export interface TopologyPlan {
@@ -281,6 +302,11 @@ export const CEPH_OSD_ROLES: readonly string[] = THT_CEPH_OSD_ROLES;
 
 /** Roles that run a Ceph monitor (`ceph deploy` bootstraps the cluster on one): THT 18's CephMon roles. */
 export const CEPH_MON_ROLES: readonly string[] = THT_CEPH_MON_ROLES;
+
+/** Replicas of the site's pools: 1 with `singleHostCeph` (--single-host-defaults), else TripleO's CephPoolDefaultSize. */
+export function cephPoolSize(settings: Pick<SettingsConfig, "singleHostCeph">): number {
+    return settings.singleHostCeph ? 1 : 3;
+}
 
 /** VIPs of a central stack when the config names none (the lab's ~/vip_data.yaml). */
 export const DEFAULT_VIPS: VipSpec[] = [
@@ -403,6 +429,7 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
                 cephDisks: r.cephDisks ?? CEPH_OSD_ROLES.includes(r.name),
             };
         });
+        const cephMonRoles = s.roles.filter((r) => r.cephMon ?? CEPH_MON_ROLES.includes(r.name)).map((r) => r.name);
         if (!roles.some((r) => r.cephDisks)) {
             problems.push(
                 `${at(i, "roles")}: no role carries Ceph OSD disks (${CEPH_OSD_ROLES.join(", ")} or cephDisks: true): the site's Ceph cluster ${s.cephCluster} would have no storage`,
@@ -410,7 +437,7 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
         }
         // ceph deploy bootstraps the cluster on a CephMon host; without one it fails only on the
         // undercloud, after the nodes are provisioned (reference §8.4).
-        if (!s.roles.some((r) => r.cephMon ?? CEPH_MON_ROLES.includes(r.name))) {
+        if (cephMonRoles.length === 0) {
             problems.push(
                 `${at(i, "roles")}: no role runs a Ceph monitor (CephMon: ${CEPH_MON_ROLES.join(", ")}; or cephMon: true on a custom role that has it): ceph deploy of the site's cluster ${s.cephCluster} needs one to bootstrap it`,
             );
@@ -436,10 +463,33 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
             overrides: s.overrides ?? {},
             cephKeyGeneration: s.cephKeyGeneration ?? 0,
             workDir: `${settings.workRoot.replace(/\/+$/, "")}/${s.name}`,
+            cephMonRoles,
         };
     });
     if (problems.length > 0) {
         throw new ConfigError("invalid stack config:\n" + problems.map((p) => `  ${p}`).join("\n"));
     }
     return { settings, central: plans.find((p) => p.kind === "central")!, dcns: plans.filter((p) => p.kind === "dcn") };
+}
+
+/** The DCN sites the multistore validation checks (the resource and `npm run validate` alike). */
+export function validationTargets(plan: TopologyPlan): Array<{
+    name: string;
+    store: string;
+    az: string;
+    stack: string;
+    cephCluster: string;
+}> {
+    return plan.dcns.map((p) => ({
+        name: p.name,
+        store: p.glanceStore,
+        az: p.az,
+        stack: p.name,
+        cephCluster: p.cephCluster,
+    }));
+}
+
+/** The rc file of the central stack that the validation sources (OvercloudStack's `rcFile`). */
+export function centralRcFile(plan: TopologyPlan): string {
+    return `~/overcloud-deploy/${plan.central.name}/${plan.central.name}rc`;
 }

@@ -17,7 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CephExport } from "../providers/cephExport";
 import { UndercloudArg } from "../providers/common";
 import { MultistoreValidation, SiteValidation } from "../providers/multistoreValidation";
-import { TopologyPlan } from "./config";
+import { TopologyPlan, validationTargets } from "./config";
 import { Site } from "./site";
 
 export interface DeploymentArgs {
@@ -150,14 +150,11 @@ export class Deployment extends pulumi.ComponentResource {
                 {
                     ...conn,
                     rcFile: centralStack.rcFile,
-                    targets: plan.dcns.map((p) => ({
-                        name: p.name,
-                        store: p.glanceStore,
-                        az: p.az,
-                        stack: p.name,
-                        cephCluster: p.cephCluster,
-                    })),
+                    targets: validationTargets(plan),
                     keep: plan.settings.validation.keep,
+                    network: plan.settings.validation.network,
+                    copyTimeoutMinutes: plan.settings.validation.copyTimeoutMinutes,
+                    bootTimeoutMinutes: plan.settings.validation.bootTimeoutMinutes,
                     stackDeploys,
                 },
                 {

@@ -14,7 +14,7 @@ import { UndercloudArg } from "../providers/common";
 import { GlanceMultistore, GlanceStore } from "../providers/glanceMultistore";
 import { DeployFiles, OvercloudStack, SiteKind, sanityCommands, siteOverrides } from "../providers/overcloudStack";
 import { shJoin } from "../providers/remote/shell";
-import { SettingsConfig, SitePlan } from "./config";
+import { SettingsConfig, SitePlan, cephPoolSize } from "./config";
 
 export interface SiteArgs {
     /** The site, every default applied (components/config.ts planTopology). */
@@ -88,6 +88,7 @@ export class Site extends pulumi.ComponentResource {
                 concurrency: settings.metalConcurrency,
                 workDir: plan.workDir,
                 timeoutMinutes: settings.timeoutMinutes.metal,
+                ceph: { cluster: plan.cephCluster, monRoles: plan.cephMonRoles, poolSize: cephPoolSize(settings) },
             },
             { parent: this },
         );

@@ -49,7 +49,8 @@ function buildUndercloud(): void {
     fs.copyFileSync(path.join(REPO_ROOT, "lab", "glance", "labauth.py"), path.join(p.bin, "labauth.py"));
     const node = process.execPath;
     const env = `LAB_DIR='${p.dir}' TRIPLEO_DIR='${tripleoDir()}'`;
-    for (const tool of ["openstack", "metalsmith", "glance"]) {
+    // `ssh`: the overcloud nodes' surface for their ctlplane addresses, the real ssh for any other.
+    for (const tool of ["openstack", "metalsmith", "glance", "ssh"]) {
         const shim = `#!/bin/sh\n# lab undercloud: ${tool}\n${env} exec '${node}' '${p.bundle}' ${tool} "$@"\n`;
         fs.writeFileSync(path.join(p.bin, tool), shim, { mode: 0o755 });
     }

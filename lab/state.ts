@@ -63,7 +63,25 @@ export interface CephClusterState {
     /** Data could not be restarted (never silently re-created). */
     lost: boolean;
     pools: boolean;
+    /** Baremetal node names of the cluster's hosts (mon/OSD services); `ceph orch host rm` takes one out. */
     hosts: string[];
+    /**
+     * The cephadm orchestrator's view of the cluster (`ceph orch …`, `ceph osd tree` through the
+     * nodes' `cephadm shell`, lab/undercloud/nodes.ts). The real mini cluster has one mon and one OSD
+     * standing for all of these: hosts, labels and OSD ids are the lab's bookkeeping.
+     */
+    orch?: OrchState;
+}
+
+/** What cephadm knows of a cluster's hosts and OSDs (lab/undercloud/orch.ts). */
+export interface OrchState {
+    hosts: Array<{ hostname: string; addr: string; labels: string[] }>;
+    osds: Array<{ id: number; host: string }>;
+    /** `ceph orch osd rm` queue: an entry is done (the OSD purged) at `doneAt` if its PGs can move. */
+    removals: Array<{ id: number; host: string; zap: boolean; startedAt: string; doneAt: string }>;
+    /** Replicas of the pools (TripleO's CephPoolDefaultSize; 1 with --single-host-defaults). */
+    poolSize: number;
+    nextOsdId: number;
 }
 
 export interface Aggregate {

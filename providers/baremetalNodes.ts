@@ -5,8 +5,16 @@
  *             `overcloud network provision` (under a shared lock: find-then-create races),
  *             `overcloud network vip provision` (when the site has VIPs), `overcloud node provision`.
  *   read    → parse the deployed-metal file; gone when it is missing.
- *   update  → scale-in: `node unprovision` of the removed instances (`provisioned: false`) and
- *             cleaning of their Ceph disks; then the create job again (node provision is a scale-out).
+ *   update  → the create job again (node provision is also a scale-out). A scale-in is TripleO's
+ *             (tripleo-docs deployed_ceph.rst "Scale Down", baremetal_provision.rst "Scaling Down"):
+ *             first the removed hosts leave the site's Ceph cluster through a node of the site
+ *             (`ceph orch osd rm --zap`, wait, `ceph orch host rm`: cephCluster.ts drainCephHosts),
+ *             then `openstack overcloud node delete --baremetal-deployment` with the removed
+ *             instances kept in the baremetal file as `provisioned: false` at their positions (so
+ *             the other instances keep their HostnameMap indexes and Heat gets
+ *             <Role>RemovalPolicies), then node provision. The entries stay `provisioned: false` in
+ *             every later file (`layout`). A scale-in that would break the cluster (its mon quorum,
+ *             fewer OSD hosts than the pool size) is refused by `check`, before anything runs.
  *             A new `workDir` moves the generated files there first; when nothing else changed,
  *             that move is the whole update (the nodes stay as they are).
  *   delete  → `node unprovision --all -y` and cleaning of the Ceph disks of the freed nodes, so a
@@ -36,14 +44,15 @@ import {
     unk,
     updateByPolicy,
 } from "./common";
+import { drainCephHosts } from "./cephCluster";
 import { BaseArgs, DcnResource } from "./resource";
 import { JOBS_DIR, JobCommand, readFile, remoteHome, run, runJob, writeFile } from "./remote/jobs";
-import { AZ_NAME, HOST_NAME, ROLE_NAME, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
+import { AZ_NAME, CEPH_CLUSTER_NAME, HOST_NAME, ROLE_NAME, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
-export const PROVIDER_VERSION = "2"; // 2: inventory health (refresh detects a wiped working dir)
+export const PROVIDER_VERSION = "3"; // 2: inventory health (refresh detects a wiped working dir); 3: TripleO scale-in
 
 /** One network of a role (baremetal file `defaults.networks`). */
 export interface RoleNetwork {
@@ -73,6 +82,26 @@ export interface RoleSpec {
     cephDisks: boolean;
 }
 
+/** An instance in the baremetal file: removed ones stay, `provisioned: false`, at their position. */
+export interface LayoutInstance extends RoleInstance {
+    provisioned: boolean;
+}
+
+/** A role as the baremetal file lists it (a role no longer configured stays with count 0). */
+export interface LayoutRole extends Omit<RoleSpec, "instances"> {
+    instances: LayoutInstance[];
+}
+
+/** What a scale-in must keep of the site's Ceph cluster (see `scaleInProblems`). */
+export interface CephPolicy {
+    /** The site's Ceph cluster name (`/etc/ceph/<cluster>.conf` on its nodes). */
+    cluster: string;
+    /** Roles whose nodes run a Ceph mon (CephMon in the role's services). */
+    monRoles: string[];
+    /** Replicas the pools keep (1 with --single-host-defaults, else TripleO's CephPoolDefaultSize 3). */
+    poolSize: number;
+}
+
 /** One VIP of the stack's VIP data file. */
 export interface VipSpec {
     network: string;
@@ -98,6 +127,8 @@ export interface BaremetalNodesInputs extends BaseInputs {
     workDir: string;
     /** Job deadline in minutes. */
     timeoutMinutes: number;
+    /** The site's Ceph: a scale-in drains the removed hosts from it and must not break it. */
+    ceph?: CephPolicy;
 }
 
 /** Parsed node of the deployed-metal file. */
@@ -116,6 +147,11 @@ export interface BaremetalNodesOutputs extends BaremetalNodesInputs {
     /** Empty when the stack has no VIPs. */
     vipsFile: string;
     nodes: MetalNode[];
+    /**
+     * The baremetal file's roles and instances in file order, removed instances included
+     * (`provisioned: false`): what the next update renders, so indexes never shift.
+     */
+    layout: LayoutRole[];
     /** sha256 of the deployed-metal file: consumers re-run when it changes. */
     metalHash: string;
     /**
@@ -136,7 +172,7 @@ export interface BaremetalNodesOutputs extends BaremetalNodesInputs {
 export const POLICY: DiffPolicy = {
     replace: ["stack"],
     update: ["roles", "networkDataFile", "templatesDir", "vips", "concurrency", "workDir"],
-    quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes"],
+    quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes", "ceph"],
     location: "workDir",
 };
 
@@ -187,6 +223,13 @@ export function inputSchema() {
         concurrency: unk(z.number().int().min(1).max(64)),
         workDir: remotePath(),
         timeoutMinutes: unk(z.number().positive()),
+        ceph: unk(
+            z.object({
+                cluster: unk(z.string().regex(CEPH_CLUSTER_NAME)),
+                monRoles: unk(z.array(unk(z.string().regex(ROLE_NAME)))),
+                poolSize: unk(z.number().int().min(1).max(10)),
+            }),
+        ).optional(),
     });
 }
 
@@ -200,6 +243,17 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = traced("B
             for (const problem of validateRoles(news.roles)) {
                 r.failures.push({ property: "roles", reason: problem });
             }
+            // A scale-in (old inputs are those of the deployed resource) must leave the Ceph cluster whole.
+            if (
+                Array.isArray(olds?.roles) &&
+                !containsUnknown(olds.roles) &&
+                news.ceph &&
+                !containsUnknown(news.ceph)
+            ) {
+                for (const problem of scaleInProblems(news.stack, olds.roles, news.roles, news.ceph)) {
+                    r.failures.push({ property: "roles", reason: problem });
+                }
+            }
         }
         return r;
     },
@@ -209,7 +263,7 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = traced("B
     },
 
     async create(inputs: BaremetalNodesInputs) {
-        const outs = await provision(inputs, []);
+        const outs = await provision(inputs, layoutOf(inputs.roles), []);
         return { id: inputs.stack, outs };
     },
 
@@ -226,6 +280,7 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = traced("B
             props: {
                 ...props,
                 nodes: parseDeployedMetal(text, props.roles),
+                layout: props.layout ?? layoutOf(props.roles),
                 metalHash: sha256(text),
                 healthy: inventory !== undefined,
             },
@@ -237,7 +292,11 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = traced("B
             POLICY,
             olds,
             news,
-            () => provision(news, removedInstances(olds.roles, news.roles)),
+            () => {
+                const before = olds.layout ?? layoutOf(olds.roles);
+                const layout = mergeLayout(before, news.roles);
+                return provision(news, layout, removedInstances(before, layout));
+            },
             olds.healthy === false,
             (move, home) => relocate(olds, news, move, home),
         );
@@ -247,12 +306,13 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = traced("B
         const t = targetOf(props);
         const home = await remoteHome(t);
         const f = filesOf(props.stack, expandHome(props.workDir, home));
-        await writeFile(t, f.baremetalFile, renderBaremetalFile(props.roles));
-        const freed = props.roles.flatMap((r) => r.instances.map((i) => ({ role: r, i })));
+        const layout = props.layout ?? layoutOf(props.roles);
+        await writeFile(t, f.baremetalFile, renderBaremetalFile(layout));
+        const freed = layout.flatMap((r) => r.instances.filter((i) => i.provisioned).map((i) => ({ role: r, i })));
         await runJob(t, {
             stack: props.stack,
             step: "unprovision",
-            identity: sha256(renderBaremetalFile(props.roles)),
+            identity: sha256(renderBaremetalFile(layout)),
             timeoutMs: props.timeoutMinutes * 60000,
             onLine: progress(`metal ${props.stack}`),
             commands: [
@@ -287,28 +347,39 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = traced("B
 
 async function provision(
     inputs: BaremetalNodesInputs,
-    removed: Array<{ role: RoleSpec; instance: RoleInstance }>,
+    layout: LayoutRole[],
+    removed: Array<{ role: LayoutRole; instance: LayoutInstance }>,
 ): Promise<BaremetalNodesOutputs> {
     const t = targetOf(inputs);
     const home = await remoteHome(t);
     const f = filesOf(inputs.stack, expandHome(inputs.workDir, home));
     const netData = expandHome(inputs.networkDataFile, home);
-    const baremetal = renderBaremetalFile(inputs.roles);
+    const baremetal = renderBaremetalFile(layout);
     const commands: JobCommand[] = [];
     // Written by the exec that starts the job (one round trip).
     const files = [{ path: f.baremetalFile, content: baremetal }];
     if (removed.length > 0) {
-        const scaleIn = `${f.baremetalFile}.scale-in`;
-        files.push({ path: scaleIn, content: renderBaremetalFile(inputs.roles, removed) });
-        commands.push(unprovisionCommand(inputs.stack, scaleIn, false));
-        for (const r of removed.filter((x) => x.role.cephDisks)) {
-            commands.push(cleanDisksCommand(r.instance.node ?? r.instance.hostname));
+        // The removed hosts leave the Ceph cluster before their nodes go (a drained host is skipped
+        // when this runs again after a later failure).
+        const ceph = inputs.ceph;
+        const cephHosts = removed
+            .filter((r) => r.role.cephDisks || (ceph?.monRoles ?? []).includes(r.role.name))
+            .map((r) => r.instance.hostname);
+        if (ceph && cephHosts.length > 0) {
+            await drainCephHosts(t, {
+                stack: inputs.stack,
+                cluster: ceph.cluster,
+                hosts: cephHosts,
+                timeoutMs: inputs.timeoutMinutes * 60000,
+                log: progress(`metal ${inputs.stack}`),
+            });
         }
+        commands.push(scaleDownCommand(inputs.stack, f.baremetalFile, inputs.timeoutMinutes));
     }
     if (inputs.vips.length > 0) {
         files.push({ path: f.vipDataFile, content: renderVipData(inputs.vips) });
     }
-    commands.push(...metalCommands(inputs, f, netData, home));
+    commands.push(...metalCommands({ ...inputs, roles: layoutRoles(layout) }, f, netData, home));
     // The shared ceph-admin key (RSA 4096: seconds of CPU) is made while node provision runs, once
     // the job has started and at low priority, so the Ceph deploys that follow do not queue behind
     // its generation. Not awaited: the Ceph jobs ensure the key themselves under the same lock
@@ -338,6 +409,7 @@ async function provision(
         networkFile: f.networkFile,
         vipsFile: inputs.vips.length > 0 ? f.vipsFile : "",
         nodes: parseDeployedMetal(text, inputs.roles),
+        layout,
         metalHash: sha256(text),
         healthy: true,
     };
@@ -368,7 +440,6 @@ async function relocate(
             { from: from.vipsFile, to: to.vipsFile, required: vips },
             { from: from.baremetalFile, to: to.baremetalFile },
             { from: from.vipDataFile, to: to.vipDataFile },
-            { from: `${from.baremetalFile}.scale-in`, to: `${to.baremetalFile}.scale-in` },
         ],
         expandHome(olds.workDir, home),
     );
@@ -531,6 +602,28 @@ export function unprovisionCommand(stack: string, file: string, all: boolean): J
 }
 
 /**
+ * TripleO's scale-down of the instances marked `provisioned: false` in the baremetal file `$2` of
+ * stack `$1`: `openstack overcloud node delete --baremetal-deployment` (its scale playbook, from the
+ * stack's config-download, takes the nodes' services out of the cloud, then it unprovisions them).
+ * A stack never deployed has no config-download and nothing to scale down on the nodes: there,
+ * `node unprovision` of the same entries. A constant script; stack, file and timeout (minutes) are
+ * its arguments.
+ */
+export const SCALE_DOWN_SCRIPT = [
+    's="$1"; f="$2"; t="$3"',
+    'if [ -f "$HOME/overcloud-deploy/$s/config-download/$s/scale_playbook.yaml" ]; then',
+    '  exec openstack overcloud node delete -y --stack "$s" --timeout "$t" --baremetal-deployment "$f"',
+    "fi",
+    'exec openstack overcloud node unprovision -y --stack "$s" "$f"',
+].join("\n");
+
+export function scaleDownCommand(stack: string, baremetalFile: string, timeoutMinutes: number): JobCommand {
+    return {
+        argv: ["sh", "-c", SCALE_DOWN_SCRIPT, "scale-down", stack, baremetalFile, String(Math.ceil(timeoutMinutes))],
+    };
+}
+
+/**
  * Exits 1 naming the instances (hostnames, as arguments) that metalsmith still knows as deployed
  * after ~2 minutes (undeploy may lag behind unprovision, as kill.sh's own polling shows).
  */
@@ -596,16 +689,129 @@ export function validateRoles(roles: RoleSpec[]): string[] {
     return problems;
 }
 
+/** A plain roles list as a layout: every instance provisioned. */
+export function layoutOf(roles: RoleSpec[]): LayoutRole[] {
+    return roles.map((r) => ({ ...r, instances: r.instances.map((i) => ({ ...i, provisioned: true })) }));
+}
+
+/** The roles of a layout with their provisioned instances only (roles file order, count-0 roles kept). */
+export function layoutRoles(layout: LayoutRole[]): RoleSpec[] {
+    return layout.map((r) => ({
+        ...r,
+        instances: r.instances
+            .filter((i) => i.provisioned)
+            .map((i) => (i.node ? { hostname: i.hostname, node: i.node } : { hostname: i.hostname })),
+    }));
+}
+
 /**
- * Renders the baremetal deployment file (input of `node provision`). `removed` instances are
- * listed with `provisioned: false` (for a scale-in `node unprovision` without `--all`).
+ * The next baremetal file's layout: every instance of `before` stays at its position, provisioned
+ * when `news` still lists it in that role (a re-added instance is provisioned again), else
+ * `provisioned: false`; instances new to a role are appended; roles no longer configured stay
+ * (count 0). Role settings (networks, templates) come from `news` where the role is configured.
  */
-export function renderBaremetalFile(
-    roles: RoleSpec[],
-    removed: Array<{ role: RoleSpec; instance: RoleInstance }> = [],
-): string {
-    const doc = roles.map((r) => {
-        const gone = removed.filter((x) => x.role.name === r.name).map((x) => x.instance);
+export function mergeLayout(before: LayoutRole[], news: RoleSpec[]): LayoutRole[] {
+    const out: LayoutRole[] = [];
+    for (const r of news) {
+        const old = before.find((b) => b.name === r.name);
+        const wanted = new Map(r.instances.map((i) => [i.hostname, i]));
+        const instances: LayoutInstance[] = (old?.instances ?? []).map((i) => {
+            const now = wanted.get(i.hostname);
+            return now ? { ...now, provisioned: true } : { ...i, provisioned: false };
+        });
+        for (const i of r.instances) {
+            if (!instances.some((x) => x.hostname === i.hostname)) {
+                instances.push({ ...i, provisioned: true });
+            }
+        }
+        out.push({ ...r, instances });
+    }
+    for (const b of before) {
+        if (!news.some((r) => r.name === b.name)) {
+            out.push({ ...b, instances: b.instances.map((i) => ({ ...i, provisioned: false })) });
+        }
+    }
+    return out;
+}
+
+/** Instances provisioned in `before` and not in `after` (what a scale-in removes). */
+export function removedInstances(
+    before: LayoutRole[],
+    after: LayoutRole[],
+): Array<{ role: LayoutRole; instance: LayoutInstance }> {
+    const out: Array<{ role: LayoutRole; instance: LayoutInstance }> = [];
+    for (const r of after) {
+        for (const i of r.instances) {
+            const was = before.find((b) => b.name === r.name)?.instances.find((x) => x.hostname === i.hostname);
+            if (!i.provisioned && was?.provisioned) {
+                out.push({ role: r, instance: i });
+            }
+        }
+    }
+    return out;
+}
+
+/**
+ * Why going from `olds` to `news` (the roles of one stack) would break the site's Ceph cluster;
+ * empty when it is not a scale-in or it is safe. Checked against what the removed hosts carry:
+ * - mons: the remaining mon hosts must be a majority of the current ones (the monmap keeps the
+ *   leaving mons until cephadm has removed them; a minority left cannot form a quorum), and one
+ *   at least;
+ * - OSDs: at least `poolSize` OSD hosts must remain, else the drain of the removed OSDs never ends
+ *   (their placement groups have nowhere to go) and the data is lost with the nodes;
+ * - an instance moving between roles is a scale-in of one and a scale-out of the other: refused
+ *   in one step (the same hostname would be in the baremetal file twice).
+ */
+export function scaleInProblems(stack: string, olds: RoleSpec[], news: RoleSpec[], ceph: CephPolicy): string[] {
+    const roleOf = (roles: RoleSpec[]) => new Map(roles.flatMap((r) => r.instances.map((i) => [i.hostname, r])));
+    const before = roleOf(olds);
+    const after = roleOf(news);
+    const problems: string[] = [];
+    for (const [h, r] of after) {
+        const was = before.get(h);
+        if (was && was.name !== r.name) {
+            problems.push(
+                `instance ${h} of stack ${stack} moves from role ${was.name} to ${r.name}: remove it from ${was.name} first (one up), then add it to ${r.name}`,
+            );
+        }
+    }
+    const removed = [...before.keys()].filter((h) => !after.has(h));
+    if (removed.length === 0) {
+        return problems;
+    }
+    const isMon = (r: RoleSpec) => ceph.monRoles.includes(r.name);
+    const monsBefore = [...before].filter(([, r]) => isMon(r)).map(([h]) => h);
+    const monsAfter = [...after].filter(([, r]) => isMon(r)).map(([h]) => h);
+    const monsRemoved = removed.filter((h) => monsBefore.includes(h));
+    if (monsRemoved.length > 0 && (monsAfter.length === 0 || monsAfter.length * 2 <= monsBefore.length)) {
+        problems.push(
+            `scale-in of stack ${stack} refused: removing ${monsRemoved.join(", ")} leaves ${monsAfter.length} of the ` +
+                `${monsBefore.length} Ceph mons of cluster ${ceph.cluster}` +
+                (monsAfter.length === 0
+                    ? ", and the cluster cannot live without a mon"
+                    : `, not a majority: the mon quorum would be lost while they leave (remove fewer than half of the mons per up)`),
+        );
+    }
+    const osdBefore = [...before].filter(([, r]) => r.cephDisks).map(([h]) => h);
+    const osdAfter = [...after].filter(([, r]) => r.cephDisks).map(([h]) => h);
+    const osdRemoved = removed.filter((h) => osdBefore.includes(h));
+    if (osdRemoved.length > 0 && osdAfter.length < ceph.poolSize) {
+        problems.push(
+            `scale-in of stack ${stack} refused: removing ${osdRemoved.join(", ")} leaves ${osdAfter.length} OSD host(s) in ` +
+                `Ceph cluster ${ceph.cluster}, fewer than the pools' ${ceph.poolSize} replicas: the removed OSDs could ` +
+                `not be drained (their data has nowhere to go)`,
+        );
+    }
+    return problems;
+}
+
+/**
+ * Renders the baremetal deployment file (input of `node provision` and `node delete`): per role
+ * `count` = its provisioned instances, the instances in layout order, removed ones with
+ * `provisioned: false` (tripleo-docs baremetal_provision.rst "Scaling Down").
+ */
+export function renderBaremetalFile(layout: LayoutRole[]): string {
+    const doc = layout.map((r) => {
         const networkConfig: Record<string, unknown> = {};
         if (r.networkConfigTemplate) {
             networkConfig.template = r.networkConfigTemplate;
@@ -625,11 +831,12 @@ export function renderBaremetalFile(
         }
         return {
             name: r.name,
-            count: r.instances.length,
-            instances: [
-                ...r.instances.map((i) => ({ hostname: i.hostname, name: i.node ?? i.hostname })),
-                ...gone.map((i) => ({ hostname: i.hostname, name: i.node ?? i.hostname, provisioned: false })),
-            ],
+            count: r.instances.filter((i) => i.provisioned).length,
+            instances: r.instances.map((i) =>
+                i.provisioned
+                    ? { hostname: i.hostname, name: i.node ?? i.hostname }
+                    : { hostname: i.hostname, name: i.node ?? i.hostname, provisioned: false },
+            ),
             defaults,
         };
     });
@@ -641,24 +848,6 @@ export function renderVipData(vips: VipSpec[]): string {
     return stringify(
         vips.map((v) => (v.dnsName ? { network: v.network, dns_name: v.dnsName } : { network: v.network })),
     );
-}
-
-/** Instances present in `olds` and absent from `news` (scale-in). */
-export function removedInstances(
-    olds: RoleSpec[],
-    news: RoleSpec[],
-): Array<{ role: RoleSpec; instance: RoleInstance }> {
-    const kept = new Set(news.flatMap((r) => r.instances.map((i) => i.hostname)));
-    const out: Array<{ role: RoleSpec; instance: RoleInstance }> = [];
-    for (const r of olds) {
-        for (const i of r.instances) {
-            if (!kept.has(i.hostname)) {
-                const inNew = news.find((n) => n.name === r.name);
-                out.push({ role: inNew ?? r, instance: i });
-            }
-        }
-    }
-    return out;
 }
 
 /**
@@ -677,12 +866,15 @@ export function parseDeployedMetal(text: string, roles: RoleSpec[]): MetalNode[]
             byHost.set(i.hostname, { role: r.name, node: i.node ?? i.hostname });
         }
     }
-    const hostnames = [...new Set(Object.values(hostnameMap))];
+    // HostnameMap also names the instances marked `provisioned: false`; only provisioned ones have
+    // a ctlplane port (node provision writes the port map keys lower-cased).
+    const ports = new Map(Object.entries(portMap).map(([k, v]) => [k.toLowerCase(), v]));
+    const hostnames = [...new Set(Object.values(hostnameMap))].filter((h) => ports.has(`${h.toLowerCase()}-ctlplane`));
     return hostnames.sort().map((hostname) => ({
         hostname,
         role: byHost.get(hostname)?.role ?? "",
         node: byHost.get(hostname)?.node ?? hostname,
-        ctlplaneIp: portMap[`${hostname}-ctlplane`]?.fixed_ips?.[0]?.ip_address ?? "",
+        ctlplaneIp: ports.get(`${hostname.toLowerCase()}-ctlplane`)?.fixed_ips?.[0]?.ip_address ?? "",
     }));
 }
 
@@ -705,6 +897,8 @@ export interface BaremetalNodesArgs extends BaseArgs {
     workDir: pulumi.Input<string>;
     /** Own deadline of the detached job, minutes; default 120. */
     timeoutMinutes?: pulumi.Input<number>;
+    /** The site's Ceph (cluster, mon roles, pool size): what a scale-in drains and must keep. */
+    ceph?: pulumi.Input<CephPolicy>;
 }
 
 /** A stack's provisioned metal (`pulumi-nodejs:dynamic/dcn:BaremetalNodes`). */
@@ -739,6 +933,7 @@ export class BaremetalNodes extends DcnResource {
                     "networkFile",
                     "vipsFile",
                     "nodes",
+                    "layout",
                     "metalHash",
                     "healthy",
                 ],

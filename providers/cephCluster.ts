@@ -49,9 +49,11 @@ import {
     updateByPolicy,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
-import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, runJob } from "./remote/jobs";
+import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, tail } from "./remote/jobs";
+import { cephAdminHosts, cephSpecPath, cephadmShell, nodeCommand } from "./remote/nodes";
 import { knownSecrets } from "./remote/redact";
-import { CEPH_CLUSTER_NAME, STACK_NAME, expandHome } from "./remote/shell";
+import { CEPH_CLUSTER_NAME, HOST_NAME, STACK_NAME, expandHome } from "./remote/shell";
+import { SshTarget } from "./remote/ssh";
 import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
@@ -388,6 +390,167 @@ export function cephCommands(inputs: CephClusterInputs, f: ReturnType<typeof cep
             ],
         },
     ];
+}
+
+// ---------------------------------------------------------------- scale-in: hosts leave the cluster
+
+export interface DrainOptions {
+    stack: string;
+    cluster: string;
+    /** Hostnames leaving the cluster (those cephadm does not list are skipped: already gone). */
+    hosts: string[];
+    /** Budget of the whole drain. */
+    timeoutMs: number;
+    /** Poll period of the OSD removal, ms (default 5000). */
+    pollMs?: number;
+    log?: (line: string) => void;
+}
+
+/** A JSON answer of a `ceph … --format json` run through cephadm shell (its own chatter is on stderr). */
+export function parseCephJson(stdout: string): unknown {
+    const text = stdout.trim();
+    try {
+        return JSON.parse(text);
+    } catch {
+        const last = text
+            .split("\n")
+            .reverse()
+            .find((l) => /^[[{]/.test(l.trim()));
+        if (last === undefined) {
+            throw new Error(`not a JSON answer: ${text.slice(0, 200)}`);
+        }
+        return JSON.parse(last);
+    }
+}
+
+/** Hostnames of `ceph orch host ls --format json`, validated. */
+export function parseOrchHosts(v: unknown): string[] {
+    if (!Array.isArray(v)) {
+        throw new Error("ceph orch host ls: not a list");
+    }
+    return v.map((h: { hostname?: unknown }) => {
+        if (typeof h?.hostname !== "string" || !HOST_NAME.test(h.hostname)) {
+            throw new Error(`ceph orch host ls: bad hostname ${JSON.stringify(h?.hostname)}`);
+        }
+        return h.hostname;
+    });
+}
+
+/** OSD ids under each of `hosts` in `ceph osd tree --format json`, validated as integers. */
+export function parseOsdTree(v: unknown, hosts: readonly string[]): number[] {
+    const nodes = (v as { nodes?: unknown })?.nodes;
+    if (!Array.isArray(nodes)) {
+        throw new Error("ceph osd tree: no nodes");
+    }
+    const ids: number[] = [];
+    for (const n of nodes as Array<{ type?: unknown; name?: unknown; children?: unknown }>) {
+        if (n?.type === "host" && typeof n.name === "string" && hosts.includes(n.name)) {
+            for (const c of Array.isArray(n.children) ? n.children : []) {
+                if (!Number.isInteger(c) || (c as number) < 0) {
+                    throw new Error(`ceph osd tree: bad OSD id ${JSON.stringify(c)} under ${n.name}`);
+                }
+                ids.push(c as number);
+            }
+        }
+    }
+    return ids;
+}
+
+/** OSD ids still queued in `ceph orch osd rm status --format json`, validated. */
+export function parseOsdRmStatus(v: unknown): number[] {
+    if (!Array.isArray(v)) {
+        return [];
+    }
+    return v.map((e: { osd_id?: unknown }) => {
+        if (!Number.isInteger(e?.osd_id)) {
+            throw new Error(`ceph orch osd rm status: bad osd_id ${JSON.stringify(e?.osd_id)}`);
+        }
+        return e.osd_id as number;
+    });
+}
+
+/**
+ * Takes `hosts` out of the stack's Ceph cluster the way tripleo-docs deployed_ceph.rst "Scale Down"
+ * does, through a node of the site that keeps the cluster's admin keyring (an `_admin` host of the
+ * deployed spec that is not leaving): `_no_schedule` on the hosts (cephadm places nothing new there
+ * and moves their mon/mgr away), `ceph orch osd rm --zap` of their OSDs (`ceph osd tree`), wait
+ * until `ceph orch osd rm status` no longer lists them, wait until `ceph orch ps <host>` is empty,
+ * `ceph orch host rm <host>`. Every step is idempotent (a host cephadm no longer lists is skipped),
+ * so a retry after a failure or an interrupted `up` resumes. Returns the hosts it removed.
+ */
+export async function drainCephHosts(t: SshTarget, o: DrainOptions): Promise<string[]> {
+    const log = o.log ?? (() => undefined);
+    const spec = await readFile(t, cephSpecPath(o.stack));
+    if (spec === undefined) {
+        log(`no deployed Ceph spec for ${o.stack} (${cephSpecPath(o.stack)}): no Ceph host to drain`);
+        return [];
+    }
+    const via = cephAdminHosts(spec, o.hosts)[0];
+    if (!via) {
+        throw new Error(
+            `scale-in of stack ${o.stack}: no Ceph admin host (a mon host with /etc/ceph/${o.cluster}.client.admin.keyring) ` +
+                `remains outside ${o.hosts.join(", ")} to drain them through`,
+        );
+    }
+    const deadline = Date.now() + o.timeoutMs;
+    const ceph = async (args: string[]): Promise<string> => {
+        const r = await run(
+            t,
+            nodeCommand(o.stack, via.addr, cephadmShell(o.cluster, ["ceph", ...args])),
+            undefined,
+            300000,
+        );
+        if (r.code !== 0) {
+            throw new Error(
+                `ceph ${args.join(" ")} on ${via.hostname} (${via.addr}) failed (exit ${r.code}): ${tail(r.stderr || r.stdout, 5)}`,
+            );
+        }
+        return r.stdout;
+    };
+    const wait = async (what: string, done: () => Promise<boolean>) => {
+        while (!(await done())) {
+            if (Date.now() > deadline) {
+                throw new Error(
+                    `scale-in of stack ${o.stack}: ${what} did not finish within ${Math.round(o.timeoutMs / 60000)} min`,
+                );
+            }
+            await new Promise((r) => setTimeout(r, o.pollMs ?? 5000));
+        }
+    };
+    const members = parseOrchHosts(parseCephJson(await ceph(["orch", "host", "ls", "--format", "json"])));
+    const hosts = o.hosts.filter((h) => members.includes(h));
+    if (hosts.length === 0) {
+        log(`Ceph cluster ${o.cluster}: ${o.hosts.join(", ")} already out of the cluster`);
+        return [];
+    }
+    log(`Ceph cluster ${o.cluster}: draining ${hosts.join(", ")} through ${via.hostname}`);
+    for (const h of hosts) {
+        await ceph(["orch", "host", "label", "add", h, "_no_schedule"]);
+    }
+    const osds = parseOsdTree(parseCephJson(await ceph(["osd", "tree", "--format", "json"])), hosts);
+    const queued = () =>
+        ceph(["orch", "osd", "rm", "status", "--format", "json"]).then((out) => parseOsdRmStatus(parseCephJson(out)));
+    const already = await queued();
+    const toRemove = osds.filter((id) => !already.includes(id));
+    if (toRemove.length > 0) {
+        await ceph(["orch", "osd", "rm", ...toRemove.map(String), "--zap"]);
+    }
+    await wait(`the removal of OSD(s) ${osds.join(", ")}`, async () => {
+        const left = (await queued()).filter((id) => osds.includes(id));
+        if (left.length > 0) {
+            log(`Ceph cluster ${o.cluster}: OSD(s) ${left.join(", ")} draining`);
+        }
+        return left.length === 0;
+    });
+    for (const h of hosts) {
+        await wait(`the removal of the daemons of ${h}`, async () => {
+            const daemons = parseCephJson(await ceph(["orch", "ps", h, "--format", "json"]));
+            return Array.isArray(daemons) && daemons.length === 0;
+        });
+        await ceph(["orch", "host", "rm", h]);
+        log(`Ceph cluster ${o.cluster}: host ${h} removed`);
+    }
+    return hosts;
 }
 
 // ---------------------------------------------------------------- pure helpers

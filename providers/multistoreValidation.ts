@@ -1,20 +1,24 @@
 /**
- * MultistoreValidation — the seed's purpose checked as part of `pulumi up` (tripleo-dcn.md §6):
- * the flow of tools/validate (`validateMultistore`, also behind `npm run validate`) run over the
- * one SSH transport (pinned host key) after every site's OvercloudStack:
- * `glance stores-info` lists every site; an image created in the central store is copied
- * (copy-image) to every DCN store; its `stores` lists them all; each site's Ceph has
- * `images/<id>@snap`, protected; a server booted in the site's AZ is a COW clone of that snapshot.
+ * MultistoreValidation — the seed's purpose checked as part of `pulumi up` (tripleo-dcn.md §6): the
+ * flow of tools/validate (`validateMultistore`, also behind `npm run validate`) run over the one SSH
+ * transport (pinned host key) after every site's OvercloudStack, as an operator would on a real
+ * cloud: the overcloud APIs from the undercloud with the central rc (`glance stores-info`, an image
+ * created in the central store and copied with copy-image to every DCN store, a server booted with
+ * `--wait` on a flavor the run creates and the configured `--nic` in each site's AZ), and the RBD
+ * checks on each site's own Ceph through one of its nodes (`ssh tripleo-admin@<ctlplane ip> sudo
+ * cephadm shell -- rbd info`: `images/<id>@snap` protected, the server's root disk a clone of it).
  *
- *   create/update → run the flow; every site is checked even when another fails. Any failure fails
- *                   the operation with a message naming each failing site and what is wrong (the
- *                   resource is then not recorded, so the next `up` runs it again). Outputs: image
- *                   id, stores, per site {copied, snapProtected, cowBoot}, seconds.
+ *   create/update → run the flow; every site is checked even when another fails. Any failure (a
+ *                   leak at cleanup included) fails the operation with a message naming each
+ *                   failing site and what is wrong (the resource is then not recorded, so the next
+ *                   `up` runs it again). Outputs: image id, stores, per site {copied, snapProtected,
+ *                   cowBoot}, seconds.
  *   re-runs       → when any input that the flow consumes changes: the sites, the central rc file,
- *                   `keep`, and `stackDeploys` (every stack's deploy hash and deploy time, so any
- *                   redeploy re-runs the validation).
+ *                   `keep`, the NIC choice, and `stackDeploys` (every stack's deploy hash and deploy
+ *                   time, so any redeploy re-runs the validation).
  *   read          → returns the stored result (a point-in-time check; refresh shows no drift).
- *   delete        → nothing remote: without `keep` the flow already deleted its image and servers;
+ *   delete        → nothing remote: without `keep` the flow already deleted its servers, image and
+ *                   flavor (in that order: the servers' clones keep the image's snapshot protected);
  *                   with `keep` they stay for the operator (and go with the stacks' delete).
  *
  * The provider captures only functions and plain data: the flow (tools/validate/validate.ts, pure
@@ -40,10 +44,10 @@ import {
 import { BaseArgs, DcnResource } from "./resource";
 import { exec } from "./remote/ssh";
 import { knownSecrets } from "./remote/redact";
-import { AZ_NAME, CEPH_CLUSTER_NAME, GLANCE_STORE_ID, STACK_NAME } from "./remote/shell";
+import { AZ_NAME, CEPH_CLUSTER_NAME, GLANCE_STORE_ID, NETWORK_CHOICE, STACK_NAME } from "./remote/shell";
 import { traced } from "./remote/trace";
 
-export const PROVIDER_VERSION = "1";
+export const PROVIDER_VERSION = "2"; // 2: RBD checks through the sites' nodes, own flavor, --wait, --nic
 
 /** One DCN site to validate. */
 export interface ValidationTarget {
@@ -53,7 +57,7 @@ export interface ValidationTarget {
     store: string;
     /** Its Nova availability zone (where the COW boot lands). */
     az: string;
-    /** TripleO stack (its Ceph client files are in ~/overcloud-deploy/<stack>/ceph). */
+    /** TripleO stack (its deployed Ceph spec names the nodes the RBD checks run on). */
     stack: string;
     cephCluster: string;
 }
@@ -68,6 +72,10 @@ export interface MultistoreValidationInputs extends BaseInputs {
     stackDeploys: Record<string, string>;
     /** Budget of the copy-image wait, minutes. */
     copyTimeoutMinutes: number;
+    /** Budget of a server's boot (and delete), minutes. */
+    bootTimeoutMinutes: number;
+    /** NIC of the test servers: `none`, `auto` or a network name/id. */
+    network: string;
 }
 
 export interface SiteValidation {
@@ -89,8 +97,8 @@ export interface MultistoreValidationOutputs extends MultistoreValidationInputs 
 
 export const POLICY: DiffPolicy = {
     replace: [],
-    update: ["rcFile", "targets", "keep", "stackDeploys"],
-    quiet: ["undercloud", "privateKey", "providerVersion", "copyTimeoutMinutes"],
+    update: ["rcFile", "targets", "keep", "stackDeploys", "network"],
+    quiet: ["undercloud", "privateKey", "providerVersion", "copyTimeoutMinutes", "bootTimeoutMinutes"],
 };
 
 export function inputSchema() {
@@ -113,6 +121,8 @@ export function inputSchema() {
         keep: unk(z.boolean()),
         stackDeploys: unk(z.record(z.string(), unk(z.string()))),
         copyTimeoutMinutes: unk(z.number().positive()),
+        bootTimeoutMinutes: unk(z.number().positive()),
+        network: unk(z.string().regex(NETWORK_CHOICE)),
     });
 }
 
@@ -147,6 +157,8 @@ async function validate(inputs: MultistoreValidationInputs): Promise<MultistoreV
         rcFile: inputs.rcFile,
         keep: inputs.keep,
         copyTimeoutMs: inputs.copyTimeoutMinutes * 60000,
+        bootTimeoutMs: inputs.bootTimeoutMinutes * 60000,
+        network: inputs.network,
         log,
     });
     if (!report.ok) {
@@ -208,6 +220,10 @@ export interface MultistoreValidationArgs extends BaseArgs {
     stackDeploys: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** copy-image wait, minutes; default 5. */
     copyTimeoutMinutes?: pulumi.Input<number>;
+    /** A server's boot (and delete) wait, minutes; default 10. */
+    bootTimeoutMinutes?: pulumi.Input<number>;
+    /** NIC of the test servers: `none` (default), `auto` or a network name/id. */
+    network?: pulumi.Input<string>;
 }
 
 /** The multistore validation result (`pulumi-nodejs:dynamic/dcn:MultistoreValidation`). */
@@ -230,6 +246,8 @@ export class MultistoreValidation extends DcnResource {
                 defaults: {
                     keep: args.keep ?? false,
                     copyTimeoutMinutes: args.copyTimeoutMinutes ?? 5,
+                    bootTimeoutMinutes: args.bootTimeoutMinutes ?? 10,
+                    network: args.network ?? "none",
                 },
                 outputs: ["image", "stores", "sites", "ok", "seconds", "validatedAt"],
             },

@@ -13,6 +13,7 @@ import {
     provisionNetworks,
     provisionNodes,
     provisionVips,
+    scaleDownNodes,
     unprovisionNodes,
 } from "../undercloud/metal";
 import { CephDeployVars, deployCeph } from "../undercloud/ceph";
@@ -99,6 +100,11 @@ export const SIMULATED_PLAYBOOKS: Record<string, PlaybookHandler> = {
     ]),
     "deploy_steps_playbook.yaml": async (_v, run) => {
         await deployStepsPlaybook(run.playbook);
+        return 0;
+    },
+    // `overcloud node delete`: the stack's scale playbook (config-download) on the hosts being removed.
+    "scale_playbook.yaml": async (_v, run) => {
+        await scaleDownNodes((run.limit ?? "").split(":").filter(Boolean));
         return 0;
     },
     // `overcloud delete`.

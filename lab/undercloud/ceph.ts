@@ -16,6 +16,7 @@ import {
 import { paths, readConfig } from "../paths";
 import { readState, withState } from "../state";
 import { Handler, readRolesFile } from "./metal";
+import { mergeOrchHosts } from "./orch";
 import {
     CommandError,
     absPath,
@@ -230,27 +231,46 @@ export async function deployCeph(v: CephDeployVars): Promise<void> {
                 `ERROR: ${metalPath} contains neither HostnameMap nor <Role>HostnameFormat; cannot map roles to hosts.`,
             );
         const metalRoles = Object.keys(pd)
-            .filter((k) => k.endsWith("Count") && typeof pd[k] === "number")
+            .filter((k) => k.endsWith("Count") && typeof pd[k] === "number" && (pd[k] as number) > 0)
             .map((k) => k.slice(0, -"Count".length));
         const missing = metalRoles.filter((r) => !roles.some((x) => x.name === r));
         if (missing.length)
             throw new CommandError(
                 `ERROR: Roles ${missing.join(", ")} of ${metalPath} are not in the roles data file ${rolesPath}. The roles file must cover every role of the deployed baremetal file.`,
             );
-        for (const role of metalRoles) {
-            const fmt = String(pd[`${role}HostnameFormat`] ?? `%stackname%-${role.toLowerCase()}-%index%`);
-            const count = Number(pd[`${role}Count`]);
+        // ceph_spec_bootstrap: the hosts are those with a ctlplane port (DeployedServerPortMap: the
+        // provisioned instances only), each in the role whose <Role>HostnameFormat generated its
+        // HostnameMap key (instances marked `provisioned: false` stay in HostnameMap, portless).
+        const formats = roles
+            .filter((r) => typeof pd[`${r.name}HostnameFormat`] === "string")
+            .map((r) => {
+                const fmt = String(pd[`${r.name}HostnameFormat`]);
+                const re = fmt
+                    .split(/(%stackname%|%index%)/)
+                    .map((x) =>
+                        x === "%stackname%"
+                            ? ".+"
+                            : x === "%index%"
+                              ? "\\d+"
+                              : x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+                    )
+                    .join("");
+                return { role: r.name, re: new RegExp(`^${re}$`) };
+            });
+        const roleOf = new Map<string, { role: string; hostname: string }>();
+        for (const [gen, hostname] of Object.entries(pd.HostnameMap ?? {})) {
+            const f = formats.find((x) => x.re.test(gen));
+            if (f) roleOf.set(hostname.toLowerCase(), { role: f.role, hostname });
+        }
+        for (const [key, port] of Object.entries(pd.DeployedServerPortMap)) {
+            const found = roleOf.get(key.replace(/-ctlplane$/, "").toLowerCase());
+            const ip = port?.fixed_ips?.[0]?.ip_address;
+            if (!found || !ip) continue;
+            const { role, hostname } = found;
             const svc = roles
                 .find((r) => r.name === role)!
                 .ServicesDefault.map((x) => x.replace("OS::TripleO::Services::", ""));
-            for (let i = 0; i < count; i++) {
-                const gen = fmt.replace("%stackname%", stack).replace("%index%", String(i));
-                const hostname = pd.HostnameMap?.[gen] ?? gen;
-                const ip = pd.DeployedServerPortMap[`${hostname}-ctlplane`]?.fixed_ips?.[0]?.ip_address;
-                if (!ip)
-                    throw new CommandError(`ERROR: ${metalPath}: no DeployedServerPortMap entry ${hostname}-ctlplane`);
-                hosts.push({ hostname, role, ip, services: svc });
-            }
+            hosts.push({ hostname, role, ip, services: svc });
         }
     } else {
         const docs = fs
@@ -374,14 +394,12 @@ export async function deployCeph(v: CephDeployVars): Promise<void> {
         writeOut(
             path.join(wd, "generated_ceph_spec.yaml"),
             hosts
+                .filter((h) => specLabels(h.services).length > 0)
                 .map((h) =>
                     stringify({
                         addr: h.ip,
                         hostname: h.hostname,
-                        labels: [
-                            ...(h.services.includes("CephMon") ? ["_admin", "mon", "mgr"] : []),
-                            ...(h.services.includes("CephOSD") ? ["osd"] : []),
-                        ],
+                        labels: specLabels(h.services),
                         service_type: "host",
                     }),
                 )
@@ -447,6 +465,14 @@ export async function deployCeph(v: CephDeployVars): Promise<void> {
             c.fsid = info!.fsid;
             c.monHost = info!.monHost;
             c.running = true;
+            // The spec applied: its hosts join the cluster (a scale-out adds them), with cephadm's labels.
+            const cephHosts = hosts.filter((h) => h.services.some((x) => x === "CephMon" || x === "CephOSD"));
+            c.hosts = [...new Set([...c.hosts, ...cephHosts.map((h) => hostNodes.get(h.hostname)!)])];
+            mergeOrchHosts(
+                c,
+                cephHosts.map((h) => ({ hostname: h.hostname, addr: h.ip, labels: specLabels(h.services) })),
+                v.tripleo_cephadm_single_host_defaults ? 1 : 3,
+            );
             for (const h of osdHosts) {
                 const n = s.nodes.find((x) => x.name === hostNodes.get(h.hostname));
                 if (n) n.disksDirty = true;
@@ -532,6 +558,14 @@ export async function deployCeph(v: CephDeployVars): Promise<void> {
         if (st && !st.deployed) st.status = "CEPH_DEPLOYED";
     });
     out(`Ceph cluster ${cluster} deployed for stack ${stack}: fsid ${info!.fsid}, mons ${info!.monIps}`);
+}
+
+/** ceph_spec_bootstrap's labels of a host from its TripleO services (a mon host is also `_admin`). */
+function specLabels(services: string[]): string[] {
+    return [
+        ...(services.includes("CephMon") ? ["_admin", "mon", "mgr"] : []),
+        ...(services.includes("CephOSD") ? ["osd"] : []),
+    ];
 }
 
 function pidAlive(pid: number): boolean {

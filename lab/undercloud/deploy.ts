@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { cephClusterInfo, createPools, ensureClientKey, getClientKey, writeClientFiles } from "../ceph";
+import { cephClusterInfo, createPools, ensureClientKey, getClientKey } from "../ceph";
 import { LabState, StackRecord, readState, withState } from "../state";
 import { writeCephClientVars } from "./ceph";
 import { GlanceLabState, deleteStackGlance, deployGlance, glanceRcLines } from "./glance";
@@ -258,7 +258,10 @@ function validate(
         throw new CommandError(
             `ERROR: Stack ${stack}: no DeployedServerPortMap/HostnameMap in the environment. Pre-provisioned nodes are required: add -e deployed-metal-${stack}.yaml (output of 'openstack overcloud node provision').`,
         );
-    plan.hosts = Object.values(hm);
+    // The provisioned hosts: HostnameMap also names the instances marked `provisioned: false`
+    // (their indexes are in <Role>RemovalPolicies), which have no ctlplane port.
+    const ports = new Set(Object.keys(p.DeployedServerPortMap as object).map((k) => k.toLowerCase()));
+    plan.hosts = [...new Set(Object.values(hm))].filter((h) => ports.has(`${h.toLowerCase()}-ctlplane`));
     for (const h of plan.hosts) {
         const n = s.nodes.find((x) => x.hostname === h);
         if (!n || n.stack !== stack || n.provisionState !== "active")
@@ -625,6 +628,11 @@ export const deploy: Handler = async (prog, argv) => {
             );
             const cd = path.join(wd, "config-download", stack);
             writeOut(path.join(cd, "deploy_steps_playbook.yaml"), `- hosts: allovercloud\n  name: Deploy ${stack}\n`);
+            // THT common/deploy-steps.j2's scale playbook (`overcloud node delete` runs it).
+            writeOut(
+                path.join(cd, "scale_playbook.yaml"),
+                `- hosts: DEPLOY_TARGET_HOST\n  name: Scaling\n  ignore_unreachable: true\n  tags: [scale]\n`,
+            );
             writeOut(
                 path.join(cd, "tripleo-ansible-inventory.yaml"),
                 fs.existsSync(path.join(wd, "tripleo-ansible-inventory.yaml"))
@@ -728,7 +736,9 @@ function recordDeployed(plan: Plan, keystone: string, adminPassword: string, sit
             const az = String(p.NovaComputeAvailabilityZone || stack);
             const computeHosts = s.nodes.filter((n) => n.stack === stack).map((n) => `${n.hostname}.localdomain`);
             const agg = s.aggregates.find((x) => x.name === az && x.cloud === cloud);
-            if (agg) agg.hosts = [...new Set([...agg.hosts, ...computeHosts])];
+            // Hosts gone from the stack (scaled down) leave the aggregate; the others stay.
+            const gone = (h: string) => !s.nodes.some((n) => `${n.hostname}.localdomain` === h && n.stack !== null);
+            if (agg) agg.hosts = [...new Set([...agg.hosts.filter((h) => !gone(h)), ...computeHosts])];
             else
                 s.aggregates.push({
                     name: az,
@@ -818,8 +828,6 @@ async function configureNodes(plan: Plan): Promise<string | undefined> {
         );
         plan.cluster.fsid = info.fsid;
         resultKey = key;
-        // The site's nodes' /etc/ceph (tripleo_ceph_client): what an operator's rbd uses.
-        await writeClientFiles(plan.cluster.dir, user, path.join(wd, "ceph"));
     }
     // Real Glance (lab/glance): glance_api (central) or glance_api_edge, from this deploy's -e files.
     const svcs = services(plan);

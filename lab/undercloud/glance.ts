@@ -52,6 +52,10 @@ export interface ServerRecord {
     disk: string;
     parent: string;
     created: string;
+    /** BUILD until then (`server create` without `--wait` returns before). */
+    activeAt?: string;
+    /** `server delete` without `--wait`: Nova is still removing it. */
+    deleting?: boolean;
 }
 
 /** The lab state with the Glance/Nova additions (kept optional: older states have none). */

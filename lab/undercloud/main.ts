@@ -32,6 +32,7 @@ import {
     metalsmithShow,
     metalsmithUndeploy,
     networkProvision,
+    nodeDelete,
     nodeProvision,
     nodeUnprovision,
     rolesGenerate,
@@ -39,7 +40,18 @@ import {
     vipProvision,
 } from "./metal";
 import { neutronServe } from "./neutron";
-import { serverCreate, serverDelete, serverList, serverShow } from "./nova";
+import { nodeSsh } from "./nodes";
+import {
+    flavorCreate,
+    flavorDelete,
+    flavorList,
+    flavorShow,
+    novaReap,
+    serverCreate,
+    serverDelete,
+    serverList,
+    serverShow,
+} from "./nova";
 import { CommandError, err, out, simMs, sleep } from "./util";
 
 interface Cmd {
@@ -54,6 +66,7 @@ const OPENSTACK: Record<string, Cmd> = {
     "overcloud network vip provision": { handler: vipProvision, mutating: true, stackDefault: true },
     "overcloud node provision": { handler: nodeProvision, mutating: true, stackDefault: true },
     "overcloud node unprovision": { handler: nodeUnprovision, mutating: true, stackDefault: true },
+    "overcloud node delete": { handler: nodeDelete, mutating: true, stackDefault: true },
     "overcloud ceph deploy": { handler: cephDeploy, mutating: true, stackDefault: true },
     "overcloud export ceph": { handler: exportCeph, mutating: true },
     "overcloud export": { handler: stackExport, mutating: true, stackDefault: true },
@@ -74,6 +87,10 @@ const OPENSTACK: Record<string, Cmd> = {
     "server show": { handler: serverShow, mutating: false },
     "server list": { handler: serverList, mutating: false },
     "server delete": { handler: serverDelete, mutating: true },
+    "flavor create": { handler: flavorCreate, mutating: true },
+    "flavor show": { handler: flavorShow, mutating: false },
+    "flavor list": { handler: flavorList, mutating: false },
+    "flavor delete": { handler: flavorDelete, mutating: true },
 };
 const METALSMITH: Record<string, Cmd> = {
     list: { handler: metalsmithList, mutating: false },
@@ -213,6 +230,10 @@ async function main(): Promise<number> {
             return 1;
         }
     }
+    // The overcloud nodes' SSH surface (lab/undercloud/nodes.ts); other destinations: the real ssh.
+    if (tool === "ssh") return nodeSsh(args);
+    // The end of a `server delete` the CLI did not wait for (lab/undercloud/nova.ts).
+    if (tool === "nova-reap") return novaReap(args[0]);
     if (tool === "neutron-serve") {
         await neutronServe();
         return new Promise<number>(() => undefined); // serves until SIGTERM

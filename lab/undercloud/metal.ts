@@ -335,12 +335,19 @@ function readBaremetal(file: string): RoleEntry[] {
     return data;
 }
 
-/** tripleo_baremetal_expand_roles: validates and expands roles into instances (§7 rules). */
+/**
+ * tripleo_baremetal_expand_roles: validates and expands roles into instances (§7 rules), with the
+ * index semantics of tripleo-ansible's module_utils/baremetal_deploy.py `expand()`: a role's
+ * instances keep their list positions (a `provisioned: false` entry keeps its index, so the others'
+ * HostnameMap entries do not shift), generated instances are added until `count` instances are
+ * provisioned, each instance takes the first free generated name `<format>` at or after the running
+ * index, and an unprovisioned instance's index goes to `<Role>RemovalPolicies`.
+ */
 export function expandRoles(stack: string, roles: RoleEntry[]): Planned[] {
     const planned: Planned[] = [];
-    const hostnames = new Set<string>();
-    const nodes = new Set<string>();
     const ips = new Set<string>();
+    const nodes = new Set<string>();
+    const hostnameMap = new Map<string, string>();
     for (const r of roles) {
         if (!r || typeof r.name !== "string")
             throw new CommandError(`ERROR: Baremetal deployment: every role needs a name`);
@@ -350,39 +357,65 @@ export function expandRoles(stack: string, roles: RoleEntry[]): Planned[] {
         for (const k of ["hostname", "name", "provisioned"]) {
             if (k in defaults) throw new CommandError(`ERROR: Role ${r.name}: Cannot specify ${k} in defaults`);
         }
-        if (instances.length > count)
+        // validate_roles: only provisioned entries count against `count`.
+        const wanted = instances.filter((i) => i.provisioned !== false);
+        if (wanted.length > count)
             throw new CommandError(
-                `ERROR: Role ${r.name}: Number of instance entries ${instances.length} cannot be greater than count ${count}`,
+                `ERROR: Role ${r.name}: Number of instance entries ${wanted.length} cannot be greater than count ${count}`,
             );
-        const format =
-            r.hostname_format ?? `%stackname%-${r.name === "Compute" ? "novacompute" : r.name.toLowerCase()}-%index%`;
-        for (let i = 0; i < count; i++) {
-            const inst = instances[i] ?? {};
-            const generated = format.replace("%stackname%", stack).replace("%index%", String(i));
-            const hostname = inst.hostname ?? generated;
-            if (hostnames.has(hostname)) throw new CommandError(`ERROR: Hostname ${hostname} used more than once`);
-            hostnames.add(hostname);
+        // validate_instances: per role, hostnames and node names unique.
+        const roleHosts = new Set<string>();
+        for (const inst of instances) {
+            const name = inst.hostname ?? inst.name;
+            if (name !== undefined) {
+                if (roleHosts.has(name)) throw new CommandError(`ERROR: Hostname ${name} used more than once`);
+                roleHosts.add(name);
+            }
             if (inst.name) {
                 if (nodes.has(inst.name))
                     throw new CommandError(`ERROR: Node ${inst.name} is requested more than once`);
                 nodes.add(inst.name);
             }
-            const networks = inst.networks ?? defaults.networks ?? [];
-            for (const n of networks) {
+            for (const n of inst.networks ?? defaults.networks ?? []) {
                 if (n.fixed_ip) {
                     if (ips.has(n.fixed_ip))
                         throw new CommandError(`ERROR: Fixed IP ${n.fixed_ip} is used more than once`);
                     ips.add(n.fixed_ip);
                 }
             }
+        }
+        const format =
+            r.hostname_format ?? `%stackname%-${r.name === "Compute" ? "novacompute" : r.name.toLowerCase()}-%index%`;
+        const gen = (i: number) => format.replace("%index%", String(i)).replace("%stackname%", stack);
+        const potential = new Map<string, number>();
+        for (let i = 0; i < count + instances.length; i++) potential.set(gen(i), i);
+        const roleInstances: Instance[] = instances.map((i) => ({ ...i }));
+        for (const inst of roleInstances) {
+            const h = inst.hostname ?? inst.name;
+            if (h !== undefined && potential.has(h)) hostnameMap.set(h, h);
+        }
+        while (roleInstances.filter((i) => i.provisioned !== false).length < count) roleInstances.push({});
+        let index = 0;
+        for (const inst of roleInstances) {
+            const provisioned = inst.provisioned !== false;
+            let hostname = inst.hostname ?? inst.name;
+            let genName: string | undefined;
+            if (hostname === undefined || !hostnameMap.has(hostname)) {
+                while (genName === undefined || hostnameMap.has(genName)) genName = gen(index++);
+                hostname ??= genName;
+                hostnameMap.set(genName, hostname);
+            }
+            const generated = genName ?? hostname;
+            if (planned.some((p) => p.hostname === hostname))
+                throw new CommandError(`ERROR: Hostname ${hostname} used more than once`);
             planned.push({
                 role: r.name,
-                index: i,
+                index: potential.get(generated) ?? -1,
                 hostname,
                 node: inst.name,
                 generated,
-                networks,
-                provisioned: inst.provisioned !== false,
+                networks: inst.networks ?? defaults.networks ?? [],
+                provisioned,
             });
         }
     }
@@ -480,7 +513,7 @@ export function expandForProvision(stack: string, roles: RoleEntry[]): Expanded 
         const mine = planned.filter((p) => p.role === r.name);
         pd[`${r.name}HostnameFormat`] =
             r.hostname_format ?? `%stackname%-${r.name === "Compute" ? "novacompute" : r.name.toLowerCase()}-%index%`;
-        const removed = mine.filter((p) => !p.provisioned);
+        const removed = mine.filter((p) => !p.provisioned && p.index >= 0);
         if (removed.length) pd[`${r.name}RemovalPolicies`] = [{ resource_list: removed.map((p) => p.index) }];
         pd[`${r.name}Count`] = mine.filter((p) => p.provisioned).length;
     }
@@ -816,6 +849,93 @@ export async function unprovisionNodes(v: NodeUnprovisionVars, hostnames: string
         }
         const st = s.stacks.find((x) => x.name === stack);
         if (st && !s.nodes.some((n) => n.stack === stack)) st.status = "NODES_UNPROVISIONED";
+    });
+}
+
+/**
+ * `openstack overcloud node delete` (tripleoclient v1/overcloud_node.py DeleteNode): with
+ * `-b/--baremetal-deployment`, the unprovision playbook's prompt run lists the instances marked
+ * `provisioned: false` that still exist ("No nodes to unprovision" when none); without `-y` a
+ * prompt; then the stack's `scale_playbook.yaml` (config-download) on those hosts; then the
+ * unprovision playbook for real. With node names instead of a file: only the scale playbook.
+ */
+export const nodeDelete: Handler = async (prog, argv) => {
+    const a = parseArgs(
+        prog,
+        argv,
+        [
+            { names: ["-b", "--baremetal-deployment"], value: true },
+            { names: ["--stack"], value: true, default: "overcloud" },
+            { names: ["--timeout"], value: true, default: "240" },
+            { names: ["--overcloud-ssh-port-timeout"], value: true },
+            { names: ["-y", "--yes"] },
+        ],
+        Infinity,
+    );
+    const file = str(a.opts.baremetal_deployment);
+    if (file && a.positionals.length)
+        throw new CommandError(
+            `usage: ${prog} [-h] [-b <BAREMETAL DEPLOYMENT FILE>] [--stack STACK] [--timeout <TIMEOUT>] [-y] [<node> ...]\n` +
+                `${prog}: error: argument -b/--baremetal-deployment: not allowed with argument <node>`,
+            2,
+        );
+    if (!file && !a.positionals.length)
+        throw new CommandError(
+            `usage: ${prog} [-h] [-b <BAREMETAL DEPLOYMENT FILE>] [--stack STACK] [--timeout <TIMEOUT>] [-y] [<node> ...]\n` +
+                `${prog}: error: one of the arguments <node> -b/--baremetal-deployment is required`,
+            2,
+        );
+    const stack = String(a.opts.stack);
+    let hosts: string[];
+    let roles: RoleEntry[] = [];
+    if (file) {
+        roles = readBaremetal(file);
+        const vars: NodeUnprovisionVars = { stack_name: stack, baremetal_deployment: roles, all: false };
+        const nodes = unprovisionTargets(vars, expandForUnprovision(stack, roles, false));
+        if (!nodes.length) {
+            out("No nodes to unprovision");
+            return 0;
+        }
+        printList(
+            { opts: {}, positionals: [] },
+            ["hostname", "name", "id"],
+            nodes.map((n) => [n.hostname, n.name, n.uuid]),
+        );
+        hosts = nodes.map((n) => n.hostname!);
+    } else hosts = a.positionals;
+    if (!a.opts.yes && !confirm("Are you sure you want to delete these overcloud nodes [y/N]? "))
+        throw new CommandError("Action not confirmed, exiting.");
+    const playbook = path.join(workingDir(stack), "config-download", stack, "scale_playbook.yaml");
+    if (!fs.existsSync(playbook)) throw new CommandError(`No such playbook: ${playbook}`);
+    await scaleDownNodes(hosts);
+    if (file) {
+        await unprovisionNodes(
+            { stack_name: stack, baremetal_deployment: roles, all: false, prompt: false, manage_network_ports: true },
+            expandForUnprovision(stack, roles, false),
+        );
+    }
+    return 0;
+};
+
+/**
+ * The stack's `scale_playbook.yaml` on the hosts being removed (THT common/deploy-steps.j2: the
+ * services' scale-down tasks, unreachable hosts ignored): their Nova compute services leave the
+ * cloud, so the stack's AZ aggregate no longer lists them.
+ */
+export async function scaleDownNodes(hosts: string[]): Promise<void> {
+    await ansible(
+        "Scaling",
+        2,
+        [
+            "Gathering Facts",
+            "Stop and disable the services of the node (scale_steps_tasks)",
+            "Delete the node's nova-compute service and its resource provider",
+        ],
+        hosts,
+    );
+    withState((s) => {
+        const fqdns = new Set(hosts.flatMap((h) => [h, `${h}.localdomain`]));
+        for (const g of s.aggregates) g.hosts = g.hosts.filter((h) => !fqdns.has(h));
     });
 }
 

@@ -26,6 +26,8 @@ export const AZ_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
  * `~/` is expanded by the providers (never by a shell) against the remote $HOME.
  */
 export const REMOTE_PATH = /^(~\/|\/)[A-Za-z0-9_.+@=,/-]*$/;
+/** A server's NIC choice (the validation's `--nic`): `none`, `auto`, or a network name or id. */
+export const NETWORK_CHOICE = /^(none|auto|[A-Za-z0-9][A-Za-z0-9_.-]{0,254})$/;
 /** Extra CLI arguments allowed from the config (e.g. `--timeout`, `90`, `--libvirt-type`). */
 export const SAFE_ARG = /^[A-Za-z0-9_.+@=,/:~-]+$/;
 

@@ -51,9 +51,19 @@ test("the rc file gives Debian's glance CLI the central image API; tokens stay o
     // Without a token Glance refuses (labauth, no plain noauth).
     const anon = await lab.ssh(`curl -s -o /dev/null -w '%{http_code}' ${g("control-plane")!.url}/v2/images`);
     assert.equal(anon.stdout, "401");
+    // An overcloud has no flavor until one is made; it has no tenant network either (--nic none).
+    const noFlavor = await lab.ssh(
+        `${CENTRAL}openstack server create --image ${id} --flavor m1.tiny --nic none --availability-zone dcn0 vm-x`,
+    );
+    assert.match(noFlavor.stderr, /No Flavor found for m1.tiny/);
+    await lab.ok(`${CENTRAL}openstack flavor create --ram 256 --disk 1 --vcpus 1 m1.tiny -f json`);
+    const noNet = await lab.ssh(
+        `${CENTRAL}openstack server create --image ${id} --flavor m1.tiny --availability-zone dcn0 vm-x`,
+    );
+    assert.match(noNet.stderr, /Unable to automatically allocate a network/);
     // An image that is only central cannot boot at dcn1 (NovaDisableImageDownloadToRbd).
     const refused = await lab.ssh(
-        `${CENTRAL}openstack server create --image ${id} --flavor m1.tiny --availability-zone dcn1 vm-refused`,
+        `${CENTRAL}openstack server create --image ${id} --flavor m1.tiny --nic none --availability-zone dcn1 vm-refused`,
     );
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /not on my ceph \(cluster dcn1/);
@@ -65,21 +75,35 @@ test("the rc file gives Debian's glance CLI the central image API; tokens stay o
         stores0 = (await lab.ok(`${CENTRAL}glance image-show ${id} | grep '| stores'`)).stdout;
     }
     assert.match(stores0, /central,dcn0/);
+    // Without --wait the server is still building when the command returns.
+    const building = await lab.ok(
+        `${CENTRAL}openstack server create --image ${id} --flavor m1.tiny --nic none --availability-zone dcn0 vm-b -f json`,
+    );
+    assert.equal((JSON.parse(building.stdout) as Record<string, string>).status, "BUILD");
     const boot = await lab.ok(
-        `${CENTRAL}openstack server create --image ${id} --flavor m1.tiny --availability-zone dcn0 vm0 -f json`,
+        `${CENTRAL}openstack server create --image ${id} --flavor m1.tiny --nic none --availability-zone dcn0 --wait vm0 -f json`,
     );
     const server = JSON.parse(boot.stdout) as Record<string, string>;
     assert.equal(server.status, "ACTIVE");
     assert.equal(server["OS-EXT-AZ:availability_zone"], "dcn0");
     assert.match(server["lab:root_disk"], new RegExp(`parent images/${id}@snap`));
     assert.match((await lab.ok(`${CENTRAL}openstack server list`)).stdout, /vm0/);
-    await lab.ok(`${CENTRAL}openstack server delete vm0 && glance image-delete ${id}`);
+    // The clones keep images/<id>@snap protected: the image can go only once the servers are gone.
+    await lab.ok(`${CENTRAL}openstack server delete vm-b && openstack server delete --wait vm0`);
+    const inUse = await lab.ssh(`${CENTRAL}glance image-delete ${id}`);
+    assert.notEqual(inUse.code, 0, "vm-b's clone still holds the snapshot right after a delete without --wait");
+    for (let i = 0; i < 40 && (await lab.ssh(`${CENTRAL}openstack server show vm-b`)).code === 0; i++)
+        await new Promise((r) => setTimeout(r, 250));
+    await lab.ok(`${CENTRAL}glance image-delete ${id} && openstack flavor delete m1.tiny`);
 
     const creates = lab.log().filter((e) => e.argv.slice(1, 3).join(" ") === "server create");
     assert.deepEqual(
         creates.map((e) => [e.exit === 0, e.mutating]),
         [
             [false, true],
+            [false, true],
+            [false, true],
+            [true, true],
             [true, true],
         ],
     );

@@ -54,7 +54,17 @@ test("expandRoles: hostnames from hostname_format, §7 validation errors", () =>
         /Cannot specify provisioned/,
     );
     assert.throws(
-        () => expandRoles("s", [{ name: "R", count: 2, instances: [{ name: "n" }, { name: "n" }] }]),
+        () =>
+            expandRoles("s", [
+                {
+                    name: "R",
+                    count: 2,
+                    instances: [
+                        { hostname: "a", name: "n" },
+                        { hostname: "b", name: "n" },
+                    ],
+                },
+            ]),
         /requested more than once/,
     );
     assert.throws(

@@ -11,6 +11,8 @@ import {
     filesOf,
     metalCommands,
     parseDeployedMetal,
+    layoutOf,
+    mergeLayout,
     removedInstances,
     renderBaremetalFile,
     renderVipData,
@@ -77,7 +79,7 @@ const conn = {
 
 describe("baremetal file", () => {
     it("renders roles, counts, instances and networks (ctlplane as vif, <net>_subnet default)", () => {
-        const doc = parse(renderBaremetalFile(dcn0Roles));
+        const doc = parse(renderBaremetalFile(layoutOf(dcn0Roles)));
         assert.deepEqual(doc[0], {
             name: "DistributedComputeHCI",
             count: 1,
@@ -95,13 +97,14 @@ describe("baremetal file", () => {
     });
 
     it("marks removed instances provisioned: false for a scale-in", () => {
-        const news: RoleSpec[] = [dcn0Roles[0], { ...dcn0Roles[1], instances: [] }];
-        const removed = removedInstances(dcn0Roles, news);
+        const news: RoleSpec[] = [dcn0Roles[0]];
+        const before = layoutOf(dcn0Roles);
+        const after = mergeLayout(before, news);
         assert.deepEqual(
-            removed.map((r) => r.instance.hostname),
+            removedInstances(before, after).map((r) => r.instance.hostname),
             ["oc0-ceph-2"],
         );
-        const doc = parse(renderBaremetalFile(news, removed));
+        const doc = parse(renderBaremetalFile(after));
         assert.equal(doc[1].count, 0);
         assert.deepEqual(doc[1].instances, [{ hostname: "oc0-ceph-2", name: "node-2", provisioned: false }]);
     });

@@ -32,6 +32,8 @@ const inputs = {
     keep: false,
     stackDeploys: { "control-plane": "h1@t1", dcn0: "h2@t2" },
     copyTimeoutMinutes: 5,
+    bootTimeoutMinutes: 10,
+    network: "none",
 };
 
 const outputs = {
@@ -45,12 +47,21 @@ const outputs = {
 };
 
 describe("validation setting", () => {
-    it("defaults to disabled; enabled with keep defaulting to false", () => {
-        assert.deepEqual(planTopology(sites, {}).settings.validation, { enabled: false, keep: false });
+    it("defaults to disabled; enabled with keep false, no network (--nic none), 5 and 10 minute waits", () => {
+        const defaults = { keep: false, network: "none", copyTimeoutMinutes: 5, bootTimeoutMinutes: 10 };
+        assert.deepEqual(planTopology(sites, {}).settings.validation, { enabled: false, ...defaults });
         assert.deepEqual(planTopology(sites, { validation: { enabled: true } }).settings.validation, {
             enabled: true,
-            keep: false,
+            ...defaults,
         });
+        assert.equal(
+            planTopology(sites, { validation: { enabled: true, network: "tenant-net" } }).settings.validation.network,
+            "tenant-net",
+        );
+        assert.throws(
+            () => planTopology(sites, { validation: { enabled: true, network: "net; reboot" } }),
+            (e: Error) => e instanceof ConfigError && /dcn-storage:settings\.validation\.network/.test(e.message),
+        );
         assert.equal(planTopology(sites, { validation: { enabled: true, keep: true } }).settings.validation.keep, true);
     });
 
