@@ -21,6 +21,7 @@ import {
     CommandError,
     absPath,
     ansible,
+    confirm,
     home,
     out,
     parseArgs,
@@ -91,51 +92,50 @@ export const cephDeploy: Handler = async (prog, argv) => {
             `usage: ${prog} [-h] -o <deployed_ceph.yaml> [-y] [--stack STACK] ... [<deployed_baremetal.yaml>]\n${prog}: error: the following arguments are required: -o/--output`,
             2,
         );
+    // The checks of v2/overcloud_ceph.py take_action, in its order and with its messages.
     const outPath = absPath(output);
-    if (fs.existsSync(outPath) && !a.opts.yes)
-        throw new CommandError(`ERROR: ${outPath} already exists. Use -y/--yes to overwrite it.`);
-    if (a.opts.ansible_extra_vars && !a.opts.force)
+    if (fs.existsSync(outPath) && !a.opts.yes && !confirm(`Overwrite existing file ${output} [y/N]?`))
         throw new CommandError(
-            `ERROR: --ansible-extra-vars requires --force. Overriding Ansible variables of the deployed Ceph playbook is not supported without it.`,
-        );
-    if (a.opts.cephadm_extra_args && !a.opts.force)
-        throw new CommandError(`ERROR: --cephadm-extra-args requires --force.`);
-    const clientKey = str(a.opts.ceph_client_key);
-    if (clientKey !== undefined && !isCephxKeyShape(clientKey))
-        throw new CommandError(
-            `ERROR: Invalid --ceph-client-key. It must be a valid cephx secret (regex ^[a-zA-Z0-9+/]{38}==$).`,
-        );
-    const monIp = str(a.opts.mon_ip);
-    if (monIp !== undefined && !/^(\d{1,3}\.){3}\d{1,3}$/.test(monIp) && !/^[0-9a-fA-F:]+$/.test(monIp))
-        throw new CommandError(`ERROR: Invalid --mon-ip: ${monIp} is not an IPv4 or IPv6 address`);
-    if (!/^[a-zA-Z0-9]+$/.test(cluster))
-        throw new CommandError(
-            `ERROR: Invalid --cluster ${cluster}: a Ceph cluster name must match [a-zA-Z0-9]+ (it becomes /etc/ceph/<cluster>.conf and the Heat parameter CephClusterName)`,
-        );
-    const metalArg = a.positionals[0];
-    const specArg = str(a.opts.ceph_spec);
-    if (!metalArg && !specArg)
-        throw new CommandError(`ERROR: You must provide either <deployed_baremetal.yaml> or --ceph-spec`);
-    if (metalArg && specArg)
-        throw new CommandError(
-            `ERROR: <deployed_baremetal.yaml> and --ceph-spec are mutually exclusive; use one of them`,
+            `Will not overwrite existing file: ${output}. See the --yes parameter to override this behavior. `,
         );
     const wd = workingDir(stack, str(a.opts.working_dir));
     const inventory = path.join(wd, "tripleo-ansible-inventory.yaml");
     if (!fs.existsSync(inventory))
         throw new CommandError(
-            `ERROR: Inventory file not found in working directory: ${inventory}. It should have been created by 'openstack overcloud node provision'.`,
+            `Inventory file not found in working directory: ${inventory}. It should have been created by 'openstack overcloud node provision'.`,
         );
-    for (const [flag, v] of [
-        ["--config", a.opts.config],
-        ["--network-data", a.opts.network_data],
-        ["--container-image-prepare", a.opts.container_image_prepare],
-        ["--ceph-spec", specArg],
-        ["--ansible-extra-vars", a.opts.ansible_extra_vars],
-    ] as const) {
+    const metalArg = a.positionals[0];
+    const specArg = str(a.opts.ceph_spec);
+    if (!metalArg && !specArg) throw new CommandError(`Either <deployed_baremetal.yaml> or --ceph-spec must be used.`);
+    // Lab-only: tripleoclient passes both to the playbook.
+    if (metalArg && specArg)
+        throw new CommandError(
+            `ERROR: <deployed_baremetal.yaml> and --ceph-spec are mutually exclusive; use one of them`,
+        );
+    if (metalArg && !fs.existsSync(absPath(metalArg)))
+        throw new CommandError(`Baremetal environment file does not exist: ${metalArg}`);
+    const missing = (flag: string, what: string, v: unknown) => {
         if (typeof v === "string" && !fs.existsSync(absPath(v)))
-            throw new CommandError(`ERROR: ${flag} file not found: ${absPath(v)}`);
-    }
+            throw new CommandError(`${what} not found ${flag} ${absPath(v)}.`);
+    };
+    missing("--roles-data", "Roles Data file", a.opts.roles_data);
+    missing("--config", "Config file", a.opts.config);
+    missing("--network-data", "Network Data file", a.opts.network_data);
+    const monIp = str(a.opts.mon_ip);
+    if (monIp !== undefined && !/^(\d{1,3}\.){3}\d{1,3}$/.test(monIp) && !/^[0-9a-fA-F:]+$/.test(monIp))
+        throw new CommandError(`Invalid IP address '${monIp}' passed to --mon-ip.`);
+    missing("--ceph-spec", "Ceph Spec file", specArg);
+    if (a.opts.cephadm_extra_args && !a.opts.force) throw new CommandError(`--cephadm-extra-args requires --force.`);
+    if (a.opts.ansible_extra_vars && !a.opts.force) throw new CommandError(`--ansible-extra-vars requires --force.`);
+    missing("--ansible-extra-vars", "Ansible vars file", a.opts.ansible_extra_vars);
+    if (typeof a.opts.container_image_prepare === "string" && !fs.existsSync(absPath(a.opts.container_image_prepare)))
+        throw new CommandError(`[Errno 2] No such file or directory: '${a.opts.container_image_prepare}'`);
+    const clientKey = str(a.opts.ceph_client_key);
+    // Lab-only (tripleoclient leaves it to cephadm and Heat's CephClusterName constraint).
+    if (!/^[a-zA-Z0-9]+$/.test(cluster))
+        throw new CommandError(
+            `ERROR: Invalid --cluster ${cluster}: a Ceph cluster name must match [a-zA-Z0-9]+ (it becomes /etc/ceph/<cluster>.conf and the Heat parameter CephClusterName)`,
+        );
     const rolesPath = absPath(str(a.opts.roles_data) ?? thtPath("roles_data.yaml"));
     if (!fs.existsSync(rolesPath)) throw new CommandError(`ERROR: Roles data file not found: ${rolesPath}`);
     // What tripleoclient hands cli-deployed-ceph.yaml (v2/overcloud_ceph.py).
@@ -162,6 +162,8 @@ export const cephDeploy: Handler = async (prog, argv) => {
     if (extra.tripleo_cephadm_pools && !extra.tripleo_cephadm_keys && !a.opts.skip_cephx_keys) {
         const user = String(a.opts.ceph_client_username);
         const key = clientKey ?? generateCephxKey();
+        // v2/overcloud_ceph.py checks the key only here, where it is used.
+        if (!isCephxKeyShape(key)) throw new CommandError(`'${key}' is not a valid cephx key`);
         vars.tripleo_cephadm_keys = [{ name: `client.${user}`, key, mode: "0600", caps: { ...CLIENT_CAPS } }];
         vars.ceph_client_key = key;
         vars.ceph_client_username = user;

@@ -22,32 +22,44 @@ const lab = new Lab(portFor("checks"), 0.01);
 before(() => lab.start());
 after(() => lab.destroy());
 
-async function refused(command: string, pattern: RegExp, input?: string): Promise<void> {
-    const r = await lab.ssh(command, input);
-    assert.notEqual(r.code, 0, `expected refusal of: ${command}\n${r.stdout.slice(-1500)}`);
+/**
+ * Runs a command that must be refused: exit `code` (1, or argparse's 2), `pattern` on stderr, the
+ * command log's record with the same exit, and the lab's state (nodes, stacks, Ceph clusters, …)
+ * exactly as before: a refused command changes nothing.
+ */
+async function refused(command: string, pattern: RegExp, code = 1): Promise<void> {
+    const before = lab.cli("state", "--json").stdout;
+    const r = await lab.ssh(command);
+    assert.equal(r.code, code, `expected refusal (exit ${code}) of: ${command}\n${r.stdout.slice(-1500)}\n${r.stderr}`);
     assert.match(r.stderr, pattern, `stderr of: ${command}`);
-    const last = lab.log().at(-1)!;
-    assert.notEqual(last.exit, 0);
+    assert.equal(lab.log().at(-1)!.exit, code, "the command log records the refusal");
+    assert.deepEqual(JSON.parse(lab.cli("state", "--json").stdout), JSON.parse(before), `state changed by: ${command}`);
 }
 
 const provision = (stack: string, file: string, extra = "") =>
-    `mkdir -p ~/dcn/${stack} && cd ~/dcn/${stack} && openstack overcloud node provision --stack ${stack} --output deployed-metal-${stack}.yaml ${extra} ${file}`;
+    `mkdir -p ~/dcn/${stack} && cd ~/dcn/${stack} && openstack overcloud node provision --stack ${stack} --templates ~/templates --output deployed-metal-${stack}.yaml ${extra} ${file}`;
+
+/** The deployed-metal env of a stack; its registry must name templates of `--templates ~/templates`. */
+async function metalEnv(stack: string): Promise<Record<string, unknown>> {
+    const home = (await lab.ok("echo ~")).stdout.trim();
+    const doc = parse((await lab.ok(`cat ~/dcn/${stack}/deployed-metal-${stack}.yaml`)).stdout);
+    const paths = Object.values(doc.resource_registry as Record<string, string>);
+    assert.ok(paths.length > 0 && paths.every((x) => x.startsWith(`${home}/templates/`)), paths.join(" "));
+    return doc.parameter_defaults;
+}
 
 test("check 2: node provision needs provisioned networks, and every network of the baremetal file", async () => {
     await writeSiteFiles(lab);
     await refused(
         provision("control-plane", "~/metalsmith/control-plane.yaml"),
-        /Network \w+ for instance oc0-controller-0 not found.*network provision/s,
+        /^Network external_cloud_0 not found\. No networks exist: run 'openstack overcloud network provision' first\./m,
     );
     await lab.ok(NETWORK_PROVISION);
     await lab.put(
         "bm-badnet.yaml",
         "- name: Compute\n  count: 1\n  defaults:\n    networks:\n      - {network: ctlplane, vif: true}\n      - {network: internal_api_cloud_9, subnet: internal_api_cloud_9_subnet}\n",
     );
-    await refused(
-        provision("other", "~/bm-badnet.yaml"),
-        /Network internal_api_cloud_9 for instance other-novacompute-0 not found/,
-    );
+    await refused(provision("other", "~/bm-badnet.yaml"), /^Network internal_api_cloud_9 not found$/m);
     assert.ok(
         lab.state().nodes.every((n) => n.stack === null),
         "nothing allocated by refused calls",
@@ -65,9 +77,8 @@ test("check 3: node provision validation, one stack per node, unique hostnames, 
     await lab.put("bm-dup.yaml", "- name: Compute\n  count: 2\n  instances: [{hostname: a-0}, {hostname: a-0}]\n");
     await refused(provision("other", "~/bm-dup.yaml"), /Hostname a-0 used more than once/);
     for (const c of metalCommands("control-plane")) await lab.ok(c);
-    const metal = parse(
-        (await lab.ok("cat ~/dcn/control-plane/deployed-metal-control-plane.yaml")).stdout,
-    ).parameter_defaults;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const metal = (await metalEnv("control-plane")) as any;
     assert.equal(metal.ControllerCount, 3);
     assert.equal(metal.HostnameMap["control-plane-controller-0"], "oc0-controller-0");
     assert.ok(metal.DeployedServerPortMap["oc0-ceph-0-ctlplane"].fixed_ips[0].ip_address);
@@ -86,14 +97,21 @@ test("check 3: node provision validation, one stack per node, unique hostnames, 
         "- name: Compute\n  count: 1\n  instances: [{hostname: oc0-ceph-0, name: oc0-spare-3}]\n",
     );
     await refused(provision("other", "~/bm-host.yaml"), /Allocation with name oc0-ceph-0 already exists/);
-    await refused(provision("control-plane", "~/metalsmith/control-plane.yaml"), /already exists.*--yes/);
+    const metalText = (await lab.ok("cat ~/dcn/control-plane/deployed-metal-control-plane.yaml")).stdout;
+    // No TTY: the overwrite prompt is answered "no".
+    await refused(
+        provision("control-plane", "~/metalsmith/control-plane.yaml"),
+        /^Will not overwrite existing file: deployed-metal-control-plane\.yaml$/m,
+    );
+    assert.equal((await lab.ok("cat ~/dcn/control-plane/deployed-metal-control-plane.yaml")).stdout, metalText);
     await lab.ok(provision("control-plane", "~/metalsmith/control-plane.yaml", "-y"));
+    assert.deepEqual(await metalEnv("control-plane"), metal, "-y re-provisions the same nodes");
 });
 
-test("check 4: ceph deploy needs the inventory, covering roles, --force for extra vars, a valid key", async () => {
+test("check 4: ceph deploy needs the inventory, the metal file, covering roles, mon and OSD hosts, --force for extra vars, a valid key", async () => {
     await refused(
         cephCommand("dcn0"),
-        /Inventory file not found in working directory: .*overcloud-deploy\/dcn0\/tripleo-ansible-inventory.yaml. It should have been created by 'openstack overcloud node provision'/,
+        /^Inventory file not found in working directory: .*overcloud-deploy\/dcn0\/tripleo-ansible-inventory\.yaml\. It should have been created by 'openstack overcloud node provision'\.$/m,
     );
     const base = `cd ~/dcn/control-plane && openstack overcloud ceph deploy deployed-metal-control-plane.yaml -y -o deployed-ceph-control-plane.yaml --stack control-plane --cluster central`;
     await lab.ok(`cd ~/dcn/control-plane && openstack overcloud roles generate Controller -o only_controller.yaml`);
@@ -103,21 +121,35 @@ test("check 4: ceph deploy needs the inventory, covering roles, --force for extr
     );
     await refused(
         `${base} --roles-data control_plane_roles.yaml --ansible-extra-vars ~/pools_template.yml`,
-        /--ansible-extra-vars requires --force/,
+        /^--ansible-extra-vars requires --force\.$/m,
     );
+    // tripleoclient checks --ceph-client-key only where it uses it: pools and no keys in the extra vars.
     await refused(
-        `${base} --roles-data control_plane_roles.yaml --ceph-client-key not-a-key`,
-        /Invalid --ceph-client-key/,
+        `${base} --roles-data control_plane_roles.yaml --force --ansible-extra-vars ~/pools_template.yml --ceph-client-key not-a-key`,
+        /^'not-a-key' is not a valid cephx key$/m,
     );
     await refused(
         `cd ~/dcn/control-plane && openstack overcloud ceph deploy missing.yaml -y -o x.yaml --stack control-plane --cluster central --roles-data control_plane_roles.yaml`,
-        /deployed_baremetal file not found/,
+        /^Baremetal environment file does not exist: missing\.yaml$/m,
     );
+    // cephadm needs a mon host to bootstrap and OSD hosts (the roles' services decide).
+    await lab.put(
+        "dcn/control-plane/no_mon_roles.yaml",
+        "- name: Controller\n  ServicesDefault: [OS::TripleO::Services::Keystone]\n- name: ComputeHCI\n  ServicesDefault: [OS::TripleO::Services::CephOSD]\n",
+    );
+    await refused(`${base} --roles-data no_mon_roles.yaml`, /No host of stack control-plane has the CephMon service/);
+    await lab.put(
+        "dcn/control-plane/no_osd_roles.yaml",
+        "- name: Controller\n  ServicesDefault: [OS::TripleO::Services::CephMon]\n- name: ComputeHCI\n  ServicesDefault: [OS::TripleO::Services::NovaCompute]\n",
+    );
+    await refused(`${base} --roles-data no_osd_roles.yaml`, /No host of stack control-plane has the CephOSD service/);
+    await lab.ok("test ! -e ~/dcn/control-plane/deployed-ceph-control-plane.yaml");
 });
 
 let centralFsid = "";
 
-test("check 1: Ceph cluster names are [a-zA-Z0-9]+, unique across sites, one per stack", async () => {
+test("check 1: Ceph cluster names are [a-zA-Z0-9]+, unique across sites, one per stack (and check 4: output overwritten only with -y)", async () => {
+    // Lab-only at ceph deploy (real tripleoclient passes any name on; Heat refuses it at deploy, check 9).
     await refused(
         cephCommand("control-plane").replace("--cluster central", "--cluster control-plane"),
         /Invalid --cluster control-plane/,
@@ -128,6 +160,13 @@ test("check 1: Ceph cluster names are [a-zA-Z0-9]+, unique across sites, one per
     assert.equal(c.name, "central");
     assert.ok(c.running);
     centralFsid = c.fsid;
+    const cephFile = "~/dcn/control-plane/deployed-ceph-control-plane.yaml";
+    const cephText = (await lab.ok(`cat ${cephFile}`)).stdout;
+    await refused(
+        cephCommand("control-plane", false).replace(" -y ", " "),
+        /^Will not overwrite existing file: \/.*\/dcn\/control-plane\/deployed-ceph-control-plane\.yaml\. See the --yes parameter/m,
+    );
+    assert.equal((await lab.ok(`cat ${cephFile}`)).stdout, cephText);
     await refused(
         cephCommand("control-plane").replace("--cluster central", "--cluster other"),
         /already has Ceph cluster central.*one cluster per stack/,
@@ -142,23 +181,57 @@ test("check 1: Ceph cluster names are [a-zA-Z0-9]+, unique across sites, one per
 test("check 5: export ceph needs client data with the key, one item per stack in order, -f to overwrite", async () => {
     await refused(
         `cd ~/dcn && openstack overcloud export ceph -f --stack control-plane --config-download-dir ~/overcloud-deploy/`,
-        /ceph_client.yml does not exist/,
+        // export.py: no ~/overcloud-deploy/<stack>/ceph_client.yml (no pools, no key), then its old fallback path.
+        /^\[Errno 2\] No such file or directory: '\/home\/stack\/ceph_client\.yaml'$/m,
     );
     const ds = parse(
         (await lab.ok("cat ~/dcn/control-plane/deployed-ceph-control-plane.yaml")).stdout,
     ).parameter_defaults;
     assert.equal(ds.CephClusterFSID, centralFsid);
     assert.equal(ds.CephClientKey, undefined, "no key without pools");
+    const clientKey = async () => {
+        const d = parse((await lab.ok("cat ~/dcn/control-plane/deployed-ceph-control-plane.yaml")).stdout);
+        const v = parse((await lab.ok("cat ~/overcloud-deploy/control-plane/ceph_client.yml")).stdout);
+        assert.equal(v.keys[0].name, "client.openstack");
+        assert.equal(v.keys[0].key, d.parameter_defaults.CephClientKey, "ceph_client.yml has the deployed key");
+        assert.match(v.keys[0].key, /^[A-Za-z0-9+/]{38}==$/);
+        return v.keys[0].key as string;
+    };
     await lab.ok(cephCommand("control-plane"));
     assert.equal(
         lab.state().cephClusters.find((x) => x.stack === "control-plane")!.fsid,
         centralFsid,
         "re-run keeps the cluster",
     );
+    const key1 = await clientKey();
+    // Pools and no tripleo_cephadm_keys in the extra vars: tripleoclient makes a new key every run.
+    await lab.ok(cephCommand("control-plane"));
+    const key2 = await clientKey();
+    assert.notEqual(key2, key1, "a re-run without --ceph-client-key replaces the key");
     await lab.ok(cephCommand("dcn0"));
     for (const m of metalCommands("dcn1")) await lab.ok(m);
     await lab.ok(cephCommand("dcn1"));
+    // export.py lists <config-download-dir>/<stack>: no cephadm (or ceph-ansible) entry, no data.
+    await refused(
+        `cd ~/dcn && openstack overcloud export ceph -f --stack control-plane --config-download-dir ~/dcn -o x.yaml`,
+        /local variable 'ceph_data'/,
+    );
+    await refused(
+        `cd ~/dcn && openstack overcloud export ceph -f --stack control-plane --config-download-dir ~/metalsmith -o x.yaml`,
+        /^\[Errno 2\] No such file or directory: '.*\/metalsmith\/control-plane'$/m,
+    );
     await exportCeph(lab);
+    const central = parse((await lab.ok("cat ~/dcn/ceph-export-control-plane.yaml")).stdout).parameter_defaults
+        .CephExternalMultiConfig;
+    assert.equal(central.length, 1);
+    assert.equal(central[0].fsid, centralFsid);
+    assert.deepEqual(
+        central[0].keys.map((k: { name: string; key: string }) => [k.name, k.key]),
+        [["client.openstack", key2]],
+        "the export carries the cluster's current key",
+    );
+    assert.equal(central[0].dashboard_enabled, false);
+    assert.equal(central[0].ceph_conf_overrides.client.keyring, "/etc/ceph/central.client.openstack.keyring");
     await refused(
         `cd ~/dcn && openstack overcloud export ceph --stack control-plane`,
         /File '.*ceph-export-control-plane.yaml' already exists, not exporting./,
@@ -167,6 +240,7 @@ test("check 5: export ceph needs client data with the key, one item per stack in
         `cd ~/dcn && openstack overcloud export ceph -f --stack dcn0 -k external --config-download-dir ~/overcloud-deploy/ -o x.yaml`,
         /no key client.external/,
     );
+    await lab.ok("test ! -e ~/dcn/x.yaml");
     const items = parse((await lab.ok("cat ~/dcn/ceph-export-2-stacks.yaml")).stdout).parameter_defaults
         .CephExternalMultiConfig;
     assert.deepEqual(

@@ -146,8 +146,8 @@ export const dcnOverrides = (s: string) => `parameter_defaults:
 
 export function metalCommands(s: string): string[] {
     return [
-        `mkdir -p ~/dcn/${s} && cd ~/dcn/${s} && openstack overcloud network vip provision --stack ${s} --output deployed-vips-${s}.yaml ~/vip_data.yaml`,
-        `cd ~/dcn/${s} && openstack overcloud node provision --network-config --stack ${s} --concurrency 2 --output deployed-metal-${s}.yaml ~/metalsmith/${s}.yaml`,
+        `mkdir -p ~/dcn/${s} && cd ~/dcn/${s} && openstack overcloud network vip provision --stack ${s} --templates ~/templates --output deployed-vips-${s}.yaml ~/vip_data.yaml`,
+        `cd ~/dcn/${s} && openstack overcloud node provision --network-config --stack ${s} --templates ~/templates --concurrency 2 --output deployed-metal-${s}.yaml ~/metalsmith/${s}.yaml`,
     ];
 }
 
@@ -184,7 +184,7 @@ export async function writeSiteFiles(lab: Lab): Promise<void> {
     }
 }
 
-export const NETWORK_PROVISION = `mkdir -p ~/dcn && cd ~/dcn && openstack overcloud network provision --output deployed-network.yaml ~/oc0-network-data.yaml && for s in control-plane dcn0 dcn1; do mkdir -p $s && cp deployed-network.yaml $s/deployed-network-$s.yaml; done`;
+export const NETWORK_PROVISION = `mkdir -p ~/dcn && cd ~/dcn && openstack overcloud network provision --templates ~/templates --output deployed-network.yaml ~/oc0-network-data.yaml && for s in control-plane dcn0 dcn1; do mkdir -p $s && cp deployed-network.yaml $s/deployed-network-$s.yaml; done`;
 
 /** Steps 1–2 (metal and ceph for one stack). */
 export async function metalAndCeph(lab: Lab, s: string, pools = true): Promise<void> {
