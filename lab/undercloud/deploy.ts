@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { cephClusterInfo, createPools, ensureClientKey, getClientKey } from "../ceph";
+import { cephClusterInfo, createPools, ensureClientKey, generateCephxKey, getClientKey } from "../ceph";
 import { LabState, StackRecord, readState, withState } from "../state";
 import { writeCephClientVars } from "./ceph";
 import { GlanceLabState, deleteStackGlance, deployGlance, glanceRcLines } from "./glance";
@@ -102,14 +102,7 @@ function generatePassword(name: string): unknown {
     if (name === "MigrationSshKey")
         return { private_key: `lab-private-key-${randomPassword(32)}`, public_key: `ssh-rsa ${randomPassword(68)}` };
     if (name === "CephClusterFSID") return randomUUID();
-    if (name === "CephClientKey" || name === "CephManilaClientKey" || name === "CephRgwKey") {
-        const b = Buffer.alloc(28);
-        b.writeUInt16LE(1, 0);
-        b.writeUInt32LE(Math.floor(Date.now() / 1000), 2);
-        b.writeUInt16LE(16, 10);
-        randomBytes(16).copy(b, 12);
-        return b.toString("base64");
-    }
+    if (name === "CephClientKey" || name === "CephManilaClientKey" || name === "CephRgwKey") return generateCephxKey();
     return randomPassword();
 }
 
@@ -559,14 +552,7 @@ export const deploy: Handler = async (prog, argv) => {
     for (const w of plan.warnings) out(w);
     const hosts = plan.hosts;
     fs.mkdirSync(wd, { recursive: true });
-    withState((s) => {
-        let st = s.stacks.find((x) => x.name === stack);
-        if (!st) {
-            st = { name: stack, status: "DEPLOYING", roles: plan.roles.map((r) => r.name), deployed: false };
-            s.stacks.push(st);
-        }
-        st.status = "DEPLOYING";
-    });
+    markDeploying(plan);
     setDeploymentStatus(wd, stack, "DEPLOYING");
     const fail = (e: unknown) => {
         withState((s) => {
@@ -1154,6 +1140,18 @@ function stackOutput(wd: string, name: string): unknown {
     return fs.existsSync(f) ? parse(fs.readFileSync(f, "utf8")) : undefined;
 }
 
+/** The lab's stack record says DEPLOYING (created on the stack's first deploy). */
+function markDeploying(plan: Plan): void {
+    withState((s) => {
+        let st = s.stacks.find((x) => x.name === plan.stack);
+        if (!st) {
+            st = { name: plan.stack, status: "DEPLOYING", roles: plan.roles.map((r) => r.name), deployed: false };
+            s.stacks.push(st);
+        }
+        st.status = "DEPLOYING";
+    });
+}
+
 /** Finds every value under `key` in a parsed YAML tree (Ansible task files: blocks, vars, set_fact). */
 function findAll(node: unknown, key: string, out: unknown[] = []): unknown[] {
     if (Array.isArray(node)) for (const x of node) findAll(x, key, out);
@@ -1222,14 +1220,7 @@ export async function deployStepsPlaybook(playbook: string): Promise<void> {
     const netFile = path.join(wd, `tripleo-${stack}-network-data.yaml`);
     const plan = validate(stack, wd, env, roles, fs.existsSync(netFile) ? netFile : undefined, readState());
     for (const w of plan.warnings) out(`[WARNING]: ${w}`);
-    withState((s) => {
-        let st = s.stacks.find((x) => x.name === stack);
-        if (!st) {
-            st = { name: stack, status: "DEPLOYING", roles: plan.roles.map((r) => r.name), deployed: false };
-            s.stacks.push(st);
-        }
-        st.status = "DEPLOYING";
-    });
+    markDeploying(plan);
     try {
         const siteKey = await configureNodes(plan);
         const p = plan.env.params;

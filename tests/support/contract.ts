@@ -9,7 +9,7 @@
 // - malformedVariants: command lines the real client refuses (argparse, or its own checks before
 //   anything changes), to check that the imitation refuses them too.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { generateCephxKey } from "../../lab/ceph";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
@@ -173,14 +173,7 @@ export async function runEach(lab: PrivateLab | string, argvs: readonly string[]
 }
 
 /** A fresh cephx-shaped key (the log redacts them; a replay needs a valid one in their place). */
-function cephxKey(): string {
-    const b = Buffer.alloc(28);
-    b.writeUInt16LE(1, 0);
-    b.writeUInt32LE(Math.floor(Date.now() / 1000), 2);
-    b.writeUInt16LE(16, 10);
-    randomBytes(16).copy(b, 12);
-    return b.toString("base64");
-}
+const cephxKey = generateCephxKey;
 
 export interface Replayed extends Ran {
     /** The recorded run (real lab) this is the replay of. */
