@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseUndercloud, planTopology } from "./components/config";
+import { ConfigError, checkProjectKeys, parseUndercloud, planTopology } from "./components/config";
 import { resolveUndercloud } from "./components/connection";
 import { Deployment } from "./components/deployment";
 
@@ -59,6 +59,7 @@ function projectDir(): string {
 
 function load() {
     try {
+        checkProjectKeys(Object.keys(pulumi.runtime.allConfig()));
         const undercloudCfg = parseUndercloud(config.getObject<unknown>("undercloud"));
         const plan = planTopology(config.getObject<unknown>("sites"), config.getObject<unknown>("settings"));
         const secretKey = config.getSecret("undercloudPrivateKey");

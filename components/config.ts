@@ -320,6 +320,45 @@ export const DEFAULT_VIPS: VipSpec[] = [
 /** Error whose message names the config key(s) at fault. */
 export class ConfigError extends Error {}
 
+/** The keys the program reads under the project namespace; any other is refused (a typo never deploys). */
+export const PROJECT_KEYS = ["undercloud", "undercloudPrivateKey", "settings", "sites"] as const;
+
+/** Edit distance of two short strings (for "did you mean"). */
+function editDistance(a: string, b: string): number {
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        const row = [i];
+        for (let j = 1; j <= b.length; j++)
+            row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = row;
+    }
+    return prev[b.length];
+}
+
+/**
+ * Refuses a stack config key under the project namespace that the program does not read, naming
+ * it (and the known key it is closest to). `keys` are full keys (`dcn-storage:sitez`), as
+ * `pulumi.runtime.allConfig()` has them; other namespaces are not ours to judge.
+ */
+export function checkProjectKeys(keys: Iterable<string>): void {
+    const known: readonly string[] = PROJECT_KEYS;
+    const unknown = [...keys]
+        .filter((k) => k.startsWith(`${PROJECT}:`))
+        .map((k) => k.slice(PROJECT.length + 1))
+        .filter((k) => !known.includes(k))
+        .sort();
+    if (unknown.length === 0) return;
+    const hint = (k: string) => {
+        const near = known.find((n) => editDistance(k.toLowerCase(), n.toLowerCase()) <= 2);
+        return near ? ` (did you mean ${PROJECT}:${near}?)` : "";
+    };
+    const reads = known.map((k) => `${PROJECT}:${k}`).join(", ");
+    throw new ConfigError(
+        "invalid stack config:\n" +
+            unknown.map((k) => `  ${PROJECT}:${k}: unknown key${hint(k)}; the program reads ${reads}`).join("\n"),
+    );
+}
+
 function keyOf(root: string, path: ReadonlyArray<PropertyKey>): string {
     let s = `${PROJECT}:${root}`;
     for (const p of path) {

@@ -33,6 +33,7 @@ import {
     comparableOutputs,
     compareFiles,
     isContractCommand,
+    kindOf,
     lastRunFlags,
     malformedVariants,
     rebase,
@@ -219,6 +220,16 @@ describe("the seed through real tripleoclient, THT and Heat", { skip }, () => {
             ),
             replayThroughImitation(labDir, recorded, { dir: imitationDir }),
         ]);
+        // Diagnostics: earlier runs that failed (not judged) and lines whose last run failed mid-replay
+        // and ran again at the end (see replayThroughImitation).
+        const isLast = lastRunFlags(recorded);
+        for (const r of results.filter((x, i) => !isLast[i] && x.exit !== 0 && x.recorded.exit === 0))
+            console.log(`contract: an earlier run failed: ${kindOf(r.argv)} (${r.recorded.stack}): ${tail(r.output)}`);
+        for (const r of results.filter((x) => x.firstTry))
+            console.log(
+                `contract: ran again at the end: ${kindOf(r.argv)} (${r.recorded.stack}): ` +
+                    `first ${r.firstTry!.exit} (${tail(r.firstTry!.output)}), then ${r.exit}`,
+            );
         try {
             // (i) where real refuses, the imitation refuses too; an argparse refusal (2) with 2.
             assert.deepEqual(

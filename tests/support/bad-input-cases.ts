@@ -2,7 +2,7 @@
 // stack's config, each with the config key its error must name. Shared by tests/unit/bad-input.test.ts
 // (every case, through the config module) and tests/integration/bad-input.test.ts (the `live`
 // subset, through a real `pulumi up`/`preview` against a private lab).
-import { parseUndercloud, planTopology } from "../../components/config";
+import { checkProjectKeys, parseUndercloud, planTopology } from "../../components/config";
 import { resolveUndercloud } from "../../components/connection";
 import { keyLine, parseableKeyPair } from "./ssh-keys";
 import { parsePublicKeyLine } from "../../providers/remote/ssh";
@@ -13,6 +13,8 @@ export interface StackCfg {
     undercloud?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
     settings?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
     sites?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    /** Other keys under the project namespace (`sitez` for `dcn-storage:sitez`): typos. */
+    other?: Record<string, unknown>;
 }
 
 export interface BadCase {
@@ -44,11 +46,13 @@ export function asPulumiConfig(c: StackCfg): Record<string, unknown> {
             out[`dcn-storage:${k}`] = c[k];
         }
     }
+    for (const [k, v] of Object.entries(c.other ?? {})) out[`dcn-storage:${k}`] = v;
     return out;
 }
 
 /** What index.ts does before any resource exists: parse, plan, resolve the connection. */
 export function validateStackConfig(c: StackCfg, projectDir: string): void {
+    checkProjectKeys(Object.keys(asPulumiConfig(c)));
     const u = parseUndercloud(c.undercloud);
     planTopology(c.sites, c.settings);
     resolveUndercloud(u, projectDir, false);
@@ -72,6 +76,17 @@ const LAB_HOST_KEY = ((): string => {
 
 /** Structured mistakes: names, Ceph clusters, roles, nodes, stores, types, ports, undercloud keys. */
 export const STRUCTURAL_CASES: BadCase[] = [
+    {
+        name: "a typo of a top-level key (sitez beside sites)",
+        key: "dcn-storage:sitez",
+        mutate: (c) => (c.other = { sitez: c.sites }),
+        live: "up",
+    },
+    {
+        name: "a key the program does not read",
+        key: "dcn-storage:region",
+        mutate: (c) => (c.other = { region: "east" }),
+    },
     { name: "sites missing", key: S, mutate: (c) => delete c.sites },
     { name: "sites empty", key: S, mutate: (c) => (c.sites = []) },
     { name: "sites is a string", key: S, mutate: (c) => (c.sites = "control-plane,dcn0") },

@@ -178,6 +178,8 @@ const cephxKey = generateCephxKey;
 export interface Replayed extends Ran {
     /** The recorded run (real lab) this is the replay of. */
     recorded: LabLogEntry;
+    /** The line's first replay, when it failed and was run again at the end (see replayThroughImitation). */
+    firstTry?: Ran;
 }
 
 export interface ReplayOptions {
@@ -194,6 +196,12 @@ export interface ReplayOptions {
  * name (from `<realLabDir>/home`, the real lab's session home rewritten to the imitation's in their
  * text), and runs the command lines in order on it, argv rebased to its session home. The caller
  * stops the lab.
+ *
+ * The inputs are their last versions, so an early run may fail where the real one did not (the
+ * seed's central deploy meets a Glance file that already names dcn2's store, whose Ceph export is
+ * only written later) and leave a later line without its input (no central stack export for
+ * dcn1's deploy). So a line whose last run failed runs once more at the end, when every output of
+ * the recording exists; that second run is its result (the first one stays in `firstTry`).
  */
 export async function replayThroughImitation(
     realLabDir: string,
@@ -208,8 +216,7 @@ export async function replayThroughImitation(
         const dst = path.join(mine.home, rel);
         if (fs.existsSync(src) && !fs.existsSync(dst)) copyRebased(src, dst, real.sessionHome, mine.sessionHome);
     }
-    const results: Replayed[] = [];
-    for (const recorded of commands) {
+    const replay = (recorded: LabLogEntry): Promise<Ran> => {
         const argv = rebase(recorded.argv, real.sessionHome, mine.sessionHome).map((a) =>
             a === "<redacted>" ? cephxKey() : a,
         );
@@ -217,9 +224,19 @@ export async function replayThroughImitation(
         // `openstack` line of the recording): a re-run must not meet the previous run's file.
         if (["network provision", "network vip provision", "node provision"].includes(kindOf(argv) ?? ""))
             for (const o of outputPaths(argv)) fs.rmSync(o, { force: true });
-        const r = { ...(await runOnLab(lab, argv)), recorded };
+        return runOnLab(lab, argv);
+    };
+    const results: Replayed[] = [];
+    for (const recorded of commands) {
+        const r = { ...(await replay(recorded)), recorded };
         results.push(r);
         opts.onResult?.(r);
+    }
+    const last = lastRunFlags(commands);
+    for (const [i, r] of results.entries()) {
+        if (!last[i] || r.exit === 0 || r.recorded.exit !== 0) continue;
+        results[i] = { ...(await replay(r.recorded)), recorded: r.recorded, firstTry: r };
+        opts.onResult?.(results[i]);
     }
     return { lab, results };
 }

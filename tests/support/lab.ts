@@ -35,8 +35,13 @@ export async function freePort(): Promise<number> {
     });
 }
 
-/** Compiles the program (bin/) the way npm run pulumi does. */
+/**
+ * Compiles the program (bin/) the way npm run pulumi does; not again when `npm test` already has
+ * (DCN_PROGRAM_BUILT): test files run side by side there, and a rewrite of bin/ under another
+ * file's running `pulumi up` could hand it a half-written module.
+ */
 export function buildProgram(): void {
+    if (process.env.DCN_PROGRAM_BUILT === "1") return;
     execFileSync("npx", ["--no-install", "tsc", "-p", "tsconfig.json"], { cwd: projectRoot, stdio: "inherit" });
 }
 

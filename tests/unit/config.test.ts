@@ -11,6 +11,7 @@ import {
     CEPH_MON_ROLES,
     CEPH_OSD_ROLES,
     ConfigError,
+    checkProjectKeys,
     DEFAULT_VIPS,
     parseUndercloud,
     planTopology,
@@ -284,5 +285,45 @@ describe("undercloud connection", () => {
         assert.match(r.connection.hostKey, /^ecdsa-sha2-nistp256 \S+\n@revoked ssh-ed25519 \S+$/);
         assert.equal(r.notes.length, 2);
         assert.match(r.notes[0], /@cert-authority ignored/);
+    });
+});
+
+describe("project keys", () => {
+    it("the program's own keys and other namespaces pass", () => {
+        checkProjectKeys([
+            "dcn-storage:undercloud",
+            "dcn-storage:undercloudPrivateKey",
+            "dcn-storage:settings",
+            "dcn-storage:sites",
+            "command:anything",
+            "pulumi:tags",
+        ]);
+    });
+
+    it("an unknown key is refused, naming it and the key it is closest to", () => {
+        assert.throws(
+            () =>
+                checkProjectKeys([
+                    "dcn-storage:sites",
+                    "dcn-storage:sitez",
+                    "dcn-storage:Settings",
+                    "dcn-storage:zone",
+                ]),
+            (e: Error) => {
+                assert.ok(e instanceof ConfigError);
+                const lines = e.message.split("\n");
+                assert.equal(lines[0], "invalid stack config:");
+                assert.match(
+                    lines[1],
+                    /^ {2}dcn-storage:Settings: unknown key \(did you mean dcn-storage:settings\?\)/,
+                );
+                assert.match(lines[2], /^ {2}dcn-storage:sitez: unknown key \(did you mean dcn-storage:sites\?\)/);
+                assert.match(
+                    lines[3],
+                    /^ {2}dcn-storage:zone: unknown key; the program reads dcn-storage:undercloud, /,
+                );
+                return true;
+            },
+        );
     });
 });
