@@ -66,6 +66,12 @@ export interface JobSpec {
      * these `secrets`, cephx keys and password assignments are `[secret]` in it.
      */
     onLine?: (line: string) => void;
+    /**
+     * The step's progress report (providers/remote/report.ts): receives every output line and runner
+     * notice (redacted, as onLine), keeps the full output in a local file and prints only phase
+     * changes and heartbeats; told when the job ends. Its `logFile` is named in failure messages.
+     */
+    report?: JobReport;
     /** Secret values the step knows (e.g. cephx keys): redacted from its lines and error messages. */
     secrets?: readonly string[];
     /** Called once the job runs (started or re-attached to) on the undercloud. */
@@ -88,6 +94,21 @@ export interface JobSpec {
      */
     collect?: string[];
 }
+
+/** See JobSpec.report. */
+export interface JobReport {
+    line(line: string): void;
+    /**
+     * The job ended (`error`: the runner's failure; `skipped`: not run, JobSpec.skipIfPresent);
+     * resolves once the last lines are sent.
+     */
+    end(error?: Error, skipped?: boolean): Promise<void>;
+    /** The local file holding the step's full output. */
+    logFile?: string;
+}
+
+/** Output lines a failure message ends with. */
+export const FAILURE_TAIL_LINES = 50;
 
 export interface JobResult {
     jobId: string;
@@ -583,6 +604,21 @@ export function formatMinutes(ms = DEFAULT_TIMEOUT_MS): string {
  * lines when it exits non-zero; the job directory is then archived so the next attempt starts fresh.
  */
 export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
+    const report = spec.report;
+    if (!report) {
+        return runJobOnce(t, spec);
+    }
+    try {
+        const r = await runJobOnce(t, spec);
+        await report.end(undefined, r.skipped);
+        return r;
+    } catch (err) {
+        await report.end(err as Error);
+        throw err;
+    }
+}
+
+async function runJobOnce(t: SshTarget, spec: JobSpec): Promise<JobResult> {
     const script = renderJobScript(spec.commands, spec.identity);
     // With an identity (the hash of everything the step consumes), the job is that identity, not
     // its script: a rerun that plans fewer commands (phases already done) still finds the job that
@@ -595,11 +631,19 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
     const secrets = [t.privateKey, ...(spec.secrets ?? [])];
     const hide = (text: string) => redact(text, secrets);
     const rawOnLine = spec.onLine ?? (() => undefined);
-    const onLine = (line: string) => rawOnLine(hide(line));
+    const onLine = (line: string) => {
+        const l = hide(line);
+        rawOnLine(l);
+        spec.report?.line(l);
+    };
     const archive = async (suffix: string, progress: "keep" | "drop") => {
         const dest = expandHome(`${JOBS_DIR}/done/${id}.${suffix}`, home);
         await runOk(t, ["sh", "-c", ARCHIVE, "sh", dir, dest, progress]);
+        return dest;
     };
+    // Where a failure's full output is: the local copy (the report's) and the archived job's out.log.
+    const logs = (archived: string) =>
+        `Full output: ${spec.report?.logFile ? `${spec.report.logFile} (local), ` : ""}${archived}/out.log on the undercloud.`;
 
     const owner = randomBytes(8).toString("hex");
     let restarts = 0;
@@ -727,12 +771,13 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
             if (state.kind === "running" || state.kind === "starting") {
                 if (pastDeadline()) {
                     await runOk(t, ["sh", "-c", STOP, "sh", dir]);
-                    await archive(`timeout-${Date.now()}`, "keep");
+                    const archived = await archive(`timeout-${Date.now()}`, "keep");
                     throw new Error(
                         hide(
                             `${spec.step} of stack ${spec.stack} timed out after ${formatMinutes(spec.timeoutMs)} ` +
                                 `(job ${id}); stopped it on the undercloud. The next run starts it again and skips ` +
-                                `the commands that had finished. Last output:\n${tail(output)}`,
+                                `the commands that had finished. ${logs(archived)} Last output:\n` +
+                                tail(output, FAILURE_TAIL_LINES),
                         ),
                     );
                 }
@@ -757,7 +802,7 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
             trace("job-seen-end", { job: id, state: state.kind });
             // A failed, vanished or dead job. If we found it from an earlier run, start it again once;
             // if we started it ourselves, report the failure.
-            await archive(`failed-${Date.now()}`, "keep");
+            const archived = await archive(`failed-${Date.now()}`, "keep");
             if (attached && restarts === 0 && state.kind !== "done") {
                 restarts++;
                 onLine(`[job ${id}] the earlier job is gone without an exit code; starting it again`);
@@ -771,7 +816,8 @@ export async function runJob(t: SshTarget, spec: JobSpec): Promise<JobResult> {
             const code = state.kind === "done" ? state.code : -1;
             throw new Error(
                 hide(
-                    `${spec.step} of stack ${spec.stack} failed on the undercloud (exit ${code}, job ${id}):\n${tail(output)}`,
+                    `${spec.step} of stack ${spec.stack} failed on the undercloud (exit ${code}, job ${id}). ` +
+                        `${logs(archived)} Last ${FAILURE_TAIL_LINES} lines:\n${tail(output, FAILURE_TAIL_LINES)}`,
                 ),
             );
         }

@@ -1,0 +1,169 @@
+/**
+ * A step's progress, as the providers report it (the IO around ./progress's pure model):
+ *
+ * - the FULL output of the step (every line the job prints, redacted like everything the runner
+ *   hands out) goes to a private local file, `logs/<pulumi stack>/<site>/<step>.log` under the
+ *   project (0600 in 0700 directories; the previous run's copy is kept as `<step>.prev.log`);
+ *   `npm run logs -- <site> [step]` shows them (tools/logs.ts). The undercloud keeps its own copy
+ *   (the job dir's `out.log`, archived under `~/.dcn-jobs/done/`).
+ * - only the model's lines are printed: phase changes, heartbeats, runner notices, the summary.
+ *   They go to the resource's own row when the resource told us its URN (the `logUrn` input, see
+ *   providers/resource.ts) and the engine can be reached: a dynamic provider has no engine
+ *   connection of its own (its `pulumi.log.*` falls back to console.log, which the engine shows
+ *   on the Stack row) and its create/update are not given the URN, but the plugin process is
+ *   started with the engine's address as its argument, and the engine's `Log` RPC accepts any URN.
+ *   Phase changes and heartbeats are ephemeral there (shown live, not repeated in the final
+ *   "Diagnostics:"), the summary is not. Without a URN (resources created before `logUrn`
+ *   existed, unit tests) the lines go to `pulumi.log.info` (the Stack row), prefixed by the site.
+ */
+import type { JobReport } from "./jobs";
+import { progressModel } from "./progress";
+
+export interface StepReportOptions {
+    /** The site (TripleO stack, or the stacks of a multi-stack step joined by `+`). */
+    site: string;
+    /** The step (file name of the log): `metal`, `ceph`, `deploy`, `export-ceph`, `delete`, … */
+    step: string;
+    /** The resource's URN (the `logUrn` input); its stack names the log directory. */
+    logUrn?: string;
+    /** Heartbeat period (ms), default 60 s. */
+    heartbeatMs?: number;
+    /** Where to print a progress line; default: the resource's row, else the Stack row. */
+    print?: (line: string, ephemeral: boolean) => void;
+    /** The log root; default `$DCN_LOG_DIR` or `<cwd>/logs` (the provider runs in the project dir). */
+    logRoot?: string;
+}
+
+/** `logs/<pulumi stack>/<site>/<step>.log`, from the resource's URN (`unknown-stack` without one). */
+export function stepLogPath(o: { site: string; step: string; logUrn?: string; logRoot?: string }): string {
+    const path = require("path") as typeof import("path");
+    const root = o.logRoot ?? process.env.DCN_LOG_DIR ?? path.resolve("logs");
+    const m = /^urn:pulumi:([^:]+)::/.exec(o.logUrn ?? "");
+    const safe = (s: string) => s.replace(/[^A-Za-z0-9_.,+=-]/g, "_").replace(/^\.+/, "_");
+    return path.join(root, safe(m ? m[1] : "unknown-stack"), safe(o.site), `${safe(o.step)}.log`);
+}
+
+/** A JobReport: the step's local log file and its progress lines (see the header). */
+export function stepReport(o: StepReportOptions): JobReport {
+    const fs = require("fs") as typeof import("fs");
+    const path = require("path") as typeof import("path");
+    const file = stepLogPath(o);
+    const model = progressModel({ site: o.site, step: o.step, heartbeatMs: o.heartbeatMs }, Date.now());
+    const pending: Promise<void>[] = [];
+    const print =
+        o.print ??
+        ((line: string, ephemeral: boolean) => {
+            pending.push(toRow(o.logUrn, line, ephemeral));
+        });
+    // Opened with the first line (a job that is not run leaves the previous log alone).
+    let fd: number | undefined;
+    let opened = false;
+    const open = () => {
+        opened = true;
+        try {
+            fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+            if (fs.existsSync(file)) {
+                fs.renameSync(file, file.replace(/\.log$/, ".prev.log"));
+            }
+            fd = fs.openSync(file, "w", 0o600);
+            fs.fchmodSync(fd, 0o600);
+        } catch (err) {
+            print(`${o.site} ${o.step}: cannot write the local log ${file}: ${(err as Error).message}`, false);
+        }
+    };
+    const emit = (lines: string[], ephemeral: boolean) => lines.forEach((l) => print(l, ephemeral));
+    // Heartbeats also when the job prints nothing for a while (unref'd: never keeps the process up).
+    const timer = setInterval(() => emit(model.tick(Date.now()), true), Math.min(5000, o.heartbeatMs ?? 5000));
+    timer.unref?.();
+    let ended = false;
+    return {
+        logFile: file,
+        line(l: string) {
+            if (!opened) {
+                open();
+            }
+            if (fd !== undefined) {
+                try {
+                    fs.writeSync(fd, l + "\n");
+                } catch {
+                    // the local copy is best effort: the undercloud keeps out.log
+                }
+            }
+            emit(model.line(l, Date.now()), true);
+        },
+        async end(error?: Error, skipped?: boolean) {
+            if (ended) {
+                return;
+            }
+            ended = true;
+            clearInterval(timer);
+            if (skipped) {
+                print(`${o.site} ${o.step}: not run, its results are already on the undercloud`, false);
+                await Promise.all(pending);
+                return;
+            }
+            if (fd !== undefined) {
+                try {
+                    fs.closeSync(fd);
+                } catch {
+                    // already closed
+                }
+            }
+            const first = error ? error.message.split("\n")[0] : undefined;
+            const where = fd !== undefined ? `; log ${path.relative(process.cwd(), file) || file}` : "";
+            emit(
+                model.end(Date.now(), first).map((l) => l + where),
+                false,
+            );
+            await Promise.all(pending);
+        },
+    };
+}
+
+/**
+ * Sends one line to the resource's row through the engine's Log RPC (the plugin's first argument is
+ * the engine's address), or to `pulumi.log.info` when there is no URN or the engine cannot be reached.
+ */
+async function toRow(urn: string | undefined, line: string, ephemeral: boolean): Promise<void> {
+    const client = urn ? engineClient() : undefined;
+    if (urn && client) {
+        const engproto = require("@pulumi/pulumi/proto/engine_pb");
+        const req = new engproto.LogRequest();
+        req.setSeverity(engproto.LogSeverity.INFO);
+        req.setMessage(line);
+        req.setUrn(urn);
+        req.setEphemeral(ephemeral);
+        const ok = await new Promise<boolean>((resolve) => client.log(req, (err: unknown) => resolve(!err)));
+        if (ok) {
+            return;
+        }
+    }
+    const pulumi = require("@pulumi/pulumi");
+    await pulumi.log.info(line);
+}
+
+type EngineLogClient = { log(req: unknown, cb: (err: unknown) => void): void };
+
+/** One gRPC client of the engine per process (cached on globalThis: this module is serialized by value). */
+function engineClient(): EngineLogClient | undefined {
+    const g = globalThis as unknown as { __dcnEngineClient?: EngineLogClient | null };
+    if (g.__dcnEngineClient !== undefined) {
+        return g.__dcnEngineClient ?? undefined;
+    }
+    g.__dcnEngineClient = null;
+    // The dynamic-provider host is started as `node <…/cmd/dynamic-provider> <engine address>`.
+    const addr = process.argv[2];
+    if (!/dynamic-provider/.test(process.argv[1] ?? "") || !/^[A-Za-z0-9.[\]:-]+:[0-9]+$/.test(addr ?? "")) {
+        return undefined;
+    }
+    try {
+        const grpc = require("@grpc/grpc-js");
+        const engrpc = require("@pulumi/pulumi/proto/engine_grpc_pb");
+        g.__dcnEngineClient = new engrpc.EngineClient(addr, grpc.credentials.createInsecure(), {
+            "grpc.max_receive_message_length": 4 * 1024 * 1024,
+        }) as EngineLogClient;
+    } catch {
+        g.__dcnEngineClient = null;
+    }
+    return g.__dcnEngineClient ?? undefined;
+}
