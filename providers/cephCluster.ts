@@ -41,6 +41,7 @@ import {
     moveFiles,
     movedLine,
     progress,
+    stepProgress,
     remotePath,
     sha256,
     stackRenameRefusal,
@@ -277,7 +278,6 @@ async function deploy(
             renderPoolsFile(inputs.pools, clientVars) + inputs.metalHash + String(inputs.clientKeyGeneration),
         ),
         timeoutMs: inputs.timeoutMinutes * 60000,
-        onLine: progress(`ceph ${inputs.stack}`),
         secrets: [...knownSecrets(inputs, olds), ...(keyInUse ? [keyInUse] : [])],
         commands: cephCommands(inputs, f, home),
         // pools.yml is written by the exec that starts the job; the output is read by the one that sees its end.
@@ -286,7 +286,11 @@ async function deploy(
     };
     // On create, an existing deployed cluster of the same name (its file and client vars) is
     // adopted: the exec that would start the job answers them instead when both exist.
-    let job = await runJob(t, adopt ? { ...spec, skipIfPresent: [f.cephFile, clientVars] } : spec);
+    const report = () => stepProgress(inputs, inputs.stack, "ceph");
+    let job = await runJob(
+        t,
+        adopt ? { ...spec, report: report(), skipIfPresent: [f.cephFile, clientVars] } : { ...spec, report: report() },
+    );
     if (job.skipped) {
         const existing = job.files[f.cephFile]!;
         const p = parseDeployedCeph(existing);
@@ -296,7 +300,7 @@ async function deploy(
             );
             return outputsOf(inputs, f, existing, clientVars);
         }
-        job = await runJob(t, spec);
+        job = await runJob(t, { ...spec, report: report() });
     }
     const text = job.files[f.cephFile];
     if (text === undefined) {

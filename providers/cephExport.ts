@@ -26,6 +26,7 @@ import {
     guardChanges,
     moveFiles,
     progress,
+    stepProgress,
     remotePath,
     sha256,
     targetOf,
@@ -169,7 +170,7 @@ async function exportCeph(inputs: CephExportInputs, olds?: CephExportOutputs): P
         // A redeployed cluster is a new export: the same argv must not re-attach to the old job.
         identity: sha256(inputs.sourceHashes.join(",")),
         timeoutMs: inputs.timeoutMinutes * 60000,
-        onLine: progress(`ceph export ${inputs.stacks.join(",")}`),
+        report: stepProgress(inputs, inputs.stacks.join("+"), "export-ceph"),
         secrets: knownSecrets(inputs, olds),
         commands: [
             { argv: ["mkdir", "-p", "--", expandHome(inputs.outputFile, home).replace(/\/[^/]*$/, "") || "/"] },

@@ -20,6 +20,8 @@
  *   the new values, running nothing remotely. The private key rotates this way without a redeploy.
  *   The undercloud's address, user and host key are the one exception guarded by `check`: they
  *   may change only when `undercloud.sameAs` names the previous undercloud (`undercloudProblem`).
+ * - `logUrn` (the resource's own URN, only where its progress lines go: providers/remote/report.ts)
+ *   is not compared either: resources created before it existed get it with their next real update.
  * - The serialized provider code (`__provider`) is NOT compared: editing provider code alone
  *   shows no diff, so `preview --expect-no-changes` stays stable across cosmetic code changes.
  *   To push new code into state (destroy/refresh run the code stored in state), bump the
@@ -27,7 +29,8 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { remoteHome, runOk } from "./remote/jobs";
+import { JobReport, remoteHome, runOk } from "./remote/jobs";
+import { stepReport } from "./remote/report";
 import { SshTarget, fingerprint, parsePublicKeyLine } from "./remote/ssh";
 import { redact } from "./remote/redact";
 import { HOST_NAME, expandHome, isRemotePath } from "./remote/shell";
@@ -76,6 +79,11 @@ export interface BaseInputs {
     privateKey: string;
     /** Bumped by hand to store new provider code in state (see the diff policy above). */
     providerVersion: string;
+    /**
+     * The resource's own URN (providers/resource.ts): its progress lines go to its row. Absent from
+     * resources created before it existed (their lines go to the Stack row); never diffed.
+     */
+    logUrn?: string;
 }
 
 /** `user@host:port`: how messages and `undercloud.sameAs` name an undercloud. */
@@ -95,6 +103,7 @@ export function baseShape() {
         ),
         privateKey: unk(z.string().min(1)),
         providerVersion: z.string(),
+        logUrn: unk(z.string()).optional(),
     };
 }
 
@@ -299,6 +308,9 @@ export interface DiffOutcome {
     quiets: string[];
 }
 
+/** Inputs no diff looks at (see the header). */
+export const NOT_DIFFED: readonly string[] = ["__provider", "logUrn"];
+
 /**
  * Compares stored outputs (which echo every input) with new inputs according to `policy`.
  * An unknown new value counts as a change. `__provider` is never compared (see header).
@@ -308,7 +320,7 @@ export interface DiffOutcome {
 export function diffByPolicy(policy: DiffPolicy, oldOutputs: object, newInputs: object): DiffOutcome {
     const olds = oldOutputs as Record<string, unknown>;
     const news = newInputs as Record<string, unknown>;
-    const keys = new Set([...Object.keys(news)].filter((k) => k !== "__provider"));
+    const keys = new Set([...Object.keys(news)].filter((k) => !NOT_DIFFED.includes(k)));
     const replaces: string[] = [];
     const updates: string[] = [];
     const quiets: string[] = [];
@@ -501,6 +513,15 @@ export function progress(resource: string, secrets: readonly string[] = []): (li
         const pulumi = require("@pulumi/pulumi");
         pulumi.log.info(`${resource}: ${redact(line, secrets)}`);
     };
+}
+
+/**
+ * The progress report of a job step (providers/remote/report.ts): the full output to
+ * `logs/<pulumi stack>/<site>/<step>.log`, phase changes and heartbeats to the resource's row.
+ */
+export function stepProgress(resource: { logUrn?: string }, site: string, step: string): JobReport {
+    const urn = resource.logUrn && resource.logUrn !== UNKNOWN ? resource.logUrn : undefined;
+    return stepReport({ site, step, logUrn: urn });
 }
 
 /** Pick `keys` from an object (for echoing inputs into outputs). */

@@ -43,6 +43,7 @@ import {
     moveFiles,
     movedLine,
     progress,
+    stepProgress,
     remotePath,
     sha256,
     stableStringify,
@@ -241,7 +242,7 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = traced("O
                 stack: props.stack,
                 step: "delete",
                 timeoutMs: props.timeoutMinutes * 60000,
-                onLine: progress(`overcloud ${props.stack}`),
+                report: stepProgress(props, props.stack, "delete"),
                 secrets: knownSecrets(props),
                 // --skip-ipa-cleanup: the program deploys no TLS-everywhere, so nothing is enrolled
                 // in IPA (without it tripleoclient runs tripleo-ipa's cli-cleanup-ipa.yml).
@@ -427,7 +428,7 @@ async function deploy(inputs: OvercloudStackInputs, olds?: OvercloudStackOutputs
             step: "deploy",
             identity: deployHash,
             timeoutMs: inputs.timeoutMinutes * 60000,
-            onLine: log,
+            report: stepProgress(inputs, inputs.stack, "deploy"),
             secrets: knownSecrets(inputs, olds),
             commands: [...commands, { argv: statusRecordCommand(inputs.stack, statusOut), allowFailure: true }],
             // The status record is emptied first: only this job's record counts.

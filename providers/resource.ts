@@ -62,7 +62,7 @@ export abstract class DcnResource extends pulumi.dynamic.Resource {
         super(
             provider,
             name,
-            dcnProps(args, spec),
+            { ...dcnProps(args, spec), logUrn: ownUrn(name, spec.type, opts?.parent) },
             {
                 deleteBeforeReplace: true,
                 ...opts,
@@ -72,4 +72,24 @@ export abstract class DcnResource extends pulumi.dynamic.Resource {
             spec.type,
         );
     }
+}
+
+/**
+ * The URN the engine gives a dcn resource, as an input of its own (`logUrn`): a dynamic provider is
+ * not told the URN of the resource it creates, and its progress lines belong on that resource's
+ * row (providers/remote/report.ts). The parent's URN is taken through a plain promise: an Output
+ * of a component would make the resource depend on every child of that component, itself included.
+ */
+function ownUrn(name: string, type: string, parent: pulumi.Resource | undefined): pulumi.Output<string> {
+    const parentUrn = parent
+        ? pulumi.output(
+              new Promise<string>((resolve) => {
+                  parent.urn.apply((u) => {
+                      resolve(u);
+                      return u;
+                  });
+              }),
+          )
+        : undefined;
+    return pulumi.createUrn(name, `pulumi-nodejs:dynamic/dcn:${type}`, parentUrn);
 }
