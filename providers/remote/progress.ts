@@ -58,6 +58,9 @@ export const HEARTBEAT_MS = 60000;
 
 const SKIPPED = "  (finished in an earlier attempt of this job: skipped)";
 
+/** A lock wait is announced only once it has lasted this long (most locks are free at once). */
+export const LOCK_QUIET_MS = 3000;
+
 /**
  * The phase a job command starts, from its `+ ` echo line (without the `+ `), or undefined for a
  * housekeeping command (the phase stays). A command run under a lock (`flock <lock> sh -c … sh
@@ -136,6 +139,7 @@ export function progressModel(opts: ProgressOptions, start: number): ProgressMod
     let pendingCommand: string | undefined;
     // The phase of the running command when it runs under a lock (`flock …`).
     let lockedPhase: string | undefined;
+    let waitAnnounced = false;
     const waiting = (phase: string) => `${phase} waiting for the lock`;
     const done: Array<{ phase: string; ms: number; skipped?: boolean }> = [];
 
@@ -186,7 +190,10 @@ export function progressModel(opts: ProgressOptions, start: number): ProgressMod
                 pendingCommand = phase;
                 lockedPhase = phase !== undefined && l.startsWith("+ flock ") ? phase : undefined;
                 if (lockedPhase !== undefined) {
-                    out.push(...startPhase(waiting(lockedPhase), now, waiting(lockedPhase)));
+                    // Announced by `tick` if the lock is not free within LOCK_QUIET_MS.
+                    closePhase(now);
+                    st = fresh(waiting(lockedPhase), now);
+                    waitAnnounced = false;
                 } else if (phase !== undefined && phase !== st.phase) {
                     out.push(...startPhase(phase, now, `${phase} (${formatDuration(now - start)} into the step)`));
                 }
@@ -204,18 +211,28 @@ export function progressModel(opts: ProgressOptions, start: number): ProgressMod
             // Lock lines of a housekeeping command (e.g. the ceph-admin key) are not a phase.
             if (l.startsWith(LOCK_WAIT)) {
                 // Announced with the command; again when a retried command queues once more.
-                return lockedPhase !== undefined && st.phase !== waiting(lockedPhase)
-                    ? startPhase(waiting(lockedPhase), now, waiting(lockedPhase))
-                    : out;
+                if (lockedPhase !== undefined && st.phase !== waiting(lockedPhase)) {
+                    closePhase(now);
+                    st = fresh(waiting(lockedPhase), now);
+                    waitAnnounced = false;
+                }
+                return out;
             }
             if (l === LOCK_HELD) {
-                return lockedPhase !== undefined && st.phase === waiting(lockedPhase)
-                    ? startPhase(
-                          lockedPhase,
-                          now,
-                          `${lockedPhase}: lock held after ${formatDuration(now - st.phaseSince)}`,
-                      )
-                    : out;
+                if (lockedPhase === undefined || st.phase !== waiting(lockedPhase)) {
+                    return out;
+                }
+                return startPhase(
+                    lockedPhase,
+                    now,
+                    waitAnnounced
+                        ? `${lockedPhase}: lock held after ${formatDuration(now - st.phaseSince)}`
+                        : `${lockedPhase} (${formatDuration(now - start)} into the step)`,
+                );
+            }
+            // Every step starts a job: only the unusual notices (re-attach, retries, connection) are news.
+            if (l.startsWith("[job ") && l.endsWith("] started on the undercloud")) {
+                return out;
             }
             if (l.startsWith("[job ") || l.startsWith("(transient failure") || l.startsWith("(ignored failure")) {
                 return print(l, now);
@@ -245,6 +262,12 @@ export function progressModel(opts: ProgressOptions, start: number): ProgressMod
             return this.tick(now);
         },
         tick(now: number): string[] {
+            if (lockedPhase !== undefined && st.phase === waiting(lockedPhase) && !waitAnnounced) {
+                if (now - st.phaseSince >= LOCK_QUIET_MS) {
+                    waitAnnounced = true;
+                    return print(waiting(lockedPhase), now);
+                }
+            }
             if (now - lastPrinted < heartbeatMs) {
                 return [];
             }
@@ -259,7 +282,18 @@ export function progressModel(opts: ProgressOptions, start: number): ProgressMod
             const detail = ansible();
             closePhase(now);
             st = fresh(undefined, now);
-            const phases = done.map((d) => (d.skipped ? `${d.phase} skipped` : `${d.phase} ${formatDuration(d.ms)}`));
+            const phases = done
+                .filter((d) => !(d.phase.endsWith(" waiting for the lock") && d.ms < 1000))
+                .reduce<typeof done>((acc, d) => {
+                    const last = acc[acc.length - 1];
+                    if (last && last.phase === d.phase && !last.skipped && !d.skipped) {
+                        acc[acc.length - 1] = { ...last, ms: last.ms + d.ms };
+                    } else {
+                        acc.push(d);
+                    }
+                    return acc;
+                }, [])
+                .map((d) => (d.skipped ? `${d.phase} skipped` : `${d.phase} ${formatDuration(d.ms)}`));
             const list = phases.length > 0 ? ` (${phases.join(", ")})` : "";
             if (error !== undefined) {
                 return print(

@@ -53,7 +53,7 @@ export function stepReport(o: StepReportOptions): JobReport {
     const print =
         o.print ??
         ((line: string, ephemeral: boolean) => {
-            pending.push(toRow(o.logUrn, line, ephemeral));
+            pending.push(inOrder(() => toRow(o.logUrn, line, ephemeral)));
         });
     // Opened with the first line (a job that is not run leaves the previous log alone).
     let fd: number | undefined;
@@ -98,7 +98,7 @@ export function stepReport(o: StepReportOptions): JobReport {
             ended = true;
             clearInterval(timer);
             if (skipped) {
-                print(`${o.site} ${o.step}: not run, its results are already on the undercloud`, false);
+                print(`${o.site} ${o.step}: not run, its results are already on the undercloud`, true);
                 await Promise.all(pending);
                 return;
             }
@@ -111,13 +111,22 @@ export function stepReport(o: StepReportOptions): JobReport {
             }
             const first = error ? error.message.split("\n")[0] : undefined;
             const where = fd !== undefined ? `; log ${path.relative(process.cwd(), file) || file}` : "";
+            // A failure's summary stays in the final "Diagnostics:" (with the error); a success's is live only.
             emit(
                 model.end(Date.now(), first).map((l) => l + where),
-                false,
+                error === undefined,
             );
             await Promise.all(pending);
         },
     };
+}
+
+/** Runs the sends one after the other (concurrent unary RPCs would reach the engine in any order). */
+function inOrder(send: () => Promise<void>): Promise<void> {
+    const g = globalThis as unknown as { __dcnLogChain?: Promise<void> };
+    const next = (g.__dcnLogChain ?? Promise.resolve()).then(send, send);
+    g.__dcnLogChain = next.catch(() => undefined);
+    return next;
 }
 
 /**
