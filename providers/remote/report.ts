@@ -37,10 +37,27 @@ export interface StepReportOptions {
 /** `logs/<pulumi stack>/<site>/<step>.log`, from the resource's URN (`unknown-stack` without one). */
 export function stepLogPath(o: { site: string; step: string; logUrn?: string; logRoot?: string }): string {
     const path = require("path") as typeof import("path");
-    const root = o.logRoot ?? process.env.DCN_LOG_DIR ?? path.resolve("logs");
+    const root = o.logRoot ?? process.env.DCN_LOG_DIR ?? path.join(projectDir(), "logs");
     const m = /^urn:pulumi:([^:]+)::/.exec(o.logUrn ?? "");
     const safe = (s: string) => s.replace(/[^A-Za-z0-9_.,+=-]/g, "_").replace(/^\.+/, "_");
     return path.join(root, safe(m ? m[1] : "unknown-stack"), safe(o.site), `${safe(o.step)}.log`);
+}
+
+/**
+ * The project directory: the nearest one holding Pulumi.yaml from the working directory up (the
+ * engine starts the provider in the program's directory, `bin/` for this project), else the cwd.
+ */
+export function projectDir(from: string = process.cwd()): string {
+    const fs = require("fs") as typeof import("fs");
+    const path = require("path") as typeof import("path");
+    for (let d = path.resolve(from); ; d = path.dirname(d)) {
+        if (fs.existsSync(path.join(d, "Pulumi.yaml"))) {
+            return d;
+        }
+        if (path.dirname(d) === d) {
+            return path.resolve(from);
+        }
+    }
 }
 
 /** A JobReport: the step's local log file and its progress lines (see the header). */
@@ -110,7 +127,7 @@ export function stepReport(o: StepReportOptions): JobReport {
                 }
             }
             const first = error ? error.message.split("\n")[0] : undefined;
-            const where = fd !== undefined ? `; log ${path.relative(process.cwd(), file) || file}` : "";
+            const where = fd !== undefined ? `; log ${path.relative(projectDir(), file) || file}` : "";
             // A failure's summary stays in the final "Diagnostics:" (with the error); a success's is live only.
             emit(
                 model.end(Date.now(), first).map((l) => l + where),
