@@ -154,7 +154,12 @@ const overrideValue = z.union([safeText, z.number(), z.boolean()]);
 export function siteSchema() {
     return z
         .object({
-            name: z.string().regex(STACK_NAME, "stack names are lower-case letters, digits and -"),
+            name: z
+                .string()
+                .regex(
+                    STACK_NAME,
+                    "stack names are 1 to 63 characters (a DNS label: hostnames derive from them), lower-case letters, digits and -, starting with a letter",
+                ),
             kind: z.enum(["central", "dcn"]),
             cephCluster: z.string().regex(CEPH_CLUSTER_NAME, "Ceph cluster names are [a-zA-Z0-9]+ (no - or _)"),
             az: z.string().regex(AZ_NAME).optional(),

@@ -18,7 +18,8 @@
  *             A new `workDir` moves the generated files there first; when nothing else changed,
  *             that move is the whole update (the nodes stay as they are).
  *   delete  → `node unprovision --all -y` and cleaning of the Ceph disks of the freed nodes, so a
- *             later `ceph deploy` can use them.
+ *             later `ceph deploy` can use them; then the generated files, every job of the stack
+ *             (STACK_STEPS) and the work dir once empty.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
@@ -47,7 +48,17 @@ import {
 } from "./common";
 import { drainCephHosts } from "./cephCluster";
 import { BaseArgs, DcnResource } from "./resource";
-import { JOBS_DIR, JobCommand, readFile, remoteHome, run, runJob, writeFile } from "./remote/jobs";
+import {
+    JOBS_DIR,
+    JobCommand,
+    pruneJobs,
+    readFile,
+    remoteHome,
+    removeEmptyDirs,
+    run,
+    runJob,
+    writeFile,
+} from "./remote/jobs";
 import { AZ_NAME, CEPH_CLUSTER_NAME, HOST_NAME, ROLE_NAME, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 import { traced } from "./remote/trace";
 
@@ -164,6 +175,13 @@ export interface BaremetalNodesOutputs extends BaremetalNodesInputs {
 }
 
 // ---------------------------------------------------------------- diff policy
+
+/**
+ * The job steps (JobSpec.step) run for one stack: metal and unprovision here, `ceph` (CephCluster),
+ * `deploy` and `delete` (OvercloudStack). This resource's delete, the site's last, prunes them all.
+ * (A multi-stack `export-ceph` is its CephExport's to prune.)
+ */
+export const STACK_STEPS = ["metal", "unprovision", "ceph", "deploy", "delete", "export-ceph"] as const;
 
 /**
  * `stack` is the identity (a change is refused by check: see providers/common.ts). `workDir` is
@@ -343,6 +361,18 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = traced("B
                     `run destroy again`,
             );
         }
+        // The site's last resource: every job of its stack goes (also of steps whose resource never
+        // got created, e.g. a ceph deploy that failed), then its work dir and the work root once
+        // empty; after the last site, ~/.dcn-jobs itself (pruneJobs).
+        await pruneJobs(
+            t,
+            STACK_STEPS.map((step) => ({ stack: props.stack, step })),
+        );
+        const work = expandHome(props.workDir, home);
+        await removeEmptyDirs(
+            t,
+            [work, work.replace(/\/[^/]*$/, "")].filter((d) => d !== "" && d !== home),
+        );
     },
 });
 

@@ -21,7 +21,7 @@
  *             (moved) metal files, that move is the whole update: the cluster is not touched.
  *   check   → refuses a new `clusterName` (or `stack`) once the cluster exists: TripleO cannot
  *             rename a deployed Ceph cluster, and a replace would redeploy over the running one.
- *   delete  → removes the generated files. The daemons go with the nodes: BaremetalNodes'
+ *   delete  → removes the generated files and the jobs of its `ceph deploy`s. The daemons go with the nodes: BaremetalNodes'
  *             delete unprovisions them and cleans their disks (reference §3.8), and it runs after
  *             this delete because the cluster depends on the metal.
  */
@@ -50,7 +50,7 @@ import {
     updateByPolicy,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
-import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, tail } from "./remote/jobs";
+import { JOBS_DIR, JobCommand, pruneJobs, readFile, remoteHome, removeFiles, run, runJob, tail } from "./remote/jobs";
 import { cephAdminHosts, cephSpecPath, cephadmShell, nodeCommand } from "./remote/nodes";
 import { knownSecrets } from "./remote/redact";
 import { CEPH_CLUSTER_NAME, HOST_NAME, STACK_NAME, expandHome } from "./remote/shell";
@@ -204,7 +204,9 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = traced("Ceph
     },
 
     async delete(_id: string, props: CephClusterOutputs) {
-        await removeFiles(targetOf(props), [props.cephFile, props.poolsFile]);
+        const t = targetOf(props);
+        await removeFiles(t, [props.cephFile, props.poolsFile]);
+        await pruneJobs(t, [{ stack: props.stack, step: "ceph" }]);
     },
 });
 

@@ -5,7 +5,7 @@
  *                   --output-file <file>` as a detached job (an SSH drop re-attaches instead of
  *                   exporting twice; a hang is stopped at the program's timeout), then parse the file.
  *   read          → parse the file again; gone when it is missing.
- *   delete        → remove the file.
+ *   delete        → remove the file, the cephadm marker dirs and the export's jobs.
  *   A new `outputFile` (settings.workRoot moved) moves the file there; with nothing else changed
  *   that is the whole update (no new export).
  *
@@ -34,7 +34,7 @@ import {
     updateByPolicy,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
-import { readFile, remoteHome, removeFiles, run, runJob } from "./remote/jobs";
+import { pruneJobs, readFile, remoteHome, removeFiles, run, runJob } from "./remote/jobs";
 import { knownSecrets } from "./remote/redact";
 import { STACK_NAME, expandHome } from "./remote/shell";
 import { traced } from "./remote/trace";
@@ -156,6 +156,7 @@ export const cephExportProvider: pulumi.dynamic.ResourceProvider = traced("CephE
             // The cephadm marker dir this resource made (only empty dirs; never a real config-download).
             await run(t, ["sh", "-c", 'rm -rf -- "$1"', "sh", exportConfigDownloadDir(props, home)]);
         }
+        await pruneJobs(t, [{ stack: props.stacks.join(","), step: "export-ceph" }]);
     },
 });
 

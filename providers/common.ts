@@ -497,10 +497,13 @@ export const MOVE_FILES_SCRIPT = [
  * Creates the undercloud's shared ceph-admin SSH key when missing (run under the
  * `ceph-admin-key.lock`: two first `ceph deploy`s race on it). Written under a temporary name and
  * moved into place, public key first, so an interrupted run never leaves half a key; private
- * (umask 077) also when run outside a job.
+ * (umask 077) also when run outside a job. A key it makes is listed in the jobs dir's OWNED_LIST
+ * (`~/.dcn-jobs/owned`, before the key exists), so it goes with the program's last job state on
+ * destroy (pruneJobs); a key that was there before is left alone.
  */
 export const CEPH_ADMIN_KEY_SCRIPT =
     'umask 077; k="$HOME/.ssh/ceph-admin-id_rsa"; mkdir -p "$HOME/.ssh"; [ -f "$k" ] || { rm -f "$k.new" "$k.new.pub"; ' +
+    'mkdir -p "$HOME/.dcn-jobs" && printf "%s\\n" "$k" "$k.pub" >> "$HOME/.dcn-jobs/owned" && ' +
     'ssh-keygen -q -t rsa -b 4096 -N "" -C ceph-admin -f "$k.new" && mv "$k.new.pub" "$k.pub" && mv "$k.new" "$k"; }';
 
 /**

@@ -21,7 +21,10 @@
  *   check  → refuses a new `stack` or `kind` once the stack exists: neither can change in place,
  *            and a replace would run `overcloud delete` on the deployed site first.
  *   read   → the stack's working dir, rc file and deployment status; gone when the stack is gone.
- *   delete → detached `openstack overcloud delete <stack> --yes`; "not found" counts as deleted.
+ *   delete → detached `openstack overcloud delete <stack> --yes`; "not found" counts as deleted. Then
+ *            what the program made for the stack goes: its generated files (and the work dir once
+ *            empty), its deploy and delete jobs under ~/.dcn-jobs, and what tripleoclient wrote
+ *            outside the working dir the delete removed (`~/<stack>rc`, the clouds.yaml entry).
  *
  * The post-deploy sanity checks (central `openstack token issue`; a DCN site `openstack aggregate
  * show <az>` against central) are NOT run here: they are one-shot `@pulumi/command` remote.Command
@@ -29,7 +32,7 @@
  * triggered by this resource's `deployHash`/`deployedAt`, with the undercloud's host key pinned.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { parse, stringify } from "yaml";
+import { parse, parseDocument, stringify } from "yaml";
 import { z } from "zod";
 import {
     BaseInputs,
@@ -53,7 +56,19 @@ import {
     updateByPolicy,
 } from "./common";
 import { BaseArgs, DcnResource } from "./resource";
-import { JOBS_DIR, JobCommand, readFile, remoteHome, removeFiles, run, runJob, runOk } from "./remote/jobs";
+import {
+    JOBS_DIR,
+    JobCommand,
+    pruneJobs,
+    readFile,
+    remoteHome,
+    removeEmptyDirs,
+    removeFiles,
+    run,
+    runJob,
+    runOk,
+    writeFile,
+} from "./remote/jobs";
 import { knownSecrets } from "./remote/redact";
 import { AZ_NAME, SAFE_ARG, STACK_NAME, expandHome, isRemotePath } from "./remote/shell";
 import { traced } from "./remote/trace";
@@ -254,13 +269,83 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = traced("O
             }
             progress(`overcloud ${props.stack}`)("stack already gone");
         }
-        await removeFiles(t, [
-            markerPath(work, "heat"),
-            markerPath(work, "config"),
-            `${work}/overrides-${props.stack}.yaml`,
+        // What the program made for this stack: its generated files in the work dir (the work dir
+        // itself once empty), the jobs of its deploys and deletes, and what tripleoclient wrote
+        // outside the stack's working dir (which `overcloud delete` removed): the rc file in the
+        // home and the stack's clouds.yaml entry (both hold the admin password).
+        await removeFiles(t, [...stackWorkFiles(work, props.stack), `${home}/${props.stack}rc`]);
+        await dropCloudEntry(t, home, props.stack);
+        await pruneJobs(t, [
+            { stack: props.stack, step: "deploy" },
+            { stack: props.stack, step: "delete" },
         ]);
+        await removeEmptyDirs(t, [work]);
     },
 });
+
+/** The files the program writes in a stack's work dir (overrides, phase markers, status record). */
+export function stackWorkFiles(work: string, stack: string): string[] {
+    const status = `${work}/.deploy-status`;
+    return [
+        markerPath(work, "heat"),
+        markerPath(work, "config"),
+        `${work}/overrides-${stack}.yaml`,
+        status,
+        `${status}.tmp`,
+    ];
+}
+
+/** clouds.yaml of the undercloud user, where tripleoclient records each deployed stack's cloud. */
+export const USER_CLOUDS_YAML = "~/.config/openstack/clouds.yaml";
+
+/**
+ * clouds.yaml text without the cloud `stack`: undefined when it has no such cloud (nothing to
+ * write), null when nothing else is left in it (the file goes). Comments and the other clouds
+ * stay as they are.
+ */
+export function withoutCloud(text: string, stack: string): string | null | undefined {
+    const doc = parseDocument(text);
+    if (doc.errors.length > 0 || !doc.hasIn(["clouds", stack])) {
+        return undefined;
+    }
+    doc.deleteIn(["clouds", stack]);
+    const rest = doc.toJS() as { clouds?: Record<string, unknown> } | null;
+    const empty =
+        rest === null ||
+        (typeof rest === "object" &&
+            Object.keys(rest).every((k) => k === "clouds") &&
+            Object.keys(rest.clouds ?? {}).length === 0);
+    return empty ? null : doc.toString();
+}
+
+/**
+ * Removes the stack's entry from the user's clouds.yaml (the file, and its empty directories, when
+ * it was the last entry). The provider's deletes edit the file one at a time; a failure (e.g. a
+ * file tripleoclient copied as root) is reported, not fatal: the stack is gone.
+ */
+async function dropCloudEntry(t: ReturnType<typeof targetOf>, home: string, stack: string): Promise<void> {
+    const g = globalThis as unknown as { __dcnCloudsEdit?: Promise<void> };
+    const edit = async () => {
+        const file = expandHome(USER_CLOUDS_YAML, home);
+        const text = await readFile(t, file);
+        const next = text === undefined ? undefined : withoutCloud(text, stack);
+        if (next === null) {
+            await removeFiles(t, [file]);
+            await removeEmptyDirs(t, [`${home}/.config/openstack`, `${home}/.config`]);
+        } else if (next !== undefined) {
+            await writeFile(t, file, next);
+        }
+    };
+    const mine = (g.__dcnCloudsEdit ?? Promise.resolve()).then(edit);
+    g.__dcnCloudsEdit = mine.catch(() => undefined);
+    try {
+        await mine;
+    } catch (err) {
+        progress(`overcloud ${stack}`)(
+            `could not remove the cloud ${stack} from ${USER_CLOUDS_YAML}: ${(err as Error).message}`,
+        );
+    }
+}
 
 /** Why an identity key may not change on an existing stack, and what to do instead. */
 export function refusal(key: string, oldValue: string, newValue: string, stack: string): string {

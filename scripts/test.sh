@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# npm test [unit|lab|integration ...]: the test tiers (all by default) in one node:test run, so
-# results are counted together. Builds whatever part of `npm run setup` is still missing first.
+# npm test [unit|lab|integration ...]: the test tiers (all by default). Builds whatever part of
+# `npm run setup` is still missing first.
+#
+# Two lanes side by side: the real-TripleO seed (tests/integration/real-tripleo.test.ts, ~33 min,
+# most of it one real Heat engine busy on one core) and every other file, one at a time (lab and
+# Pulumi tests start daemons and share the CPU). Each lane is its own node:test run; the real
+# lane's report follows the other's, and npm test fails when either fails.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -10,8 +15,30 @@ while (($#)) && [[ "$1" =~ ^(unit|lab|integration)$ ]]; do tiers+=("$1"); shift;
 
 bash scripts/setup.sh --quiet
 npx --no-install tsc -p tsconfig.json
+# Built once here: test files running side by side must not rewrite bin/ under each other.
+export DCN_PROGRAM_BUILT=1
 shopt -s globstar nullglob
-files=()
-for tier in "${tiers[@]}"; do files+=(tests/"$tier"/**/*.test.ts); done
-# Lab and Pulumi tests start daemons on fixed ports and share the CPU: one file at a time.
-exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}" "$@"
+files=() real=()
+for tier in "${tiers[@]}"; do
+  for f in tests/"$tier"/**/*.test.ts; do
+    if [[ "$f" == tests/integration/real-tripleo.test.ts ]]; then real+=("$f"); else files+=("$f"); fi
+  done
+done
+run() { node --import tsx --test --test-concurrency=1 --test-reporter=spec "$@"; }
+
+((${#real[@]})) || exec run "${files[@]}" "$@"
+((${#files[@]})) || exec run "${real[@]}" "$@"
+
+real_log="$(mktemp "${TMPDIR:-/tmp}/dcn-real-lane.XXXXXX")"
+echo "npm test: ${real[*]} runs beside the other files; its report follows theirs (live: $real_log)"
+run "${real[@]}" "$@" >"$real_log" 2>&1 &
+real_pid=$!
+trap 'kill "$real_pid" 2>/dev/null || true' INT TERM
+status=0
+run "${files[@]}" "$@" || status=$?
+wait "$real_pid" || status=$((status ? status : $?))
+echo
+echo "=== ${real[*]}"
+cat "$real_log"
+rm -f "$real_log"
+exit "$status"

@@ -132,10 +132,22 @@ const DEFAULT_TIMEOUT_MS = 4 * 3600 * 1000;
 /** Deterministic job id: `<stack>-<step>-<16 hex of sha256(stack, step, script)>`. */
 export function jobId(stack: string, step: string, script: string): string {
     const h = createHash("sha256").update(stack).update("\0").update(step).update("\0").update(script).digest("hex");
+    return `${jobIdPrefix(stack, step)}${h.slice(0, 16)}`;
+}
+
+/**
+ * What every job id of (stack, step) starts with; exactly the 16 hex digits of JOB_HASH_GLOB
+ * follow, so the two never match another (stack, step)'s jobs (a longer stack or step name sharing
+ * the prefix has more characters before its hash).
+ */
+export function jobIdPrefix(stack: string, step: string): string {
     const safe = (s: string) => s.replace(/[^a-zA-Z0-9-]/g, "_");
     // A multi-stack export names up to 100 stacks: keep the directory name well under 255 bytes.
-    return `${safe(stack).slice(0, 64)}-${safe(step)}-${h.slice(0, 16)}`;
+    return `${safe(stack).slice(0, 64)}-${safe(step)}-`;
 }
+
+/** Shell glob of the hash part of a job id (after jobIdPrefix). */
+export const JOB_HASH_GLOB = "[0-9a-f]".repeat(16);
 
 /** Lines a job prints around a lock wait (see renderJobScript). */
 export const LOCK_WAIT = "# dcn-job: waiting for lock ";
@@ -209,10 +221,11 @@ const START = [
     // Everything a job writes is private: its directory, script, output, pid and rc, and every file
     // its commands create (tripleoclient's outputs, env files, markers) inherit this umask.
     "umask 077",
-    // $3… ($2 of them): when every one exists, the job is not started and their contents are
+    // $4… ($2 of them): when every one exists, the job is not started and their contents are
     // answered instead (`present`, then `file <i> y <base64>` lines). The arguments after them are
-    // files to write first: stdin holds one base64 line per file, then the job script.
-    'd="$1"; k="$2"; shift 2',
+    // files to write first: stdin holds one base64 line per file, then the job script. $3: the
+    // job id prefix of the job's (stack, step) (jobIdPrefix).
+    'd="$1"; k="$2"; pfx="$3"; shift 3',
     'if [ "$k" -gt 0 ]; then',
     '  all=y; i=0; for p in "$@"; do i=$((i + 1)); [ "$i" -le "$k" ] || break; [ -f "$p" ] || all=n; done',
     '  if [ "$all" = y ]; then',
@@ -228,6 +241,10 @@ const START = [
     // The jobs directory is private (jobs and archives of older runs included).
     'mkdir -p "$(dirname "$d")" && chmod 700 "$(dirname "$d")"',
     'if mkdir "$d" 2>/dev/null; then',
+    // A new job of this (stack, step): progress markers of its other jobs (other inputs) are an
+    // old attempt's, and would make a later job of those inputs skip commands whose effect this
+    // job may change. Only this job's own markers (a restart of the same inputs) are kept.
+    `  for o in "$(dirname "$d")/$pfx"${JOB_HASH_GLOB}.progress; do [ "$o" = "$d.progress" ] || rm -rf -- "$o"; done`,
     '  cat > "$d/script.sh"',
     '  cd "$HOME"',
     '  S=""; command -v setsid >/dev/null 2>&1 && S=setsid',
@@ -583,6 +600,78 @@ export async function removeFiles(t: SshTarget, paths: string[]): Promise<void> 
     }
 }
 
+/**
+ * Files the program made outside any job that go when its last job state goes (pruneJobs): a line
+ * per absolute path under $HOME, appended by the script that creates the file (e.g. the shared
+ * ceph-admin key, when the program generated it). A file that was there before is never listed.
+ */
+export const OWNED_LIST = `${JOBS_DIR}/owned`;
+
+// $1 the jobs dir, then job id prefixes (jobIdPrefix): every job dir, progress-marker dir and
+// archive (`done/<id>.<suffix>`) of those ids goes, except a job still running (its dir and
+// markers stay). Then, when the jobs dir holds nothing else of any job (only an empty `done/`,
+// lock files nobody holds and the OWNED_LIST), the files that list names and the jobs dir itself
+// go too: the undercloud is left as it was before the program's first job. Idempotent.
+const PRUNE = [
+    "# prune",
+    'j="$1"; shift',
+    '[ -d "$j" ] || exit 0',
+    'running() { [ -d "$1" ] && [ ! -f "$1/rc" ] && [ -f "$1/pid" ] && kill -0 "$(cat "$1/pid" 2>/dev/null)" 2>/dev/null; }',
+    'for p in "$@"; do',
+    `  for d in "$j/$p"${JOB_HASH_GLOB} "$j/$p"${JOB_HASH_GLOB}.progress; do`,
+    '    [ -e "$d" ] || continue',
+    '    running "${d%.progress}" && continue',
+    '    rm -rf -- "$d" || exit 1',
+    "  done",
+    `  rm -rf -- "$j/done/$p"${JOB_HASH_GLOB}.* || exit 1`,
+    "done",
+    'for e in "$j"/* "$j"/.[!.]*; do',
+    '  [ -e "$e" ] || continue',
+    '  case "${e##*/}" in',
+    '    done) [ -z "$(ls -A "$e")" ] || exit 0 ;;',
+    "    owned) ;;",
+    '    *.lock) flock -n "$e" true || exit 0 ;;',
+    "    *) exit 0 ;;",
+    "  esac",
+    "done",
+    'if [ -f "$j/owned" ]; then',
+    '  while IFS= read -r f; do case "$f" in "$HOME"/*) rm -f -- "$f" ;; esac; done < "$j/owned"',
+    "fi",
+    'rm -rf -- "$j"',
+].join("\n");
+
+/**
+ * Removes what the jobs of these (stack, step)s left under ~/.dcn-jobs (job dirs, progress
+ * markers, archives in `done/`), a running job excepted; then, when no job of any stack is left,
+ * the lock files, the files of OWNED_LIST and ~/.dcn-jobs itself. For a resource's delete: a
+ * later job of the same inputs starts from nothing. Idempotent.
+ */
+export async function pruneJobs(t: SshTarget, jobs: ReadonlyArray<{ stack: string; step: string }>): Promise<void> {
+    const home = await remoteHome(t);
+    await runOk(t, [
+        "sh",
+        "-c",
+        PRUNE,
+        "sh",
+        expandHome(JOBS_DIR, home),
+        ...jobs.map((j) => jobIdPrefix(j.stack, j.step)),
+    ]);
+}
+
+/** Removes these directories when empty, in order (no error when absent or not empty). */
+export async function removeEmptyDirs(t: SshTarget, dirs: string[]): Promise<void> {
+    if (dirs.length > 0) {
+        const home = await remoteHome(t);
+        await runOk(t, [
+            "sh",
+            "-c",
+            'for d in "$@"; do rmdir -- "$d" 2>/dev/null; done; exit 0',
+            "sh",
+            ...dirs.map((d) => expandHome(d, home)),
+        ]);
+    }
+}
+
 /** Last lines of a command output, for error messages. */
 export function tail(text: string, lines = 25): string {
     const all = text.trimEnd().split("\n");
@@ -667,6 +756,7 @@ async function runJobOnce(t: SshTarget, spec: JobSpec): Promise<JobResult> {
                         "sh",
                         dir,
                         String(skipIfPresent.length),
+                        jobIdPrefix(spec.stack, spec.step),
                         ...skipIfPresent.map((f) => expandHome(f, home)),
                         ...files.map((f) => expandHome(f.path, home)),
                     ],

@@ -327,3 +327,14 @@ describe("project keys", () => {
         );
     });
 });
+
+describe("stack names", () => {
+    it("a name over 63 characters is refused, the message naming the limit", () => {
+        const sites = structuredClone(seedSites);
+        sites[1].name = "d" + "0".repeat(63);
+        assert.throws(
+            () => planTopology(sites, seedSettings),
+            /dcn-storage:sites\[1\]\.name: stack names are 1 to 63 characters/,
+        );
+    });
+});
