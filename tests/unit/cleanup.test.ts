@@ -11,20 +11,14 @@ import { JOB_HASH_GLOB, jobId, jobIdPrefix, pruneJobs, runJob, JobSpec } from ".
 import { stackWorkFiles, withoutCloud } from "../../providers/overcloudStack";
 import { STACK_STEPS } from "../../providers/baremetalNodes";
 import { CEPH_ADMIN_KEY_SCRIPT } from "../../providers/common";
-import { TestServer, startServer } from "./support/sshServer";
+import { TestServer, startServer, targetOf } from "./support/sshServer";
 
 let srv: TestServer;
 let target: SshTarget;
 
 before(async () => {
     srv = await startServer();
-    target = {
-        host: "127.0.0.1",
-        port: srv.port,
-        user: "stack",
-        hostKey: srv.hostKeyLine,
-        privateKey: srv.clientPrivateKey,
-    };
+    target = targetOf(srv);
 });
 
 after(async () => {

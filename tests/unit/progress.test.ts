@@ -9,7 +9,7 @@ import { formatDuration, phaseOf, progressModel } from "../../providers/remote/p
 import { stepLogPath, stepReport } from "../../providers/remote/report";
 import { LOCK_HELD, LOCK_WAIT, renderJobScript, runJob } from "../../providers/remote/jobs";
 import { closeAll, SshTarget } from "../../providers/remote/ssh";
-import { TestServer, startServer } from "./support/sshServer";
+import { TestServer, startServer, targetOf } from "./support/sshServer";
 import { deployJobCommands } from "../../providers/overcloudStack";
 import { shJoin } from "../../providers/remote/shell";
 import { parseArgs, siteMatches, stepLogs } from "../../tools/logs";
@@ -214,13 +214,7 @@ describe("step report of a real job (in-process ssh server)", () => {
     let root: string;
     before(async () => {
         srv = await startServer();
-        target = {
-            host: "127.0.0.1",
-            port: srv.port,
-            user: "stack",
-            hostKey: srv.hostKeyLine,
-            privateKey: srv.clientPrivateKey,
-        };
+        target = targetOf(srv);
         root = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-logs-"));
     });
     after(async () => {

@@ -32,7 +32,7 @@ import {
     writeFile,
 } from "../../providers/remote/jobs";
 import { shJoin } from "../../providers/remote/shell";
-import { TestServer, goodKeyPair, keyLine, startServer } from "./support/sshServer";
+import { TestServer, goodKeyPair, keyLine, startServer, targetOf } from "./support/sshServer";
 import { hostKeyPair } from "../support/ssh-keys";
 import { parseUndercloud } from "../../components/config";
 import { resolveUndercloud } from "../../components/connection";
@@ -43,13 +43,7 @@ let target: SshTarget;
 
 before(async () => {
     srv = await startServer();
-    target = {
-        host: "127.0.0.1",
-        port: srv.port,
-        user: "stack",
-        hostKey: srv.hostKeyLine,
-        privateKey: srv.clientPrivateKey,
-    };
+    target = targetOf(srv);
 });
 
 after(async () => {
@@ -466,14 +460,27 @@ describe("remote jobs", () => {
     it("with an identity, a rerun planning fewer commands re-attaches to the running job; markers follow the command, not its index", async () => {
         const log = path.join(srv.home, "phases.txt");
         const heat = { argv: ["sh", "-c", 'echo heat >> "$HOME/phases.txt"'] };
-        const config = { argv: ["sh", "-c", 'echo config >> "$HOME/phases.txt"; sleep 1'] };
+        // config-download runs until the rerun has found the job (not for a fixed time: under load
+        // the rerun's connection alone may take longer than any sleep).
+        const release = path.join(srv.home, "release-config");
+        const config = {
+            argv: [
+                "sh",
+                "-c",
+                'echo config >> "$HOME/phases.txt"; while [ ! -f "$HOME/release-config" ]; do sleep 0.05; done',
+            ],
+        };
         const full = { stack: "s9", step: "deploy", identity: "inputs-1", pollMs: 50, commands: [heat, config] };
         const first = runJob(target, full);
         while (!fs.existsSync(log) || !fs.readFileSync(log, "utf8").includes("config")) {
             await new Promise((r) => setTimeout(r, 20));
         }
         // The rerun sees the Heat phase done and plans config only: same inputs, same job.
-        const second = await runJob(target, { ...full, commands: [config] });
+        const second = await runJob(target, {
+            ...full,
+            commands: [config],
+            onStarted: () => fs.writeFileSync(release, ""),
+        });
         await first.catch(() => undefined);
         assert.equal(second.attached, true);
         assert.equal(fs.readFileSync(log, "utf8"), "heat\nconfig\n", "config-download ran once");

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { AddressInfo } from "node:net";
 import { Server, utils } from "ssh2";
 import { keyLine, parseableKeyPair, type KeyPair } from "../../support/ssh-keys";
+import type { SshTarget } from "../../../providers/remote/ssh";
 
 export interface TestServer {
     port: number;
@@ -27,6 +28,17 @@ export interface TestServer {
 }
 
 export { keyLine };
+
+/** The SshTarget of a test server, its host key pinned, as the stack user with the client key. */
+export function targetOf(srv: TestServer): SshTarget {
+    return {
+        host: "127.0.0.1",
+        port: srv.port,
+        user: "stack",
+        hostKey: srv.hostKeyLine,
+        privateKey: srv.clientPrivateKey,
+    };
+}
 
 /** See tests/support/ssh-keys.ts. */
 export const goodKeyPair = (): KeyPair => parseableKeyPair();
