@@ -64,7 +64,7 @@ import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
-export const PROVIDER_VERSION = "3"; // 2: inventory health (refresh detects a wiped working dir); 3: TripleO scale-in
+export const PROVIDER_VERSION = "4"; // 2: inventory health (refresh detects a wiped working dir); 3: TripleO scale-in; 4: destroy removes its jobs and work dir, step progress
 
 /** One network of a role (baremetal file `defaults.networks`). */
 export interface RoleNetwork {

@@ -59,7 +59,7 @@ import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
-export const PROVIDER_VERSION = "3"; // 2-3: client vars health (refresh detects a wiped ceph_client.yml)
+export const PROVIDER_VERSION = "4"; // 2-3: client vars health (refresh detects a wiped ceph_client.yml); 4: the key in use kept, jobs pruned on delete, step progress
 
 export interface CephPool {
     name: string;

@@ -41,7 +41,7 @@ import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
-export const PROVIDER_VERSION = "1";
+export const PROVIDER_VERSION = "2"; // 2: cephadm marker dirs, jobs pruned on delete, step progress
 
 export interface CephExportInputs extends BaseInputs {
     /** Stacks exported, in order (one CephExternalMultiConfig item each). */

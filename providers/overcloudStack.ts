@@ -75,7 +75,7 @@ import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
-export const PROVIDER_VERSION = "1";
+export const PROVIDER_VERSION = "2"; // 2: status table, seed -e order, Heat start retried; delete removes rc, clouds.yaml entry, jobs; step progress
 
 export type SiteKind = "central" | "dcn";
 
