@@ -96,7 +96,7 @@ describe("config changes that must not destroy a site", { skip: !toolchainBuilt(
         assert.ok(!fs.existsSync(path.join(home, "dcn", "dcn0")), "files left at the old place");
         const state = JSON.parse(lab.lab("state", "--json")) as { stacks: Array<{ name: string; status: string }> };
         assert.deepEqual(
-            state.stacks.map((s) => [s.name, s.status]),
+            state.stacks.map((s) => [s.name, s.status]).sort(([a], [b]) => a.localeCompare(b)),
             [
                 ["control-plane", "DEPLOY_SUCCESS"],
                 ["dcn0", "DEPLOY_SUCCESS"],
