@@ -14,3 +14,9 @@ pulumi stack select "$STACK" --create --non-interactive >/dev/null
 echo "[start] pulumi up on stack $STACK"
 pulumi up --yes --non-interactive --skip-preview "$@"
 npx --no-install tsx scripts/summary.ts "$STACK"
+# Where the time went: the run as a chart (from the program's own timings, logs/<stack>/timeline.jsonl).
+if timeline=$(npx --no-install tsx tools/timeline.ts --stack "$STACK" 2>&1); then
+  echo "[start] timeline of this run: $timeline"
+else
+  echo "[start] no timeline: $timeline"
+fi

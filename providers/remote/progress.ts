@@ -43,7 +43,16 @@ export interface ProgressState {
     failed: number;
 }
 
+/** A phase of a step, in time (ms epoch): what the deploy timeline draws (tools/timeline.ts). */
+export interface PhaseSpan {
+    phase: string;
+    start: number;
+    end: number;
+}
+
 export interface ProgressModel {
+    /** The phases so far, in order (a phase skipped as done in an earlier attempt is not one). */
+    spans(): PhaseSpan[];
     /** One output line of the job (already redacted); answers the lines to print. */
     line(l: string, now: number): string[];
     /** A clock tick: answers a heartbeat when one is due. */
@@ -142,11 +151,17 @@ export function progressModel(opts: ProgressOptions, start: number): ProgressMod
     let waitAnnounced = false;
     const waiting = (phase: string) => `${phase} waiting for the lock`;
     const done: Array<{ phase: string; ms: number; skipped?: boolean }> = [];
+    const spans: PhaseSpan[] = [];
 
     function fresh(phase: string | undefined, now: number): ProgressState {
         return { phase, phaseSince: now, tasks: 0, ok: 0, changed: 0, failed: 0 };
     }
     const closePhase = (now: number, skipped = false) => {
+        // Kept even when empty: lines come in batches, and a phase whose lines all arrived in one
+        // batch still happened.
+        if (st.phase !== undefined && !skipped) {
+            spans.push({ phase: st.phase, start: st.phaseSince, end: now });
+        }
         if (st.phase !== undefined) {
             const last = done[done.length - 1];
             if (last && last.phase === st.phase && !skipped && !last.skipped) {
@@ -304,6 +319,7 @@ export function progressModel(opts: ProgressOptions, start: number): ProgressMod
             return print(`done in ${formatDuration(now - start)}${list}`, now);
         },
         state: () => ({ ...st }),
+        spans: () => spans.map((x) => ({ ...x })),
     };
 }
 

@@ -44,6 +44,36 @@ export function stepLogPath(o: { site: string; step: string; logUrn?: string; lo
 }
 
 /**
+ * `logs/<pulumi stack>/timeline.jsonl`: one line per step the providers ran (StepTiming), what
+ * `npm run timeline` draws. Written by the program, so it holds on a real undercloud too.
+ */
+export function timelinePath(o: { logUrn?: string; logRoot?: string }): string {
+    const path = require("path") as typeof import("path");
+    return path.join(path.dirname(path.dirname(stepLogPath({ ...o, site: "x", step: "x" }))), "timeline.jsonl");
+}
+
+/** One step of a Pulumi run, as timeline.jsonl records it (times in ms epoch). */
+export interface StepTiming {
+    /** The Pulumi operation: when the provider process that ran the step started (ISO, seconds). */
+    run: string;
+    site: string;
+    step: string;
+    start: number;
+    end: number;
+    ok: boolean;
+    phases: Array<{ phase: string; start: number; end: number }>;
+}
+
+/**
+ * The id of the Pulumi operation this process serves: one dynamic-provider process serves every
+ * resource of one `pulumi up`/`destroy`, so its start time (to the second) tells the runs apart.
+ * Computed at each call (a module constant would be serialized with the program's value).
+ */
+export function runId(): string {
+    return new Date(Math.round((Date.now() - process.uptime() * 1000) / 1000) * 1000).toISOString();
+}
+
+/**
  * The project directory: the nearest one holding Pulumi.yaml from the working directory up (the
  * engine starts the provider in the program's directory, `bin/` for this project), else the cwd.
  */
@@ -65,7 +95,8 @@ export function stepReport(o: StepReportOptions): JobReport {
     const fs = require("fs") as typeof import("fs");
     const path = require("path") as typeof import("path");
     const file = stepLogPath(o);
-    const model = progressModel({ site: o.site, step: o.step, heartbeatMs: o.heartbeatMs }, Date.now());
+    const started = Date.now();
+    const model = progressModel({ site: o.site, step: o.step, heartbeatMs: o.heartbeatMs }, started);
     const pending: Promise<void>[] = [];
     const print =
         o.print ??
@@ -127,10 +158,21 @@ export function stepReport(o: StepReportOptions): JobReport {
                 }
             }
             const first = error ? error.message.split("\n")[0] : undefined;
+            const endedAt = Date.now();
+            const summary = model.end(endedAt, first);
+            recordTiming(o, {
+                run: runId(),
+                site: o.site,
+                step: o.step,
+                start: started,
+                end: endedAt,
+                ok: error === undefined,
+                phases: model.spans(),
+            });
             const where = fd !== undefined ? `; log ${path.relative(projectDir(), file) || file}` : "";
             // A failure's summary stays in the final "Diagnostics:" (with the error); a success's is live only.
             emit(
-                model.end(Date.now(), first).map((l) => l + where),
+                summary.map((l) => l + where),
                 error === undefined,
             );
             await Promise.all(pending);
@@ -192,4 +234,17 @@ function engineClient(): EngineLogClient | undefined {
         g.__dcnEngineClient = null;
     }
     return g.__dcnEngineClient ?? undefined;
+}
+
+/** Appends a step's timing to timeline.jsonl (0600; best effort: a timeline is not worth a failed step). */
+function recordTiming(o: { logUrn?: string; logRoot?: string }, t: StepTiming): void {
+    const fs = require("fs") as typeof import("fs");
+    const path = require("path") as typeof import("path");
+    const file = timelinePath(o);
+    try {
+        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+        fs.appendFileSync(file, JSON.stringify(t) + "\n", { mode: 0o600 });
+    } catch {
+        // the step's own log and the undercloud's out.log still hold what happened
+    }
 }

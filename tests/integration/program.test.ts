@@ -9,7 +9,9 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PulumiWorkspace, pulumiWorkspace, toolchainBuilt } from "../support/pulumi";
+import { spawnSync } from "node:child_process";
+import { PulumiWorkspace, projectRoot, pulumiWorkspace, toolchainBuilt } from "../support/pulumi";
+import { criticalPath, readRuns } from "../../tools/timeline";
 import {
     type LabLogEntry,
     type PrivateLab,
@@ -126,6 +128,54 @@ describe("program against the lab", { skip: !toolchainBuilt() && "toolchain not 
         assert.equal(out.sites.dcn0.status, "DEPLOY_SUCCESS");
         assert.match(out.sites.dcn1.cephFsid, /^[0-9a-f-]{36}$/);
         assert.deepEqual(out.sites["control-plane"].glanceStoreIds, ["central", "dcn0", "dcn1"]);
+    });
+
+    it("the program's own timings of that up: Heat phases one at a time, DCN config-downloads side by side, a chart", () => {
+        // Recorded by the providers (logs/<stack>/timeline.jsonl under the project), not the lab.
+        const logs = path.join(ws.projectDir, "logs", "it");
+        const file = path.join(logs, "timeline.jsonl");
+        assert.ok(fs.existsSync(file), `no ${file}`);
+        const runs = readRuns(fs.readFileSync(file, "utf8"));
+        assert.equal(runs.length, 1, "one run recorded");
+        const steps = runs[0].steps;
+        const spans = (phase: string, site?: string) =>
+            steps
+                .filter((s) => site === undefined || s.site === site)
+                .flatMap((s) => s.phases.filter((p) => p.phase === phase).map((p) => ({ ...p, site: s.site })));
+        // The times are when the program received each line: the runner long-polls the job, so
+        // they are late by up to one poll (2 s; 5 s allowed for a loaded machine).
+        const RESOLUTION = 5000;
+        const heats = spans("Heat");
+        assert.deepEqual(heats.map((h) => h.site).sort(), ["control-plane", "dcn0", "dcn1"]);
+        for (const a of heats)
+            for (const b of heats)
+                if (a !== b)
+                    assert.ok(
+                        a.end <= b.start + RESOLUTION || b.end <= a.start + RESOLUTION,
+                        `Heat of ${a.site} and ${b.site} overlap`,
+                    );
+        const [centralConfig] = spans("config-download", "control-plane");
+        for (const d of ["dcn0", "dcn1"])
+            assert.ok(centralConfig.end <= spans("Heat", d)[0].start + RESOLUTION, `central before ${d}`);
+        const [c0] = spans("config-download", "dcn0");
+        const [c1] = spans("config-download", "dcn1");
+        assert.ok(c0.start < c1.end && c1.start < c0.end, "DCN config-downloads overlap");
+        // The critical path ends with the last phase and runs through the central Heat phase.
+        const path_ = criticalPath(steps).map((r) => `${steps[r.step].site} ${steps[r.step].phases[r.phase].phase}`);
+        assert.ok(path_.includes("control-plane Heat"), path_.join(" → "));
+        const png = path.join(logs, "timeline.png");
+        const r = spawnSync(
+            process.execPath,
+            ["--import", "tsx", path.join(projectRoot, "tools", "timeline.ts"), "--stack", "it"],
+            {
+                env: { ...process.env, DCN_LOG_DIR: path.join(ws.projectDir, "logs") },
+                encoding: "utf8",
+            },
+        );
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout.trim(), png);
+        assert.deepEqual([...fs.readFileSync(png).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], "a PNG");
+        console.log(`timeline: ${steps.length} steps; critical path ${path_.join(" → ")}`);
     });
 
     it("preview right after shows no changes and runs no mutating command", async () => {
