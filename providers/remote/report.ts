@@ -34,13 +34,23 @@ export interface StepReportOptions {
     logRoot?: string;
 }
 
-/** `logs/<pulumi stack>/<site>/<step>.log`, from the resource's URN (`unknown-stack` without one). */
-export function stepLogPath(o: { site: string; step: string; logUrn?: string; logRoot?: string }): string {
+/** File-name-safe form of a path segment. */
+function safeSegment(s: string): string {
+    return s.replace(/[^A-Za-z0-9_.,+=-]/g, "_").replace(/^\.+/, "_");
+}
+
+/** `logs/<pulumi stack>`, from the resource's URN (`unknown-stack` without one). */
+export function stackLogDir(o: { logUrn?: string; logRoot?: string }): string {
     const path = require("path") as typeof import("path");
     const root = o.logRoot ?? process.env.DCN_LOG_DIR ?? path.join(projectDir(), "logs");
     const m = /^urn:pulumi:([^:]+)::/.exec(o.logUrn ?? "");
-    const safe = (s: string) => s.replace(/[^A-Za-z0-9_.,+=-]/g, "_").replace(/^\.+/, "_");
-    return path.join(root, safe(m ? m[1] : "unknown-stack"), safe(o.site), `${safe(o.step)}.log`);
+    return path.join(root, safeSegment(m ? m[1] : "unknown-stack"));
+}
+
+/** `logs/<pulumi stack>/<site>/<step>.log`. */
+export function stepLogPath(o: { site: string; step: string; logUrn?: string; logRoot?: string }): string {
+    const path = require("path") as typeof import("path");
+    return path.join(stackLogDir(o), safeSegment(o.site), `${safeSegment(o.step)}.log`);
 }
 
 /**
@@ -49,7 +59,7 @@ export function stepLogPath(o: { site: string; step: string; logUrn?: string; lo
  */
 export function timelinePath(o: { logUrn?: string; logRoot?: string }): string {
     const path = require("path") as typeof import("path");
-    return path.join(path.dirname(path.dirname(stepLogPath({ ...o, site: "x", step: "x" }))), "timeline.jsonl");
+    return path.join(stackLogDir(o), "timeline.jsonl");
 }
 
 /** One step of a Pulumi run, as timeline.jsonl records it (times in ms epoch). */
