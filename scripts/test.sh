@@ -26,8 +26,10 @@ for tier in "${tiers[@]}"; do
 done
 run() { node --import tsx --test --test-concurrency=1 --test-reporter=spec "$@"; }
 
-((${#real[@]})) || exec run "${files[@]}" "$@"
-((${#files[@]})) || exec run "${real[@]}" "$@"
+# One lane only (a tier without the real-TripleO file, or that file alone). `run` is a function:
+# not for `exec`.
+if ((${#real[@]} == 0)); then run "${files[@]}" "$@"; exit; fi
+if ((${#files[@]} == 0)); then run "${real[@]}" "$@"; exit; fi
 
 real_log="$(mktemp "${TMPDIR:-/tmp}/dcn-real-lane.XXXXXX")"
 echo "npm test: ${real[*]} runs beside the other files; its report follows theirs (live: $real_log)"
