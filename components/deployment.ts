@@ -86,7 +86,7 @@ export class Deployment extends pulumi.ComponentResource {
                 ...conn,
                 stacks: [plan.central.name],
                 outputFile: `${plan.central.workDir}/ceph-export-${plan.central.name}.yaml`,
-                sourceHashes: [this.central.ceph.cephHash],
+                sourceSpecs: [this.central.cephIdentity],
                 timeoutMinutes: plan.settings.timeoutMinutes.export,
             },
             { parent: this.central },
@@ -98,7 +98,7 @@ export class Deployment extends pulumi.ComponentResource {
                     ...conn,
                     stacks: this.dcns.map((s) => s.plan.name),
                     outputFile: `${plan.central.workDir}/ceph-export-dcn-stacks.yaml`,
-                    sourceHashes: this.dcns.map((s) => s.ceph.cephHash),
+                    sourceSpecs: this.dcns.map((s) => s.cephIdentity),
                     timeoutMinutes: plan.settings.timeoutMinutes.export,
                 },
                 { parent: this.central },
@@ -107,7 +107,7 @@ export class Deployment extends pulumi.ComponentResource {
 
         const centralStack = this.central.deploy({
             files: { dcnCephExportFile: this.dcnCephExport?.outputFile ?? "" },
-            hashes: this.dcnCephExport ? { dcnCephExport: this.dcnCephExport.exportHash } : {},
+            specs: this.dcnCephExport ? { dcnCephExport: this.dcnCephExport.exportSpec } : {},
         });
         for (const dcn of this.dcns) {
             dcn.deploy({
@@ -115,9 +115,9 @@ export class Deployment extends pulumi.ComponentResource {
                     centralExportFile: centralStack.exportFile,
                     centralCephExportFile: this.centralCephExport.outputFile,
                 },
-                hashes: {
-                    centralExport: centralStack.exportHash,
-                    centralCephExport: this.centralCephExport.exportHash,
+                specs: {
+                    centralExport: centralStack.exportSpec,
+                    centralCephExport: this.centralCephExport.exportSpec,
                 },
                 central: centralStack,
             });
@@ -141,9 +141,9 @@ export class Deployment extends pulumi.ComponentResource {
 
         if (plan.settings.validation.enabled) {
             const stacks = [this.central, ...this.dcns].map((s) => s.overcloud!);
-            const stackDeploys: Record<string, pulumi.Input<string>> = {};
+            const stackSpecs: Record<string, pulumi.Input<string>> = {};
             for (const s of [this.central, ...this.dcns]) {
-                stackDeploys[s.plan.name] = pulumi.interpolate`${s.overcloud!.deployHash}@${s.overcloud!.deployedAt}`;
+                stackSpecs[s.plan.name] = s.overcloud!.deploySpec;
             }
             this.validation = new MultistoreValidation(
                 `${plan.central.name}-validation`,
@@ -155,7 +155,7 @@ export class Deployment extends pulumi.ComponentResource {
                     network: plan.settings.validation.network,
                     copyTimeoutMinutes: plan.settings.validation.copyTimeoutMinutes,
                     bootTimeoutMinutes: plan.settings.validation.bootTimeoutMinutes,
-                    stackDeploys,
+                    stackSpecs,
                 },
                 {
                     parent: this,

@@ -4,13 +4,13 @@
  * the other sites, the overcloud stack (`deploy`) and its post-deploy sanity check: a one-shot
  * `@pulumi/command` remote.Command (central: `openstack token issue`; DCN: `openstack aggregate
  * show <az>` against central) over SSH with the undercloud's host key pinned, re-run whenever the
- * stack is redeployed (its triggers are the stack's deploy hash and deploy time).
+ * stack is redeployed (its trigger is the stack's deploy spec).
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { BaremetalNodes } from "../providers/baremetalNodes";
 import { CephCluster } from "../providers/cephCluster";
-import { UndercloudArg } from "../providers/common";
+import { UndercloudArg, sha256, stableStringify } from "../providers/common";
 import { GlanceMultistore, GlanceStore } from "../providers/glanceMultistore";
 import { DeployFiles, OvercloudStack, SiteKind, sanityCommands, siteOverrides } from "../providers/overcloudStack";
 import { shJoin } from "../providers/remote/shell";
@@ -37,8 +37,8 @@ export interface SiteDeployArgs {
         centralExportFile?: pulumi.Input<string>;
         centralCephExportFile?: pulumi.Input<string>;
     };
-    /** Content hashes of those files (a change re-runs this site's deploy). */
-    hashes: Record<string, pulumi.Input<string>>;
+    /** Specs of those files' producers (a change re-runs this site's deploy; known at preview). */
+    specs: Record<string, pulumi.Input<string>>;
     /** DCN: central's overcloud stack (its rc file is used for the AZ aggregate check). */
     central?: OvercloudStack;
 }
@@ -57,6 +57,16 @@ export function sanityCheckCommand(kind: SiteKind, az: string, rcFile: string, c
     return shJoin(check.argv);
 }
 
+/**
+ * What a Ceph export of the site's cluster holds comes from (tripleoclient export.py export_ceph:
+ * cluster name, fsid, the client key, the mon hosts' IPs on the storage network): the cluster made
+ * (`cephId`, CephCluster's id), its key generation, and the mon roles (instances and networks).
+ */
+export function cephIdentityOf(plan: SitePlan, cephId: string): string {
+    const monRoles = plan.roles.filter((r) => plan.cephMonRoles.includes(r.name));
+    return sha256(stableStringify({ id: cephId, cluster: plan.cephCluster, key: plan.cephKeyGeneration, monRoles }));
+}
+
 export class Site extends pulumi.ComponentResource {
     public readonly plan: SitePlan;
     public readonly metal: BaremetalNodes;
@@ -64,6 +74,13 @@ export class Site extends pulumi.ComponentResource {
     public readonly glance: GlanceMultistore;
     /** This site's store, as the other sites' Glance lists it. */
     public readonly glanceStore: GlanceStore;
+    /**
+     * What a Ceph export of this site's cluster holds comes from (CephExport.sourceSpecs): the
+     * cluster made (its id carries the fsid of clusters made since it does), its cephx key
+     * generation, its mon hosts (roles, instances, networks: the mon IPs). Known at preview; a
+     * scale-out that adds no mon changes none of it, so no export and no other site re-runs.
+     */
+    public readonly cephIdentity: pulumi.Output<string>;
     public overcloud?: OvercloudStack;
     /** Post-deploy sanity check (absent when `settings.sanityChecks` is false). */
     public sanityCheck?: command.remote.Command;
@@ -100,7 +117,7 @@ export class Site extends pulumi.ComponentResource {
                 stack: plan.name,
                 clusterName: plan.cephCluster,
                 metalFile: this.metal.metalFile,
-                metalHash: this.metal.metalHash,
+                metalSpec: this.metal.metalSpec,
                 rolesFile: this.metal.rolesFile,
                 networkDataFile: settings.networkDataFile,
                 containerPrepareFile: settings.containerPrepareFile,
@@ -111,6 +128,8 @@ export class Site extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+
+        this.cephIdentity = this.ceph.id.apply((id) => cephIdentityOf(plan, id));
 
         this.glanceStore = {
             id: plan.glanceStore,
@@ -168,11 +187,11 @@ export class Site extends pulumi.ComponentResource {
                 networkDataFile: settings.networkDataFile,
                 files,
                 overrides: siteOverrides(plan.kind, plan.cephCluster, plan.az, plan.overrides),
-                consumedHashes: {
-                    metal: this.metal.metalHash,
-                    ceph: this.ceph.cephHash,
+                consumedSpecs: {
+                    metal: this.metal.metalSpec,
+                    ceph: this.ceph.cephSpec,
                     glance: this.glance.contentHash,
-                    ...d.hashes,
+                    ...d.specs,
                 },
                 deployArgs: settings.deployArgs,
                 az: plan.az,
@@ -198,7 +217,7 @@ export class Site extends pulumi.ComponentResource {
                     create: pulumi
                         .all([overcloud.rcFile, d.central?.rcFile ?? ""])
                         .apply(([rc, centralRc]) => sanityCheckCommand(plan.kind, plan.az, rc, centralRc)),
-                    triggers: [overcloud.deployHash, overcloud.deployedAt],
+                    triggers: [overcloud.deploySpec],
                     addPreviousOutputInEnv: false,
                 },
                 { parent: this, dependsOn: d.central ? [overcloud, d.central] : [overcloud] },

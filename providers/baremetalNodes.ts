@@ -32,6 +32,7 @@ import {
     baseShape,
     checkWith,
     containsUnknown,
+    derive,
     diffByPolicy,
     diffResult,
     guardChanges,
@@ -41,6 +42,7 @@ import {
     stepProgress,
     remotePath,
     sha256,
+    specOf,
     stackRenameRefusal,
     targetOf,
     unk,
@@ -64,7 +66,7 @@ import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
-export const PROVIDER_VERSION = "4"; // 2: inventory health (refresh detects a wiped working dir); 3: TripleO scale-in; 4: destroy removes its jobs and work dir, step progress
+export const PROVIDER_VERSION = "5"; // 2: inventory health (refresh detects a wiped working dir); 3: TripleO scale-in; 4: destroy removes its jobs and work dir, step progress; 5: metalSpec and file paths derived by check
 
 /** One network of a role (baremetal file `defaults.networks`). */
 export interface RoleNetwork {
@@ -164,8 +166,13 @@ export interface BaremetalNodesOutputs extends BaremetalNodesInputs {
      * (`provisioned: false`): what the next update renders, so indexes never shift.
      */
     layout: LayoutRole[];
-    /** sha256 of the deployed-metal file: consumers re-run when it changes. */
+    /** sha256 of the deployed-metal file (refresh records what is there). */
     metalHash: string;
+    /**
+     * What the deployed metal is made of (stack, roles and instances, network data, templates,
+     * VIPs): consumers re-run when it changes. Derived by check, so known at preview (`derive`).
+     */
+    metalSpec: string;
     /**
      * False when refresh found the metal file but not the stack's inventory
      * (`~/overcloud-deploy/<stack>/tripleo-ansible-inventory.yaml`, wiped by `overcloud delete`):
@@ -193,7 +200,33 @@ export const POLICY: DiffPolicy = {
     update: ["roles", "networkDataFile", "templatesDir", "vips", "concurrency", "workDir"],
     quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes", "ceph"],
     location: "workDir",
+    derived: ["metalSpec", "rolesFile", "baremetalFile", "metalFile", "networkFile", "vipsFile"],
 };
+
+/** The metal's spec (undefined while an input is unknown). */
+export function metalSpecOf(inputs: BaremetalNodesInputs): string | undefined {
+    const { stack, roles, networkDataFile, templatesDir, vips } = inputs;
+    return specOf({ stack, roles, networkDataFile, templatesDir, vips });
+}
+
+/**
+ * What check derives (`derive` in providers/common.ts): the spec of the metal and, with the
+ * undercloud's $HOME, the generated files' paths, as provision writes them.
+ */
+export function derivedOf(inputs: BaremetalNodesInputs, home: string | undefined): Record<string, unknown> {
+    const { stack, vips } = inputs;
+    const f = home === undefined ? undefined : filesOf(stack, expandHome(inputs.workDir, home));
+    return {
+        metalSpec: metalSpecOf(inputs),
+        ...(f && {
+            rolesFile: f.rolesFile,
+            baremetalFile: f.baremetalFile,
+            metalFile: f.metalFile,
+            networkFile: f.networkFile,
+            vipsFile: vips.length > 0 ? f.vipsFile : "",
+        }),
+    };
+}
 
 export function inputSchema() {
     const role = z.object({
@@ -273,6 +306,9 @@ export const baremetalNodesProvider: pulumi.dynamic.ResourceProvider = traced("B
                     r.failures.push({ property: "roles", reason: problem });
                 }
             }
+        }
+        if (r.failures.length === 0) {
+            r.inputs = await derive(olds, news, (home) => derivedOf(news, home));
         }
         return r;
     },
@@ -442,6 +478,7 @@ async function provision(
         nodes: parseDeployedMetal(text, inputs.roles),
         layout,
         metalHash: sha256(text),
+        metalSpec: metalSpecOf(inputs) ?? "",
         healthy: true,
     };
 }
@@ -942,6 +979,7 @@ export class BaremetalNodes extends DcnResource {
     declare public readonly vipsFile: pulumi.Output<string>;
     declare public readonly nodes: pulumi.Output<MetalNode[]>;
     declare public readonly metalHash: pulumi.Output<string>;
+    declare public readonly metalSpec: pulumi.Output<string>;
 
     constructor(name: string, args: BaremetalNodesArgs, opts?: pulumi.CustomResourceOptions) {
         super(
@@ -966,6 +1004,7 @@ export class BaremetalNodes extends DcnResource {
                     "nodes",
                     "layout",
                     "metalHash",
+                    "metalSpec",
                     "healthy",
                 ],
             },

@@ -35,6 +35,7 @@ import {
     Move,
     baseShape,
     checkWith,
+    derive,
     diffByPolicy,
     diffResult,
     guardChanges,
@@ -44,6 +45,7 @@ import {
     stepProgress,
     remotePath,
     sha256,
+    specOf,
     stackRenameRefusal,
     targetOf,
     unk,
@@ -59,7 +61,7 @@ import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
-export const PROVIDER_VERSION = "4"; // 2-3: client vars health (refresh detects a wiped ceph_client.yml); 4: the key in use kept, jobs pruned on delete, step progress
+export const PROVIDER_VERSION = "5"; // 2-3: client vars health (refresh detects a wiped ceph_client.yml); 4: the key in use kept, jobs pruned on delete, step progress; 5: metalSpec consumed, cephSpec and paths derived by check, fsid in new ids
 
 export interface CephPool {
     name: string;
@@ -72,8 +74,8 @@ export interface CephClusterInputs extends BaseInputs {
     clusterName: string;
     /** Deployed-metal file of the stack (from BaremetalNodes). */
     metalFile: string;
-    /** Its content hash: a changed metal file re-runs the deploy. */
-    metalHash: string;
+    /** The metal's spec (BaremetalNodes.metalSpec): a changed metal re-runs the deploy. */
+    metalSpec: string;
     rolesFile: string;
     networkDataFile: string;
     containerPrepareFile: string;
@@ -92,8 +94,13 @@ export interface CephClusterOutputs extends CephClusterInputs {
     clientUserName: string;
     /** Secret (additionalSecretOutputs). */
     clientKey: string;
-    /** sha256 of the deployed-ceph file. */
+    /** sha256 of the deployed-ceph file (refresh records what is there). */
     cephHash: string;
+    /**
+     * What the deployed Ceph is made of (the metal's spec, pools, key generation, …): the stack's
+     * deploy re-runs when it changes. Derived by check, so known at preview (`derive`).
+     */
+    cephSpec: string;
     /** `~/overcloud-deploy/<stack>/ceph_client.yml`: the source of `export ceph`. */
     clientVarsFile: string;
     /**
@@ -115,7 +122,7 @@ export const POLICY: DiffPolicy = {
     update: [
         "workDir",
         "metalFile",
-        "metalHash",
+        "metalSpec",
         "rolesFile",
         "networkDataFile",
         "containerPrepareFile",
@@ -124,7 +131,39 @@ export const POLICY: DiffPolicy = {
         "clientKeyGeneration",
     ],
     quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes"],
+    derived: ["cephSpec", "cephFile", "poolsFile", "clientVarsFile"],
+    adopted: ["metalSpec"],
 };
+
+/** The cluster's spec (undefined while an input is unknown). */
+export function cephSpecOf(inputs: CephClusterInputs): string | undefined {
+    const { stack, clusterName, metalSpec, networkDataFile, containerPrepareFile, singleHostDefaults, pools } = inputs;
+    const clientKeyGeneration = inputs.clientKeyGeneration;
+    return specOf({
+        stack,
+        clusterName,
+        metalSpec,
+        networkDataFile,
+        containerPrepareFile,
+        singleHostDefaults,
+        pools,
+        clientKeyGeneration,
+    });
+}
+
+/**
+ * What check derives (`derive` in providers/common.ts): the spec of the cluster (not the paths of
+ * the metal's files: they move with the work dir, the cluster stays) and, with the undercloud's
+ * $HOME, the generated files' paths, as the deploy writes them.
+ */
+export function derivedOf(inputs: CephClusterInputs, home: string | undefined): Record<string, unknown> {
+    const { stack } = inputs;
+    const f = home === undefined ? undefined : cephFilesOf(stack, expandHome(inputs.workDir, home));
+    return {
+        cephSpec: cephSpecOf(inputs),
+        ...(f && home && { cephFile: f.cephFile, poolsFile: f.poolsFile, clientVarsFile: clientVarsPath(stack, home) }),
+    };
+}
 
 export function inputSchema() {
     const path = remotePath();
@@ -133,7 +172,7 @@ export function inputSchema() {
         stack: unk(z.string().regex(STACK_NAME)),
         clusterName: unk(z.string().regex(CEPH_CLUSTER_NAME, "Ceph cluster names are [a-zA-Z0-9]+")),
         metalFile: path,
-        metalHash: unk(z.string()),
+        metalSpec: unk(z.string()),
         rolesFile: path,
         networkDataFile: path,
         containerPrepareFile: path,
@@ -160,6 +199,9 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = traced("Ceph
     async check(olds: CephClusterInputs, news: CephClusterInputs) {
         const r = checkWith(inputSchema(), news);
         r.failures.push(...guardChanges(POLICY, olds, news, (k, o, n) => refusal(k, o, n, news.stack)));
+        if (r.failures.length === 0) {
+            r.inputs = await derive(olds, news, (home) => derivedOf(news, home));
+        }
         return r;
     },
 
@@ -168,7 +210,10 @@ export const cephClusterProvider: pulumi.dynamic.ResourceProvider = traced("Ceph
     },
 
     async create(inputs: CephClusterInputs) {
-        return { id: `${inputs.stack}/${inputs.clusterName}`, outs: await deploy(inputs, true) };
+        const outs = await deploy(inputs, true);
+        // The fsid in the id: a cluster made anew (a replace, or one refresh found gone) has a new
+        // id, which the Ceph exports consume (components/site.ts cephIdentity).
+        return { id: `${inputs.stack}/${inputs.clusterName}/${outs.fsid}`, outs };
     },
 
     async read(id: string, props: CephClusterOutputs) {
@@ -277,7 +322,7 @@ async function deploy(
         step: "ceph",
         // Not the key: a retry after a dropped connection finds the same job.
         identity: sha256(
-            renderPoolsFile(inputs.pools, clientVars) + inputs.metalHash + String(inputs.clientKeyGeneration),
+            renderPoolsFile(inputs.pools, clientVars) + inputs.metalSpec + String(inputs.clientKeyGeneration),
         ),
         timeoutMs: inputs.timeoutMinutes * 60000,
         secrets: [...knownSecrets(inputs, olds), ...(keyInUse ? [keyInUse] : [])],
@@ -329,6 +374,7 @@ function outputsOf(
         clientUserName: p.clientUserName,
         clientKey: p.clientKey,
         cephHash: sha256(text),
+        cephSpec: cephSpecOf(inputs) ?? "",
         clientVarsFile,
         healthy: true,
     };
@@ -627,8 +673,8 @@ export interface CephClusterArgs extends BaseArgs {
     clusterName: pulumi.Input<string>;
     /** Deployed-metal file of the stack. */
     metalFile: pulumi.Input<string>;
-    /** Hash of the deployed-metal file (re-deploys when the metal changes). */
-    metalHash: pulumi.Input<string>;
+    /** The metal's spec (BaremetalNodes.metalSpec: re-deploys when the metal changes). */
+    metalSpec: pulumi.Input<string>;
     /** Roles file of the stack. */
     rolesFile: pulumi.Input<string>;
     /** Shared network data file. */
@@ -656,6 +702,7 @@ export class CephCluster extends DcnResource {
     /** Secret. */
     declare public readonly clientKey: pulumi.Output<string>;
     declare public readonly cephHash: pulumi.Output<string>;
+    declare public readonly cephSpec: pulumi.Output<string>;
 
     constructor(name: string, args: CephClusterArgs, opts?: pulumi.CustomResourceOptions) {
         super(
@@ -678,6 +725,7 @@ export class CephCluster extends DcnResource {
                     "clientUserName",
                     "clientKey",
                     "cephHash",
+                    "cephSpec",
                     "clientVarsFile",
                     "healthy",
                 ],

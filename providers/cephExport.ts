@@ -21,6 +21,7 @@ import {
     DiffPolicy,
     baseShape,
     checkWith,
+    derive,
     diffByPolicy,
     diffResult,
     guardChanges,
@@ -29,6 +30,7 @@ import {
     stepProgress,
     remotePath,
     sha256,
+    specOf,
     targetOf,
     unk,
     updateByPolicy,
@@ -41,15 +43,18 @@ import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
-export const PROVIDER_VERSION = "2"; // 2: cephadm marker dirs, jobs pruned on delete, step progress
+export const PROVIDER_VERSION = "3"; // 2: cephadm marker dirs, jobs pruned on delete, step progress; 3: sourceSpecs consumed, exportSpec derived by check
 
 export interface CephExportInputs extends BaseInputs {
     /** Stacks exported, in order (one CephExternalMultiConfig item each). */
     stacks: string[];
     /** Export file on the undercloud. */
     outputFile: string;
-    /** Hashes of the exported clusters' deployed-ceph files: a redeployed cluster re-exports. */
-    sourceHashes: string[];
+    /**
+     * What each exported cluster's export holds comes from (components/site.ts cephIdentity: the
+     * cluster made, its key generation, its mon hosts): a change re-exports.
+     */
+    sourceSpecs: string[];
     /** `--cephx-key-client-name` (default openstack). */
     keyClientName: string;
     /**
@@ -76,8 +81,10 @@ export interface ExternalCephCluster {
 export interface CephExportOutputs extends CephExportInputs {
     /** Parsed CephExternalMultiConfig (secret: it holds cephx keys). */
     clusters: ExternalCephCluster[];
-    /** sha256 of the export file. */
+    /** sha256 of the export file (refresh records what is there). */
     exportHash: string;
+    /** What the export is made of: the stacks deploying with it re-run when it changes. Derived by check. */
+    exportSpec: string;
 }
 
 // ---------------------------------------------------------------- diff policy
@@ -85,10 +92,23 @@ export interface CephExportOutputs extends CephExportInputs {
 /** No identity key: the export is a file, and a new `outputFile` moves it (never a delete-first replace). */
 export const POLICY: DiffPolicy = {
     replace: [],
-    update: ["stacks", "sourceHashes", "keyClientName", "configDownloadDir", "outputFile"],
+    update: ["stacks", "sourceSpecs", "keyClientName", "configDownloadDir", "outputFile"],
     quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes"],
     location: "outputFile",
+    derived: ["exportSpec"],
+    adopted: ["sourceSpecs"],
 };
+
+/** What check derives (`derive` in providers/common.ts): the export's spec (not its path: a move is no new export). */
+export function derivedOf(inputs: CephExportInputs): Record<string, unknown> {
+    return { exportSpec: exportSpecOf(inputs) };
+}
+
+/** The export's spec (undefined while an input is unknown). */
+export function exportSpecOf(inputs: CephExportInputs): string | undefined {
+    const { stacks, sourceSpecs, keyClientName } = inputs;
+    return specOf({ stacks, sourceSpecs, keyClientName });
+}
 
 export function inputSchema() {
     const path = remotePath();
@@ -96,7 +116,7 @@ export function inputSchema() {
         ...baseShape(),
         stacks: unk(z.array(unk(z.string().regex(STACK_NAME))).min(1)),
         outputFile: path,
-        sourceHashes: unk(z.array(unk(z.string()))),
+        sourceSpecs: unk(z.array(unk(z.string()))),
         keyClientName: unk(z.string().regex(/^[a-z][a-z0-9_-]*$/)),
         configDownloadDir: z.union([path, z.literal("")]),
         timeoutMinutes: unk(z.number().positive()),
@@ -109,6 +129,9 @@ export const cephExportProvider: pulumi.dynamic.ResourceProvider = traced("CephE
     async check(olds: CephExportInputs, news: CephExportInputs) {
         const r = checkWith(inputSchema(), news);
         r.failures.push(...guardChanges(POLICY, olds, news, () => ""));
+        if (r.failures.length === 0) {
+            r.inputs = await derive(olds, news, () => derivedOf(news));
+        }
         return r;
     },
 
@@ -169,7 +192,7 @@ async function exportCeph(inputs: CephExportInputs, olds?: CephExportOutputs): P
         stack: inputs.stacks.join(","),
         step: "export-ceph",
         // A redeployed cluster is a new export: the same argv must not re-attach to the old job.
-        identity: sha256(inputs.sourceHashes.join(",")),
+        identity: sha256(inputs.sourceSpecs.join(",")),
         timeoutMs: inputs.timeoutMinutes * 60000,
         report: stepProgress(inputs, inputs.stacks.join("+"), "export-ceph"),
         secrets: knownSecrets(inputs, olds),
@@ -203,7 +226,7 @@ async function exportCeph(inputs: CephExportInputs, olds?: CephExportOutputs): P
             `export ceph of ${inputs.stacks.join(",")} produced ${clusters.length} clusters (${got.join(",")})`,
         );
     }
-    return { ...inputs, clusters, exportHash: sha256(text) };
+    return { ...inputs, clusters, exportHash: sha256(text), exportSpec: exportSpecOf(inputs) ?? "" };
 }
 
 // ---------------------------------------------------------------- remote commands
@@ -260,8 +283,8 @@ export interface CephExportArgs extends BaseArgs {
     stacks: pulumi.Input<pulumi.Input<string>[]>;
     /** Export file on the undercloud (absolute or `~/`). Identity. */
     outputFile: pulumi.Input<string>;
-    /** Content hashes of the exported clusters (their CephCluster.cephHash). */
-    sourceHashes: pulumi.Input<pulumi.Input<string>[]>;
+    /** What each exported cluster's export holds comes from (components/site.ts cephIdentity). */
+    sourceSpecs: pulumi.Input<pulumi.Input<string>[]>;
     /** Exported key's client name; default `openstack`. */
     keyClientName?: pulumi.Input<string>;
     /** `--config-download-dir`; default a marker dir next to the export file (see CephExportInputs). */
@@ -276,6 +299,7 @@ export class CephExport extends DcnResource {
     /** Secret: holds cephx keys. */
     declare public readonly clusters: pulumi.Output<ExternalCephCluster[]>;
     declare public readonly exportHash: pulumi.Output<string>;
+    declare public readonly exportSpec: pulumi.Output<string>;
 
     constructor(name: string, args: CephExportArgs, opts?: pulumi.CustomResourceOptions) {
         super(
@@ -290,7 +314,7 @@ export class CephExport extends DcnResource {
                     configDownloadDir: args.configDownloadDir ?? "",
                     timeoutMinutes: args.timeoutMinutes ?? 30,
                 },
-                outputs: ["clusters", "exportHash"],
+                outputs: ["clusters", "exportHash", "exportSpec"],
                 secretOutputs: ["clusters"],
             },
             opts,

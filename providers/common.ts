@@ -22,6 +22,10 @@
  *   may change only when `undercloud.sameAs` names the previous undercloud (`undercloudProblem`).
  * - `logUrn` (the resource's own URN, only where its progress lines go: providers/remote/report.ts)
  *   is not compared either: resources created before it existed get it with their next real update.
+ * - `derived` keys are what `check` adds for the dependents (paths, specs: `derive` below), known
+ *   at preview so that the plan is exact; functions of the other inputs, never compared.
+ * - `adopted` keys replaced older ones (content hashes became specs): absent from the outputs of a
+ *   resource created before, they are stored by a quiet update; a real change re-runs the step.
  * - The serialized provider code (`__provider`) is NOT compared: editing provider code alone
  *   shows no diff, so `preview --expect-no-changes` stays stable across cosmetic code changes.
  *   To push new code into state (destroy/refresh run the code stored in state), bump the
@@ -31,7 +35,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { JobReport, remoteHome, runOk } from "./remote/jobs";
 import { stepReport } from "./remote/report";
-import { SshTarget, fingerprint, parsePublicKeyLine } from "./remote/ssh";
+import { SshTarget, connectionKey, fingerprint, parsePublicKeyLine } from "./remote/ssh";
 import { redact } from "./remote/redact";
 import { HOST_NAME, expandHome, isRemotePath } from "./remote/shell";
 
@@ -84,6 +88,8 @@ export interface BaseInputs {
      * resources created before it existed (their lines go to the Stack row); never diffed.
      */
     logUrn?: string;
+    /** The undercloud's $HOME as check last read it (`derive`): later checks need no connection. Never diffed. */
+    undercloudHome?: string;
 }
 
 /** `user@host:port`: how messages and `undercloud.sameAs` name an undercloud. */
@@ -284,6 +290,79 @@ export function stableStringify(v: unknown): string {
     return JSON.stringify(v ?? null);
 }
 
+/**
+ * What a resource hands its dependents, as `check` derives it (the policy's `derived` keys).
+ *
+ * At preview the engine gives an updating (or new) dynamic resource's outputs as its CHECKED
+ * INPUTS: the Node dynamic provider never says it supports previews (sdk/go/common/resource/plugin/
+ * provider_plugin.go, Update and Create with `Preview`), so every other output is unknown, and an
+ * unknown input makes every dependent show as changing: the phantom updates of issue 12. So each
+ * output a dependent reads is derived in `check` from inputs alone: specs, hashes of what a step
+ * consumes that change exactly when its result can (a remote file's content hash is known only
+ * after the step ran), and file paths, which need the undercloud's $HOME (`undercloudHome`).
+ *
+ * $HOME comes from the old inputs (stored by an earlier check) while the undercloud is the same;
+ * else, for a resource that exists, it is read once per process: a plain preview of a deployed
+ * stack connects only the first time after this code arrived. Where it cannot (a runner without
+ * access), the paths are left out and their dependents show as changing, as before; a plan saved
+ * by such a preview may then be refused by an up that can connect. A new resource needs no $HOME:
+ * what depends on it changes anyway. A spec built from an unknown input is unknown, not absent: a
+ * preview's saved plan records an unknown as "any value", an absent key as "removed", which the
+ * up's known value would violate.
+ */
+export async function derive<T extends BaseInputs>(
+    olds: Partial<T> | undefined,
+    news: T,
+    values: (home: string | undefined) => Record<string, unknown>,
+): Promise<T> {
+    const exists = Object.keys(olds ?? {}).length > 0;
+    let home: string | undefined;
+    if (exists && !containsUnknown(news.undercloud) && !containsUnknown(news.privateKey)) {
+        home = sameUndercloud(olds!.undercloud, news.undercloud) ? olds!.undercloudHome : undefined;
+        home ??= await homeForChecks(news);
+    }
+    let derived: Record<string, unknown>;
+    try {
+        derived = values(home);
+    } catch {
+        return news; // inputs of a shape check refuses anyway
+    }
+    const out: Record<string, unknown> = { ...(news as object) };
+    if (home !== undefined) {
+        out.undercloudHome = home;
+    }
+    for (const [k, v] of Object.entries(derived)) {
+        out[k] = v === undefined || JSON.stringify(v).includes(UNKNOWN) ? UNKNOWN : v;
+    }
+    return out as T;
+}
+
+function sameUndercloud(a: UndercloudInput | undefined, b: UndercloudInput): boolean {
+    return a !== undefined && a.host === b.host && a.port === b.port && a.user === b.user;
+}
+
+/**
+ * The undercloud's $HOME for `derive`: one attempt per process and undercloud, so an unreachable
+ * one (a pull-request runner without access) costs one connection timeout, not one per resource.
+ */
+function homeForChecks(news: BaseInputs): Promise<string | undefined> {
+    const g = globalThis as { __dcnHomeForChecks?: Map<string, Promise<string | undefined>> };
+    g.__dcnHomeForChecks ??= new Map();
+    const key = connectionKey(targetOf(news));
+    let read = g.__dcnHomeForChecks.get(key);
+    if (!read) {
+        read = remoteHome(targetOf(news)).catch(() => undefined);
+        g.__dcnHomeForChecks.set(key, read);
+    }
+    return read;
+}
+
+/** The spec of a value (see `derive`): sha256 of its stable JSON; undefined while any part is unknown. */
+export function specOf(v: unknown): string | undefined {
+    const text = stableStringify(v);
+    return text.includes(UNKNOWN) ? undefined : sha256(text);
+}
+
 /** sha256 hex of a string. */
 export function sha256(s: string): string {
     return createHash("sha256").update(s).digest("hex");
@@ -296,6 +375,16 @@ export interface DiffPolicy {
     quiet: readonly string[];
     /** The update key naming where the resource's generated files live (a change moves them). */
     location?: string;
+    /**
+     * Keys `check` derives from the other inputs (`derive`): what dependents read, known at preview.
+     * Never compared (they change only with the keys they derive from).
+     */
+    derived?: readonly string[];
+    /**
+     * Update keys that replaced older ones (content hashes → specs): absent from the outputs of a
+     * resource created before, they are taken over by a quiet update, not a re-run.
+     */
+    adopted?: readonly string[];
 }
 
 export interface DiffOutcome {
@@ -309,7 +398,7 @@ export interface DiffOutcome {
 }
 
 /** Inputs no diff looks at (see the header). */
-export const NOT_DIFFED: readonly string[] = ["__provider", "logUrn"];
+export const NOT_DIFFED: readonly string[] = ["__provider", "logUrn", "undercloudHome"];
 
 /**
  * Compares stored outputs (which echo every input) with new inputs according to `policy`.
@@ -320,7 +409,9 @@ export const NOT_DIFFED: readonly string[] = ["__provider", "logUrn"];
 export function diffByPolicy(policy: DiffPolicy, oldOutputs: object, newInputs: object): DiffOutcome {
     const olds = oldOutputs as Record<string, unknown>;
     const news = newInputs as Record<string, unknown>;
-    const keys = new Set([...Object.keys(news)].filter((k) => !NOT_DIFFED.includes(k)));
+    const keys = new Set(
+        [...Object.keys(news)].filter((k) => !NOT_DIFFED.includes(k) && !(policy.derived ?? []).includes(k)),
+    );
     const replaces: string[] = [];
     const updates: string[] = [];
     const quiets: string[] = [];
@@ -332,7 +423,7 @@ export function diffByPolicy(policy: DiffPolicy, oldOutputs: object, newInputs: 
         }
         if (policy.replace.includes(k)) {
             replaces.push(k);
-        } else if (policy.quiet.includes(k)) {
+        } else if (policy.quiet.includes(k) || ((policy.adopted ?? []).includes(k) && !(k in olds))) {
             quiets.push(k);
         } else {
             updates.push(k);

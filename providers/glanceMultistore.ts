@@ -18,6 +18,7 @@ import {
     baseShape,
     checkWith,
     containsUnknown,
+    derive,
     diffByPolicy,
     diffResult,
     guardChanges,
@@ -34,7 +35,7 @@ import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
-export const PROVIDER_VERSION = "1";
+export const PROVIDER_VERSION = "2"; // 2: contentHash and storeIds derived by check
 
 /** One extra (non-default) rbd store. */
 export interface GlanceStore {
@@ -73,6 +74,7 @@ export const POLICY: DiffPolicy = {
     update: ["stack", "backendId", "description", "stores", "importMethods", "showMultipleLocations", "file"],
     quiet: ["undercloud", "privateKey", "providerVersion"],
     location: "file",
+    derived: ["contentHash", "storeIds"],
 };
 
 export function inputSchema() {
@@ -109,6 +111,9 @@ export const glanceMultistoreProvider: pulumi.dynamic.ResourceProvider = traced(
             for (const p of storeProblems(news.backendId, news.stores)) {
                 r.failures.push({ property: "stores", reason: p });
             }
+        }
+        if (r.failures.length === 0) {
+            r.inputs = await derive(olds, news, () => derivedOf(news));
         }
         return r;
     },
@@ -152,7 +157,23 @@ export const glanceMultistoreProvider: pulumi.dynamic.ResourceProvider = traced(
 async function write(inputs: GlanceMultistoreInputs): Promise<GlanceMultistoreOutputs> {
     const content = renderGlanceEnv(inputs);
     await writeFile(targetOf(inputs), inputs.file, content);
-    return { ...inputs, contentHash: sha256(content), storeIds: [inputs.backendId, ...inputs.stores.map((s) => s.id)] };
+    return { ...inputs, contentHash: sha256(content), storeIds: storeIdsOf(inputs) };
+}
+
+/** Every store id of the site's Glance, its own first. */
+function storeIdsOf(inputs: GlanceMultistoreInputs): string[] {
+    return [inputs.backendId, ...inputs.stores.map((s) => s.id)];
+}
+
+/**
+ * What check derives (`derive` in providers/common.ts): the file's content hash (the deploy's
+ * consumed spec) and the store ids, both functions of the inputs, so known at preview.
+ */
+export function derivedOf(inputs: GlanceMultistoreInputs): Record<string, unknown> {
+    if (containsUnknown(inputs)) {
+        return { contentHash: undefined, storeIds: undefined };
+    }
+    return { contentHash: sha256(renderGlanceEnv(inputs)), storeIds: storeIdsOf(inputs) };
 }
 
 // ---------------------------------------------------------------- pure helpers

@@ -14,8 +14,8 @@
  *                   `up` runs it again). Outputs: image id, stores, per site {copied, snapProtected,
  *                   cowBoot}, seconds.
  *   re-runs       → when any input that the flow consumes changes: the sites, the central rc file,
- *                   `keep`, the NIC choice, and `stackDeploys` (every stack's deploy hash and deploy
- *                   time, so any redeploy re-runs the validation).
+ *                   `keep`, the NIC choice, and `stackSpecs` (every stack's deploy spec, so any
+ *                   redeploy re-runs the validation).
  *   read          → returns the stored result (a point-in-time check; refresh shows no drift).
  *   delete        → nothing remote: without `keep` the flow already deleted its servers, image and
  *                   flavor (in that order: the servers' clones keep the image's snapshot protected);
@@ -47,7 +47,7 @@ import { knownSecrets } from "./remote/redact";
 import { AZ_NAME, CEPH_CLUSTER_NAME, GLANCE_STORE_ID, NETWORK_CHOICE, STACK_NAME } from "./remote/shell";
 import { traced } from "./remote/trace";
 
-export const PROVIDER_VERSION = "2"; // 2: RBD checks through the sites' nodes, own flavor, --wait, --nic
+export const PROVIDER_VERSION = "3"; // 2: RBD checks through the sites' nodes, own flavor, --wait, --nic; 3: stackSpecs
 
 /** One DCN site to validate. */
 export interface ValidationTarget {
@@ -68,8 +68,8 @@ export interface MultistoreValidationInputs extends BaseInputs {
     targets: ValidationTarget[];
     /** Keep the image and servers after the run. */
     keep: boolean;
-    /** Stack name → deploy hash/time: any redeploy re-runs the validation. */
-    stackDeploys: Record<string, string>;
+    /** Stack name → deploy spec (OvercloudStack.deploySpec): any redeploy re-runs the validation. */
+    stackSpecs: Record<string, string>;
     /** Budget of the copy-image wait, minutes. */
     copyTimeoutMinutes: number;
     /** Budget of a server's boot (and delete), minutes. */
@@ -97,8 +97,9 @@ export interface MultistoreValidationOutputs extends MultistoreValidationInputs 
 
 export const POLICY: DiffPolicy = {
     replace: [],
-    update: ["rcFile", "targets", "keep", "stackDeploys", "network"],
+    update: ["rcFile", "targets", "keep", "stackSpecs", "network"],
     quiet: ["undercloud", "privateKey", "providerVersion", "copyTimeoutMinutes", "bootTimeoutMinutes"],
+    adopted: ["stackSpecs"],
 };
 
 export function inputSchema() {
@@ -119,7 +120,7 @@ export function inputSchema() {
             ),
         ),
         keep: unk(z.boolean()),
-        stackDeploys: unk(z.record(z.string(), unk(z.string()))),
+        stackSpecs: unk(z.record(z.string(), unk(z.string()))),
         copyTimeoutMinutes: unk(z.number().positive()),
         bootTimeoutMinutes: unk(z.number().positive()),
         network: unk(z.string().regex(NETWORK_CHOICE)),
@@ -216,8 +217,8 @@ export interface MultistoreValidationArgs extends BaseArgs {
     targets: pulumi.Input<pulumi.Input<ValidationTarget>[]>;
     /** Keep the test image and servers; default false. */
     keep?: pulumi.Input<boolean>;
-    /** Stack name → deploy hash/time of every site (any redeploy re-runs the validation). */
-    stackDeploys: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Stack name → deploy spec of every site (any redeploy re-runs the validation). */
+    stackSpecs: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** copy-image wait, minutes; default 5. */
     copyTimeoutMinutes?: pulumi.Input<number>;
     /** A server's boot (and delete) wait, minutes; default 10. */

@@ -29,7 +29,7 @@
  * The post-deploy sanity checks (central `openstack token issue`; a DCN site `openstack aggregate
  * show <az>` against central) are NOT run here: they are one-shot `@pulumi/command` remote.Command
  * resources owned by the site component (components/site.ts), built from `sanityCommands` below and
- * triggered by this resource's `deployHash`/`deployedAt`, with the undercloud's host key pinned.
+ * triggered by this resource's `deploySpec`, with the undercloud's host key pinned.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parse, parseDocument, stringify } from "yaml";
@@ -40,6 +40,7 @@ import {
     Move,
     baseShape,
     checkWith,
+    derive,
     diffByPolicy,
     diffResult,
     guardChanges,
@@ -49,6 +50,7 @@ import {
     stepProgress,
     remotePath,
     sha256,
+    specOf,
     stableStringify,
     stackRenameRefusal,
     targetOf,
@@ -75,7 +77,7 @@ import { traced } from "./remote/trace";
 
 // ---------------------------------------------------------------- inputs and outputs
 
-export const PROVIDER_VERSION = "2"; // 2: status table, seed -e order, Heat start retried; delete removes rc, clouds.yaml entry, jobs; step progress
+export const PROVIDER_VERSION = "3"; // 2: status table, seed -e order, Heat start retried; delete removes rc, clouds.yaml entry, jobs; step progress; 3: consumedSpecs, deploySpec/exportSpec and paths derived by check
 
 export type SiteKind = "central" | "dcn";
 
@@ -109,8 +111,11 @@ export interface OvercloudStackInputs extends BaseInputs {
     files: DeployFiles;
     /** parameter_defaults of the site's generated overrides file. */
     overrides: Record<string, OverrideValue>;
-    /** Content hashes of what the deploy consumes (metal, ceph, glance, exports): any change re-deploys. */
-    consumedHashes: Record<string, string>;
+    /**
+     * Specs of what the deploy consumes (metal, ceph, glance, exports; each its producer's derived
+     * spec, known at preview): any change re-deploys.
+     */
+    consumedSpecs: Record<string, string>;
     /** Extra `overcloud deploy` arguments, e.g. `--timeout 90 --libvirt-type qemu`. */
     deployArgs: string[];
     /** Availability zone (the aggregate a DCN deploy creates in central Nova). */
@@ -135,8 +140,21 @@ export interface OvercloudStackOutputs extends OvercloudStackInputs {
      * gone), so dependents such as the sanity checks and the validation re-run.
      */
     deployedAt: string;
-    /** Hash of the stack export: DCN deploys re-run when central's export changes. */
+    /** Hash of the stack export (what the last deploy or refresh found). */
     exportHash: string;
+    /**
+     * What the deploy is made of (everything it consumes): the sanity checks and the validation
+     * re-run when it changes. Derived by check, so known at preview (`derive`).
+     */
+    deploySpec: string;
+    /**
+     * Central: what its stack export is made of: the DCN deploys re-run when it changes. The export
+     * (tripleoclient export.py: passwords, EndpointMap, HostsEntry, GlobalConfig, AllNodesConfig)
+     * does not depend on the Glance stores and external Ceph clusters central is given, so their
+     * specs are left out: a new DCN site redeploys central, not the other DCN sites. "" for a DCN
+     * stack. Derived by check.
+     */
+    exportSpec: string;
 }
 
 // ---------------------------------------------------------------- diff policy
@@ -155,12 +173,49 @@ export const POLICY: DiffPolicy = {
         "networkDataFile",
         "files",
         "overrides",
-        "consumedHashes",
+        "consumedSpecs",
         "deployArgs",
         "az",
     ],
     quiet: ["undercloud", "privateKey", "providerVersion", "timeoutMinutes"],
+    derived: ["deploySpec", "exportSpec", "exportFile", "rcFile"],
+    adopted: ["consumedSpecs"],
 };
+
+/** What central's deploy gets from the DCN sites: not part of its stack export (`exportSpec`). */
+const NOT_EXPORTED = ["glance", "dcnCephExport"];
+
+/**
+ * What check derives (`derive` in providers/common.ts): the deploy's spec, central's export spec
+ * and, with the undercloud's $HOME, the export and rc files' paths. The specs take the user's files
+ * by path and the generated ones (metal, Ceph, Glance, exports) by their producers' specs
+ * (`consumedSpecs`), not by path: a moved work dir is no new deploy.
+ */
+export function derivedOf(inputs: OvercloudStackInputs, home: string | undefined): Record<string, unknown> {
+    const p = home === undefined ? undefined : stackPaths(inputs.stack, home);
+    return { ...specsOf(inputs), ...(p && { exportFile: p.exportFile, rcFile: p.rcFile }) };
+}
+
+/** The deploy's and (central) its export's specs (undefined while an input is unknown). */
+export function specsOf(inputs: OvercloudStackInputs): { deploySpec?: string; exportSpec?: string } {
+    const { stack, kind, templatesDir, networkDataFile, files, overrides, consumedSpecs } = inputs;
+    const made = {
+        stack,
+        kind,
+        templatesDir,
+        networkDataFile,
+        overrides,
+        deployArgs: inputs.deployArgs,
+        az: inputs.az,
+        // `files` is one unknown as a whole at preview when any file is (a new site's paths).
+        userFiles: typeof files === "object" ? [files.commonEnvFiles, files.containerPrepareFile] : files,
+    };
+    const exported = Object.fromEntries(Object.entries(consumedSpecs).filter(([k]) => !NOT_EXPORTED.includes(k)));
+    return {
+        deploySpec: specOf({ ...made, consumedSpecs }),
+        exportSpec: kind === "central" ? specOf({ ...made, consumedSpecs: exported }) : "",
+    };
+}
 
 export function inputSchema() {
     const path = remotePath();
@@ -189,7 +244,7 @@ export function inputSchema() {
         overrides: unk(
             z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), unk(z.union([z.string(), z.number(), z.boolean()]))),
         ),
-        consumedHashes: unk(z.record(z.string(), unk(z.string()))),
+        consumedSpecs: unk(z.record(z.string(), unk(z.string()))),
         deployArgs: unk(z.array(unk(z.string().regex(SAFE_ARG)))),
         az: unk(z.string().regex(AZ_NAME)),
         workDir: path,
@@ -203,6 +258,9 @@ export const overcloudStackProvider: pulumi.dynamic.ResourceProvider = traced("O
     async check(olds: OvercloudStackInputs, news: OvercloudStackInputs) {
         const r = checkWith(inputSchema(), news);
         r.failures.push(...guardChanges(POLICY, olds, news, (k, o, n) => refusal(k, o, n, news.stack)));
+        if (r.failures.length === 0) {
+            r.inputs = await derive(olds, news, (home) => derivedOf(news, home));
+        }
         return r;
     },
 
@@ -377,7 +435,7 @@ export function deployPlan(inputs: OvercloudStackInputs, home: string) {
         stableStringify({
             envFiles,
             overrides,
-            hashes: inputs.consumedHashes,
+            specs: inputs.consumedSpecs,
             args: inputs.deployArgs,
             roles: inputs.rolesFile,
         }),
@@ -546,6 +604,8 @@ async function deploy(inputs: OvercloudStackInputs, olds?: OvercloudStackOutputs
         deployHash,
         deployedAt: new Date().toISOString(),
         exportHash: exportText ? sha256(exportText) : "",
+        deploySpec: specsOf(inputs).deploySpec ?? "",
+        exportSpec: specsOf(inputs).exportSpec ?? "",
     };
 }
 
@@ -826,8 +886,8 @@ export interface OvercloudStackArgs extends BaseArgs {
     files: pulumi.Input<DeployFiles>;
     /** The site's parameter_defaults (siteOverrides). */
     overrides: pulumi.Input<Record<string, OverrideValue>>;
-    /** Hashes of the consumed files' contents: any change re-runs the deploy. */
-    consumedHashes: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Specs of what the deploy consumes (each its producer's derived spec): any change re-runs the deploy. */
+    consumedSpecs: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** Extra `overcloud deploy` arguments; default none. */
     deployArgs?: pulumi.Input<string[]>;
     /** Availability zone of the site. */
@@ -850,6 +910,10 @@ export class OvercloudStack extends DcnResource {
     declare public readonly deployHash: pulumi.Output<string>;
     /** Time of the last deploy run (changes on every redeploy). */
     declare public readonly deployedAt: pulumi.Output<string>;
+    /** What the deploy is made of (known at preview): dependents re-run when it changes. */
+    declare public readonly deploySpec: pulumi.Output<string>;
+    /** Central: what its stack export is made of (known at preview): the DCN deploys re-run when it changes. */
+    declare public readonly exportSpec: pulumi.Output<string>;
     declare public readonly az: pulumi.Output<string>;
 
     constructor(name: string, args: OvercloudStackArgs, opts?: pulumi.CustomResourceOptions) {
@@ -874,6 +938,8 @@ export class OvercloudStack extends DcnResource {
                     "deployHash",
                     "deployedAt",
                     "exportHash",
+                    "deploySpec",
+                    "exportSpec",
                 ],
             },
             opts,

@@ -3,9 +3,10 @@
 # `npm run setup` is still missing first.
 #
 # Two lanes side by side: the real-TripleO seed (tests/integration/real-tripleo.test.ts, ~33 min,
-# most of it one real Heat engine busy on one core) and every other file, one at a time (lab and
-# Pulumi tests start daemons and share the CPU). Each lane is its own node:test run; the real
-# lane's report follows the other's, and npm test fails when either fails.
+# most of it one real Heat engine busy on one core) followed by two imitation files (preview-exact,
+# upgrade: ~5 min, to even the lanes out), and every other file, one at a time (lab and Pulumi tests start daemons and
+# share the CPU). Each lane is its own node:test run; the real lane's report follows the other's,
+# and npm test fails when either fails.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -21,7 +22,11 @@ shopt -s globstar nullglob
 files=() real=()
 for tier in "${tiers[@]}"; do
   for f in tests/"$tier"/**/*.test.ts; do
-    if [[ "$f" == tests/integration/real-tripleo.test.ts ]]; then real+=("$f"); else files+=("$f"); fi
+    case "$f" in
+      tests/integration/real-tripleo.test.ts) real=("$f" "${real[@]}") ;;
+      tests/integration/preview-exact.test.ts | tests/integration/upgrade.test.ts) real+=("$f") ;;
+      *) files+=("$f") ;;
+    esac
   done
 done
 run() { node --import tsx --test --test-concurrency=1 --test-reporter=spec "$@"; }

@@ -17,11 +17,20 @@ interface Reg {
 const regs: Reg[] = [];
 
 const OUTPUTS: Record<string, string[]> = {
-    BaremetalNodes: ["rolesFile", "baremetalFile", "metalFile", "networkFile", "vipsFile", "metalHash"],
-    CephCluster: ["cephFile", "fsid", "clientKey", "cephHash"],
-    CephExport: ["exportHash"],
+    BaremetalNodes: ["rolesFile", "baremetalFile", "metalFile", "networkFile", "vipsFile", "metalHash", "metalSpec"],
+    CephCluster: ["cephFile", "fsid", "clientKey", "cephHash", "cephSpec"],
+    CephExport: ["exportHash", "exportSpec"],
     GlanceMultistore: ["contentHash"],
-    OvercloudStack: ["status", "exportFile", "rcFile", "exportHash", "deployHash", "deployedAt"],
+    OvercloudStack: [
+        "status",
+        "exportFile",
+        "rcFile",
+        "exportHash",
+        "deployHash",
+        "deployedAt",
+        "deploySpec",
+        "exportSpec",
+    ],
     MultistoreValidation: ["image", "validatedAt"],
 };
 
@@ -151,7 +160,7 @@ describe("deployment component", () => {
         for (const s of ["control-plane", "dcn0", "dcn1"]) {
             const ceph = byName(`${s}-ceph`).inputs;
             assert.equal(ceph.metalFile, `metalFile@${s}-metal`);
-            assert.equal(ceph.metalHash, `metalHash@${s}-metal`);
+            assert.equal(ceph.metalSpec, `metalSpec@${s}-metal`);
             assert.equal(ceph.rolesFile, `rolesFile@${s}-metal`);
         }
         assert.equal(byName("control-plane-ceph").inputs.clusterName, "central");
@@ -160,14 +169,23 @@ describe("deployment component", () => {
     it("ceph → exports: one export of every DCN cluster, one of central", () => {
         const dcnExport = byName("control-plane-dcn-ceph-export").inputs;
         assert.deepEqual(dcnExport.stacks, ["dcn0", "dcn1"]);
-        assert.deepEqual(dcnExport.sourceHashes, ["cephHash@dcn0-ceph", "cephHash@dcn1-ceph"]);
-        assert.deepEqual(byName("control-plane-ceph-export").inputs.sourceHashes, ["cephHash@control-plane-ceph"]);
+        // Each cluster's identity (components/site.ts cephIdentity): its id, key generation, mon roles.
+        const identities = [...dcnExport.sourceSpecs, ...byName("control-plane-ceph-export").inputs.sourceSpecs];
+        assert.equal(identities.length, 3);
+        for (const id of identities) assert.match(id, /^[0-9a-f]{64}$/);
+        assert.equal(new Set(identities).size, 3);
+        for (const s of ["dcn0", "dcn1"]) {
+            assert.ok(
+                (deps.get("control-plane-dcn-ceph-export") ?? []).some((u) => u.endsWith(`::${s}-ceph`)),
+                `the DCN export runs after ${s}-ceph`,
+            );
+        }
     });
 
     it("central deploy consumes every DCN export and store; DCN deploys consume central's export", () => {
         const central = byName("control-plane-overcloud").inputs;
         assert.equal(central.kind, "central");
-        assert.equal(central.consumedHashes.dcnCephExport, "exportHash@control-plane-dcn-ceph-export");
+        assert.equal(central.consumedSpecs.dcnCephExport, "exportSpec@control-plane-dcn-ceph-export");
         assert.equal(central.files.dcnCephExportFile, "~/dcn/control-plane/ceph-export-dcn-stacks.yaml");
         assert.deepEqual(
             byName("control-plane-glance").inputs.stores.map((s: { id: string }) => s.id),
@@ -177,8 +195,10 @@ describe("deployment component", () => {
             const dcn = byName(`${d}-overcloud`).inputs;
             assert.equal(dcn.kind, "dcn");
             assert.equal(dcn.files.centralExportFile, "exportFile@control-plane-overcloud");
-            assert.equal(dcn.consumedHashes.centralExport, "exportHash@control-plane-overcloud");
-            assert.equal(dcn.consumedHashes.centralCephExport, "exportHash@control-plane-ceph-export");
+            assert.equal(dcn.consumedSpecs.centralExport, "exportSpec@control-plane-overcloud");
+            assert.equal(dcn.consumedSpecs.centralCephExport, "exportSpec@control-plane-ceph-export");
+            assert.equal(dcn.consumedSpecs.metal, `metalSpec@${d}-metal`);
+            assert.equal(dcn.consumedSpecs.ceph, `cephSpec@${d}-ceph`);
             assert.equal(dcn.centralRcFile, undefined, "the aggregate check moved to the site's Command");
             assert.equal(dcn.sanityChecks, undefined);
             assert.equal(dcn.files.metalFile, `metalFile@${d}-metal`);
@@ -216,7 +236,7 @@ describe("deployment component", () => {
                 { ...undercloud, privateKey: "KEY", dialErrorLimit: 3, perDialTimeout: 15 },
                 `${c.name}: connection with the pinned host key`,
             );
-            assert.deepEqual(c.inputs.triggers, [`deployHash@${site}-overcloud`, `deployedAt@${site}-overcloud`]);
+            assert.deepEqual(c.inputs.triggers, [`deploySpec@${site}-overcloud`]);
             assert.equal(c.inputs.addPreviousOutputInEnv, false);
             const d = deps.get(c.name) ?? [];
             assert.ok(
@@ -252,7 +272,7 @@ describe("deployment component", () => {
         assert.equal(v.inputs.keep, false);
         assert.equal(v.inputs.undercloud.hostKey, undercloud.hostKey);
         for (const s of ["control-plane", "dcn0", "dcn1"]) {
-            assert.equal(v.inputs.stackDeploys[s], `deployHash@${s}-overcloud@deployedAt@${s}-overcloud`);
+            assert.equal(v.inputs.stackSpecs[s], `deploySpec@${s}-overcloud`);
             assert.ok(
                 (deps.get("control-plane-validation") ?? []).some((u) => u.endsWith(`::${s}-overcloud`)),
                 `validation depends on ${s}-overcloud`,

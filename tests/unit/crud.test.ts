@@ -124,7 +124,7 @@ describe("CephExport CRUD", () => {
         ...base,
         stacks: ["dcn0", "dcn1"],
         outputFile: "~/dcn/control-plane/ceph-export-dcn-stacks.yaml",
-        sourceHashes: ["h0", "h1"],
+        sourceSpecs: ["h0", "h1"],
         keyClientName: "openstack",
         configDownloadDir: "",
         timeoutMinutes: 30,
@@ -207,12 +207,12 @@ describe("CephCluster deploy: the cephx key", () => {
     // tripleoclient v2/overcloud_ceph.py OvercloudCephDeploy: a NEW key (passwords.create_cephx_key)
     // whenever the --ansible-extra-vars file has tripleo_cephadm_pools but not tripleo_cephadm_keys;
     // the fake does the same, so a re-run keeps the key only if the program passes it in the file.
-    const inputs = (metalHash: string, clientKeyGeneration = 0) => ({
+    const inputs = (metalSpec: string, clientKeyGeneration = 0) => ({
         ...base,
         stack: "dcn3",
         clusterName: "dcn3",
         metalFile: "/w/deployed-metal-dcn3.yaml",
-        metalHash,
+        metalSpec,
         rolesFile: "/w/roles-dcn3.yaml",
         networkDataFile: "~/n.yaml",
         containerPrepareFile: "~/c.yaml",

@@ -30,7 +30,7 @@ const inputs = {
     rcFile: "/home/stack/overcloud-deploy/control-plane/control-planerc",
     targets: [{ name: "dcn0", store: "dcn0", az: "dcn0", stack: "dcn0", cephCluster: "dcn0" }],
     keep: false,
-    stackDeploys: { "control-plane": "h1@t1", dcn0: "h2@t2" },
+    stackSpecs: { "control-plane": "h1@t1", dcn0: "h2@t2" },
     copyTimeoutMinutes: 5,
     bootTimeoutMinutes: 10,
     network: "none",
@@ -81,7 +81,7 @@ describe("MultistoreValidation provider", () => {
     it("check accepts the inputs and preview's unknowns; rejects unsafe values naming the property", async () => {
         assert.deepEqual((await provider.check!({}, inputs)).failures, []);
         assert.deepEqual(
-            (await provider.check!({}, { ...inputs, rcFile: UNKNOWN, stackDeploys: { dcn0: UNKNOWN } })).failures,
+            (await provider.check!({}, { ...inputs, rcFile: UNKNOWN, stackSpecs: { dcn0: UNKNOWN } })).failures,
             [],
         );
         const bad = await provider.check!(
@@ -94,7 +94,7 @@ describe("MultistoreValidation provider", () => {
     it("diff: a redeploy of any stack, a site or keep re-runs it; the connection only is quiet", async () => {
         assert.equal((await provider.diff!("id", outputs, inputs)).changes, false);
         for (const news of [
-            { ...inputs, stackDeploys: { ...inputs.stackDeploys, dcn0: "h2@t3" } },
+            { ...inputs, stackSpecs: { ...inputs.stackSpecs, dcn0: "h2@t3" } },
             { ...inputs, targets: [...inputs.targets, { ...inputs.targets[0], name: "dcn1", store: "dcn1" }] },
             { ...inputs, keep: true },
         ]) {
