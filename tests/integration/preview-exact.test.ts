@@ -10,69 +10,26 @@ import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { PulumiWorkspace, pulumiWorkspace, toolchainBuilt } from "../support/pulumi";
-import { PrivateLab, buildProgram, devConfig, programFixture, startPrivateLab, writeStackConfig } from "../support/lab";
+import { changedResources, engineSteps, toolchainBuilt } from "../support/pulumi";
+import { ProgramOnLab, devConfig, programOnLab } from "../support/lab";
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-preview-exact-"));
-const STACK = "exact";
-let lab: PrivateLab;
-let ws: PulumiWorkspace;
-let config: Record<string, unknown>;
+let t: ProgramOnLab;
+const config = devConfig();
 
 const settings = () => config["dcn-storage:settings"] as Record<string, unknown>;
 const sites = () => config["dcn-storage:sites"] as Array<Record<string, unknown>>;
-const write = () => writeStackConfig(ws.projectDir, STACK, config);
+const write = () => t.write(config);
 
-/** One engine step of `preview --json` / `up --json`. */
-interface Step {
-    op: string;
-    urn: string;
-}
-
-/** The engine's ops that change nothing. */
-const UNCHANGED = new Set(["same", "read", "refresh"]);
-
-/**
- * What a step list changes, per resource: `<op> <type>::<name>` lines, sorted. The replace
- * family (replace, create-replacement, delete-replaced) is one `replace`.
- */
-export function changeSet(steps: Step[]): string[] {
-    const byUrn = new Map<string, string>();
-    for (const s of steps) {
-        if (UNCHANGED.has(s.op)) continue;
-        const op = /replace/.test(s.op) ? "replace" : s.op;
-        const [, , types, name] = s.urn.split("::");
-        const short = `${types.split("$").pop()}::${name}`;
-        byUrn.set(short, byUrn.get(short) === "replace" ? "replace" : op);
-    }
-    return [...byUrn].map(([urn, op]) => `${op} ${urn}`).sort();
-}
-
-/**
- * The steps of `preview --json` (one JSON document with `steps`) or `up --json` (a stream of engine
- * events, one per line: a step's `resOutputsEvent` says what it did).
- */
-function stepsOf(stdout: string, what: string, mayBeEmpty = false): Step[] {
-    try {
-        return (JSON.parse(stdout) as { steps?: Step[] }).steps ?? [];
-    } catch {
-        // an event stream
-    }
-    const steps: Step[] = [];
-    for (const line of stdout.split("\n")) {
-        if (!line.startsWith("{")) continue;
-        const event = JSON.parse(line) as { resOutputsEvent?: { metadata: Step } };
-        if (event.resOutputsEvent) steps.push(event.resOutputsEvent.metadata);
-    }
+function stepsOf(stdout: string, what: string, mayBeEmpty = false) {
+    const steps = engineSteps(stdout);
     if (steps.length === 0 && !mayBeEmpty) throw new Error(`${what}: no steps on stdout:\n${stdout.slice(0, 2000)}`);
     return steps;
 }
 
 /** Commands the lab recorded as mutating since log index `from`. */
 const mutatingSince = (from: number) =>
-    lab
+    t.lab
         .log()
         .slice(from)
         .filter((e) => e.mutating)
@@ -85,15 +42,15 @@ const mutatingSince = (from: number) =>
  * failure is reported with both sets (the up's: what the refused up did plus what the plain one did).
  */
 async function previewThenUp(name: string): Promise<{ preview: string[]; up: string[]; mutating: string[] }> {
-    const planFile = path.join(root, `${name.replace(/\W+/g, "-")}.plan.json`);
-    const preview = await ws.ok(["preview", "--json", "--non-interactive", "--save-plan", planFile]);
-    const previewSet = changeSet(stepsOf(preview.stdout, "preview"));
-    const from = lab.log().length;
-    const up = await ws.run(["up", "--json", "--yes", "--non-interactive", "--skip-preview", "--plan", planFile]);
+    const planFile = path.join(t.root, `${name.replace(/\W+/g, "-")}.plan.json`);
+    const preview = await t.ws.ok(["preview", "--json", "--non-interactive", "--save-plan", planFile]);
+    const previewSet = changedResources(stepsOf(preview.stdout, "preview"));
+    const from = t.lab.log().length;
+    const up = await t.ws.run(["up", "--json", "--yes", "--non-interactive", "--skip-preview", "--plan", planFile]);
     const upSteps = stepsOf(up.stdout, "up --plan", up.code !== 0);
     if (up.code !== 0) {
-        const retry = await ws.run(["up", "--json", "--yes", "--non-interactive", "--skip-preview"]);
-        const upSet = changeSet([...upSteps, ...stepsOf(retry.stdout, "up", true)]);
+        const retry = await t.ws.run(["up", "--json", "--yes", "--non-interactive", "--skip-preview"]);
+        const upSet = changedResources([...upSteps, ...stepsOf(retry.stdout, "up", true)]);
         report(name, previewSet, upSet, " (up --plan failed)");
         const errors = up.stdout
             .split("\n")
@@ -101,7 +58,7 @@ async function previewThenUp(name: string): Promise<{ preview: string[]; up: str
             .map((l) => (JSON.parse(l) as { diagnosticEvent: { message: string } }).diagnosticEvent.message.trim());
         assert.fail(`${name}: up --plan refused or failed (exit ${up.code}):\n${errors.join("\n")}`);
     }
-    const upSet = changeSet(upSteps);
+    const upSet = changedResources(upSteps);
     report(name, previewSet, upSet, "");
     return { preview: previewSet, up: upSet, mutating: mutatingSince(from) };
 }
@@ -129,19 +86,11 @@ describe(
     },
     () => {
         before(async () => {
-            buildProgram();
-            lab = await startPrivateLab(path.join(root, "lab"), "0.05", "imitation");
-            config = devConfig();
-            ws = await pulumiWorkspace(programFixture(path.join(root, "project"), lab.dir), STACK);
-            write();
-            await ws.ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
+            t = await programOnLab("preview-exact", "exact", config);
+            await t.ws.ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
         });
 
-        after(() => {
-            lab?.stop();
-            ws?.dispose();
-            fs.rmSync(root, { recursive: true, force: true });
-        });
+        after(() => t?.dispose());
 
         it("scale-out of one DCN site", async () => {
             const roles = sites()[1].roles as Array<{ name: string; instances: string[] }>;
@@ -183,9 +132,9 @@ describe(
         });
 
         it("rotating the undercloud SSH key changes nothing remote", async () => {
-            const key = path.join(lab.dir, "ssh", "rotated_ed25519");
+            const key = path.join(t.lab.dir, "ssh", "rotated_ed25519");
             execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "rotated", "-f", key]);
-            fs.appendFileSync(path.join(lab.dir, "ssh", "authorized_keys"), fs.readFileSync(`${key}.pub`));
+            fs.appendFileSync(path.join(t.lab.dir, "ssh", "authorized_keys"), fs.readFileSync(`${key}.pub`));
             (config["dcn-storage:undercloud"] as Record<string, unknown>).privateKeyFile = ".lab/ssh/rotated_ed25519";
             write();
             const r = await previewThenUp("SSH key rotation");

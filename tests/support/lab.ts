@@ -3,11 +3,12 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { type LogEntry, readLog } from "../../lab/journal";
 import { type Connection } from "../../lab/sshd";
-import { projectRoot } from "./pulumi";
+import { PulumiWorkspace, projectRoot, pulumiWorkspace } from "./pulumi";
 
 /** An entry of the lab's command log and the lab's connection file, as the lab defines them. */
 export type LabLogEntry = LogEntry;
@@ -149,4 +150,50 @@ export function programFixture(dir: string, labDir: string): string {
 /** Writes `Pulumi.<stack>.yaml` in the project dir with the given config map. */
 export function writeStackConfig(projectDir: string, stack: string, config: Record<string, unknown>): void {
     fs.writeFileSync(path.join(projectDir, `Pulumi.${stack}.yaml`), stringify({ config }));
+}
+
+/** A private imitation lab and a Pulumi workspace of the compiled program on it (see `programOnLab`). */
+export interface ProgramOnLab {
+    root: string;
+    lab: PrivateLab;
+    ws: PulumiWorkspace;
+    /** Writes the workspace's stack config. */
+    write(config: Record<string, unknown>): void;
+    /** Stops the lab, removes the workspace and every file of the test. */
+    dispose(): void;
+}
+
+/**
+ * The setup most program tests share: a temp root named after the test, a private lab there
+ * (imitation TripleO, time scale 0.05), the compiled program (`bin`: another build, e.g. an older
+ * commit's) in a workspace whose stack `stack` has `config`.
+ */
+export async function programOnLab(
+    name: string,
+    stack: string,
+    config: Record<string, unknown>,
+    bin?: string,
+): Promise<ProgramOnLab> {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), `dcn-${name}-`));
+    buildProgram();
+    const lab = await startPrivateLab(path.join(root, "lab"), "0.05", "imitation");
+    const fixture = programFixture(path.join(root, "project"), lab.dir);
+    if (bin) {
+        fs.rmSync(path.join(fixture, "bin"), { recursive: true });
+        fs.cpSync(bin, path.join(fixture, "bin"), { recursive: true });
+    }
+    const ws = await pulumiWorkspace(fixture, stack);
+    const write = (c: Record<string, unknown>) => writeStackConfig(ws.projectDir, stack, c);
+    write(config);
+    return {
+        root,
+        lab,
+        ws,
+        write,
+        dispose: () => {
+            lab.stop();
+            ws.dispose();
+            fs.rmSync(root, { recursive: true, force: true });
+        },
+    };
 }

@@ -93,3 +93,45 @@ export function toolchainBuilt(): boolean {
         fs.existsSync(path.join(pulumiBin, "pulumi")) && fs.existsSync(path.join(pulumiBin, "pulumi-language-nodejs"))
     );
 }
+
+/** One engine step of `preview --json` or `up --json`. */
+export interface EngineStep {
+    op: string;
+    urn: string;
+}
+
+/**
+ * The steps of `preview --json` (one JSON document with `steps`) or `up --json` (a stream of engine
+ * events, one per line: a step's `resOutputsEvent` says what it did).
+ */
+export function engineSteps(stdout: string): EngineStep[] {
+    try {
+        return (JSON.parse(stdout) as { steps?: EngineStep[] }).steps ?? [];
+    } catch {
+        // an event stream
+    }
+    return stdout
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .flatMap((line) => {
+            const event = JSON.parse(line) as { resOutputsEvent?: { metadata: EngineStep } };
+            return event.resOutputsEvent ? [event.resOutputsEvent.metadata] : [];
+        });
+}
+
+/**
+ * What steps change, per resource: `<op> <type>::<name>` lines (the last type of the URN's chain),
+ * sorted; same/read/refresh left out, the replace family (replace, create-replacement,
+ * delete-replaced) one `replace`.
+ */
+export function changedResources(steps: EngineStep[]): string[] {
+    const byResource = new Map<string, string>();
+    for (const s of steps) {
+        if (["same", "read", "refresh"].includes(s.op)) continue;
+        const [, , types, name] = s.urn.split("::");
+        const resource = `${types.split("$").pop()}::${name}`;
+        const op = /replace/.test(s.op) ? "replace" : s.op;
+        byResource.set(resource, byResource.get(resource) === "replace" ? "replace" : op);
+    }
+    return [...byResource].map(([resource, op]) => `${op} ${resource}`).sort();
+}
