@@ -720,7 +720,10 @@ function recordDeployed(plan: Plan, keystone: string, adminPassword: string, sit
         };
         ((s as GlanceLabState).availabilityZones ??= {})[stack] = String(p.NovaComputeAvailabilityZone || stack);
         const roleServices = new Map(
-            plan.roles.map((r) => [r.name, new Set(r.ServicesDefault.map((x) => x.replace("OS::TripleO::Services::", "")))]),
+            plan.roles.map((r) => [
+                r.name,
+                new Set(r.ServicesDefault.map((x) => x.replace("OS::TripleO::Services::", ""))),
+            ]),
         );
         registerServices(s, {
             stack,
@@ -730,7 +733,10 @@ function recordDeployed(plan: Plan, keystone: string, adminPassword: string, sit
             cinderCluster: String(p.CinderVolumeCluster ?? ""),
             nodes: s.nodes
                 .filter((n) => n.stack === stack && n.hostname)
-                .map((n) => ({ fqdn: `${n.hostname}.localdomain`, services: roleServices.get(n.role ?? "") ?? new Set() })),
+                .map((n) => ({
+                    fqdn: `${n.hostname}.localdomain`,
+                    services: roleServices.get(n.role ?? "") ?? new Set(),
+                })),
             pacemakerCinderVolume: services(plan).has("CinderVolume"),
         });
         if (!plan.central) {

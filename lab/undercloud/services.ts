@@ -62,7 +62,11 @@ export type ServicesLabState = GlanceLabState & {
     volumes?: VolumeRecord[];
 };
 
-const now = () => new Date().toISOString().replace("Z", "").replace(/(\.\d{3})$/, "$1000");
+const now = () =>
+    new Date()
+        .toISOString()
+        .replace("Z", "")
+        .replace(/(\.\d{3})$/, "$1000");
 
 /** The backend name of THT's RBD Cinder backend (CinderRbdBackendName default). */
 export const CINDER_BACKEND = "tripleo_ceph";
@@ -156,7 +160,10 @@ function serviceState(s: LabState, stack: string, host: string): "up" | "down" {
 
 /** Nova's zone of a compute host: the availability_zone of an aggregate holding it, else `nova`. */
 function computeZone(s: LabState, cloud: string, host: string): string {
-    return s.aggregates.find((a) => a.cloud === cloud && a.hosts.includes(host) && a.availabilityZone)?.availabilityZone ?? "nova";
+    return (
+        s.aggregates.find((a) => a.cloud === cloud && a.hosts.includes(host) && a.availabilityZone)?.availabilityZone ??
+        "nova"
+    );
 }
 
 /** Instances Nova counts on a compute host (the lab's servers run on the AZ's stack). */
@@ -170,7 +177,12 @@ export const computeServiceList: Handler = async (prog, argv) => {
     const a = parseArgs(
         prog,
         argv,
-        [...COMMON_OPTS, { names: ["--host"], value: true }, { names: ["--service"], value: true }, { names: ["--long"] }],
+        [
+            ...COMMON_OPTS,
+            { names: ["--host"], value: true },
+            { names: ["--service"], value: true },
+            { names: ["--long"] },
+        ],
         0,
     );
     const cloud = authenticate().name;
@@ -216,7 +228,10 @@ export const computeServiceSet: Handler = async (prog, argv) => {
         2,
     );
     if (a.opts.enable && a.opts.disable)
-        throw new CommandError(`usage: ${prog} [-h] ...\n${prog}: error: argument --disable: not allowed with argument --enable`, 2);
+        throw new CommandError(
+            `usage: ${prog} [-h] ...\n${prog}: error: argument --disable: not allowed with argument --enable`,
+            2,
+        );
     if ((a.opts.enable || !a.opts.disable) && a.opts.disable_reason !== undefined)
         throw new CommandError("Cannot specify option --disable-reason without --disable specified.");
     const [host, binary] = a.positionals;
@@ -273,7 +288,12 @@ export const volumeServiceList: Handler = async (prog, argv) => {
     const a = parseArgs(
         prog,
         argv,
-        [...COMMON_OPTS, { names: ["--host"], value: true }, { names: ["--service"], value: true }, { names: ["--long"] }],
+        [
+            ...COMMON_OPTS,
+            { names: ["--host"], value: true },
+            { names: ["--service"], value: true },
+            { names: ["--long"] },
+        ],
         0,
     );
     const cloud = authenticate().name;
@@ -289,7 +309,15 @@ export const volumeServiceList: Handler = async (prog, argv) => {
     printList(
         a,
         headers,
-        rows.map((v) => [v.binary, v.host, v.zone, v.status, serviceState(s, v.stack, v.host), v.updatedAt, v.disabledReason]),
+        rows.map((v) => [
+            v.binary,
+            v.host,
+            v.zone,
+            v.status,
+            serviceState(s, v.stack, v.host),
+            v.updatedAt,
+            v.disabledReason,
+        ]),
     );
     return 0;
 };
@@ -303,7 +331,10 @@ export const volumeServiceSet: Handler = async (prog, argv) => {
         2,
     );
     if (a.opts.enable && a.opts.disable)
-        throw new CommandError(`usage: ${prog} [-h] ...\n${prog}: error: argument --disable: not allowed with argument --enable`, 2);
+        throw new CommandError(
+            `usage: ${prog} [-h] ...\n${prog}: error: argument --disable: not allowed with argument --enable`,
+            2,
+        );
     if (a.opts.disable_reason !== undefined && !a.opts.disable)
         throw new CommandError("Cannot specify option --disable-reason without --disable specified.");
     const [host, binary] = a.positionals;
@@ -348,7 +379,9 @@ export function cinderManageServiceRemove(cloud: string, binary: string, host: s
 // ---- openstack aggregate remove host | delete ----
 
 function findAggregate(s: LabState, cloud: string, ref: string): Aggregate {
-    const i = s.aggregates.findIndex((x) => x.cloud === cloud && (x.name === ref || String(s.aggregates.indexOf(x) + 1) === ref));
+    const i = s.aggregates.findIndex(
+        (x) => x.cloud === cloud && (x.name === ref || String(s.aggregates.indexOf(x) + 1) === ref),
+    );
     if (i < 0) throw new CommandError(`No aggregate with a name or ID of '${ref}' exists.`);
     return s.aggregates[i];
 }
@@ -451,7 +484,8 @@ export const volumeCreate: Handler = async (prog, argv) => {
         1,
     );
     const cloud = authenticate().name;
-    if (a.opts.size === undefined) throw new CommandError(`--size is a required option if snapshot or source volume are not specified.`);
+    if (a.opts.size === undefined)
+        throw new CommandError(`--size is a required option if snapshot or source volume are not specified.`);
     const az = str(a.opts.availability_zone) ?? "nova";
     const s = readState() as ServicesLabState;
     if (!(s.volumeServices ?? []).some((v) => v.cloud === cloud && v.zone === az && v.status === "enabled"))
@@ -502,7 +536,11 @@ export const volumeList: Handler = async (prog, argv) => {
     printList(
         a,
         headers,
-        rows.map((v) => (a.opts.long ? [v.id, v.name, v.status, v.size, "tripleo", "false", "", ""] : [v.id, v.name, v.status, v.size, ""])),
+        rows.map((v) =>
+            a.opts.long
+                ? [v.id, v.name, v.status, v.size, "tripleo", "false", "", ""]
+                : [v.id, v.name, v.status, v.size, ""],
+        ),
     );
     return 0;
 };
