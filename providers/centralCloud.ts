@@ -289,46 +289,29 @@ async function refusals(t: SshTarget, centralStack: string, sites: readonly Cent
         .filter((m): m is string => !!m);
 }
 
+/** The central cloud's services of one binary (`compute|volume service list --long -f json`). */
+async function serviceRows<T>(t: SshTarget, rc: string, kind: "compute" | "volume"): Promise<T[]> {
+    const binary = kind === "compute" ? "nova-compute" : "cinder-volume";
+    const out = await osc(t, rc, [kind, "service", "list", "--service", binary, "--long", "-f", "json"]);
+    return JSON.parse(out) as T[];
+}
+
 /** Step 2: the site's compute and volume services disabled (nothing new lands there). */
 async function quiesce(t: SshTarget, centralStack: string, site: CentralSite): Promise<void> {
     const rc = centralRcFile(centralStack, await remoteHome(t));
-    const log = progress(`central ${centralStack}`);
     const reason = disabledReason(site.stack);
-    const compute = JSON.parse(
-        await osc(t, rc, ["compute", "service", "list", "--service", "nova-compute", "--long", "-f", "json"]),
-    ) as ComputeServiceRow[];
-    for (const c of siteComputeServices(compute, site, [])) {
-        if (c.Status !== "disabled") {
-            await osc(t, rc, [
-                "compute",
-                "service",
-                "set",
-                "--disable",
-                "--disable-reason",
-                reason,
-                c.Host,
-                "nova-compute",
-            ]);
-        }
+    const compute = siteComputeServices(await serviceRows<ComputeServiceRow>(t, rc, "compute"), site, []);
+    const volume = siteVolumeServices(await serviceRows<VolumeServiceRow>(t, rc, "volume"), site);
+    const services = [
+        ...compute.map((c) => ({ kind: "compute", host: c.Host, binary: "nova-compute", status: c.Status })),
+        ...volume.map((v) => ({ kind: "volume", host: v.Host, binary: "cinder-volume", status: v.Status })),
+    ];
+    for (const x of services.filter((x) => x.status !== "disabled")) {
+        await osc(t, rc, [x.kind, "service", "set", "--disable", "--disable-reason", reason, x.host, x.binary]);
     }
-    const volume = JSON.parse(
-        await osc(t, rc, ["volume", "service", "list", "--service", "cinder-volume", "--long", "-f", "json"]),
-    ) as VolumeServiceRow[];
-    for (const v of siteVolumeServices(volume, site)) {
-        if (v.Status !== "disabled") {
-            await osc(t, rc, [
-                "volume",
-                "service",
-                "set",
-                "--disable",
-                "--disable-reason",
-                reason,
-                v.Host,
-                "cinder-volume",
-            ]);
-        }
-    }
-    log(`site ${site.stack}: compute and volume services of availability zone ${site.az} disabled for its removal`);
+    progress(`central ${centralStack}`)(
+        `site ${site.stack}: compute and volume services of availability zone ${site.az} disabled for its removal`,
+    );
 }
 
 /** Step 4: the site's services and aggregate leave the central cloud. */
@@ -355,10 +338,7 @@ async function cleanup(t: SshTarget, centralStack: string, site: CentralSite): P
         );
     }
     const hosts = aggregate?.hosts ?? [];
-    const compute = JSON.parse(
-        await osc(t, rc, ["compute", "service", "list", "--service", "nova-compute", "--long", "-f", "json"]),
-    ) as ComputeServiceRow[];
-    const mine = siteComputeServices(compute, site, hosts);
+    const mine = siteComputeServices(await serviceRows<ComputeServiceRow>(t, rc, "compute"), site, hosts);
     if (mine.length > 0) {
         await osc(t, rc, ["compute", "service", "delete", ...mine.map((c) => String(c.ID))]);
     }
@@ -371,10 +351,9 @@ async function cleanup(t: SshTarget, centralStack: string, site: CentralSite): P
         }
         await osc(t, rc, ["aggregate", "delete", site.az]);
     }
-    const volume = JSON.parse(
-        await osc(t, rc, ["volume", "service", "list", "--service", "cinder-volume", "--long", "-f", "json"]),
-    ) as VolumeServiceRow[];
-    const volumeHosts = siteVolumeServices(volume, site).map((v) => v.Host);
+    const volumeHosts = siteVolumeServices(await serviceRows<VolumeServiceRow>(t, rc, "volume"), site).map(
+        (v) => v.Host,
+    );
     if (volumeHosts.length > 0) {
         await removeVolumeServices(t, centralStack, volumeHosts);
     }
@@ -546,7 +525,21 @@ export const siteServicesProvider: pulumi.dynamic.ResourceProvider = traced("Sit
     },
 
     async delete(_id: string, props: SiteServicesInputs) {
-        await cleanup(targetOf(props), props.centralStack, { stack: props.stack, az: props.az });
+        const t = targetOf(props);
+        try {
+            await cleanup(t, props.centralStack, { stack: props.stack, az: props.az });
+        } catch (err) {
+            // `destroy` deletes central too, possibly meanwhile: with the central cloud gone there
+            // is nothing of the site left in it.
+            const rc = centralRcFile(props.centralStack, await remoteHome(t));
+            const probe = await run(t, ["sh", "-c", '[ -f "$1" ] && echo present || echo absent', "sh", rc]);
+            if (probe.stdout.trim() === "present") {
+                throw err;
+            }
+            progress(`central ${props.centralStack}`)(
+                `site ${props.stack}: central cloud deleted meanwhile: nothing to remove`,
+            );
+        }
     },
 });
 

@@ -171,9 +171,39 @@ function instancesOn(s: ServicesLabState, c: ComputeServiceRecord): number {
     return (s.servers ?? []).filter((x) => x.cloud === c.cloud && x.stack === c.stack).length;
 }
 
-// ---- openstack compute service ----
+/**
+ * The clients' multi-delete: each ref deleted in its own state transaction, each failure printed
+ * as `Failed to delete <what> with <label> '<ref>': …`, then `N of M <what>s failed to delete.`
+ */
+function deleteEach(
+    refs: string[],
+    what: string,
+    label: string,
+    del: (s: ServicesLabState, ref: string) => void,
+): number {
+    let failed = 0;
+    for (const ref of refs) {
+        try {
+            withState((s) => del(s as ServicesLabState, ref));
+        } catch (e) {
+            failed++;
+            err(`Failed to delete ${what} with ${label} '${ref}': ${(e as Error).message}`);
+        }
+    }
+    if (failed) throw new CommandError(`${failed} of ${refs.length} ${what}s failed to delete.`);
+    return 0;
+}
 
-export const computeServiceList: Handler = async (prog, argv) => {
+// ---- openstack compute service | volume service: list and set share their shape ----
+
+type ServiceRecord = ComputeServiceRecord | VolumeServiceRecord;
+
+/** `… service list [--host H] [--service B] [--long]`: the cloud's records that match. */
+function listServices<T extends ServiceRecord>(
+    prog: string,
+    argv: string[],
+    records: (s: ServicesLabState) => T[] | undefined,
+) {
     const a = parseArgs(
         prog,
         argv,
@@ -187,12 +217,57 @@ export const computeServiceList: Handler = async (prog, argv) => {
     );
     const cloud = authenticate().name;
     const s = readState() as ServicesLabState;
-    const rows = (s.computeServices ?? []).filter(
-        (c) =>
-            c.cloud === cloud &&
-            (a.opts.host === undefined || c.host === a.opts.host) &&
-            (a.opts.service === undefined || c.binary === a.opts.service),
+    const rows = (records(s) ?? []).filter(
+        (r) =>
+            r.cloud === cloud &&
+            (a.opts.host === undefined || r.host === a.opts.host) &&
+            (a.opts.service === undefined || r.binary === a.opts.service),
     );
+    return { a, s, cloud, rows };
+}
+
+/**
+ * `… service set [--enable|--disable] [--disable-reason R] <host> <binary>` on the one record
+ * `find` returns (it throws the client's error when there is none).
+ */
+function setService(
+    prog: string,
+    argv: string[],
+    extra: Array<{ names: string[] }>,
+    find: (s: ServicesLabState, cloud: string, host: string, binary: string) => ServiceRecord,
+): number {
+    const a = parseArgs(
+        prog,
+        argv,
+        [{ names: ["--enable"] }, { names: ["--disable"] }, { names: ["--disable-reason"], value: true }, ...extra],
+        2,
+        2,
+    );
+    if (a.opts.enable && a.opts.disable)
+        throw new CommandError(
+            `usage: ${prog} [-h] ...\n${prog}: error: argument --disable: not allowed with argument --enable`,
+            2,
+        );
+    if (a.opts.disable_reason !== undefined && !a.opts.disable)
+        throw new CommandError("Cannot specify option --disable-reason without --disable specified.");
+    const [host, binary] = a.positionals;
+    const cloud = authenticate().name;
+    withState((s) => {
+        const r = find(s as ServicesLabState, cloud, host, binary);
+        if (a.opts.disable) {
+            r.status = "disabled";
+            r.disabledReason = str(a.opts.disable_reason) ?? null;
+        } else if (a.opts.enable) {
+            r.status = "enabled";
+            r.disabledReason = null;
+        }
+        r.updatedAt = now();
+    });
+    return 0;
+}
+
+export const computeServiceList: Handler = async (prog, argv) => {
+    const { a, s, cloud, rows } = listServices(prog, argv, (st) => st.computeServices);
     const headers = ["ID", "Binary", "Host", "Zone", "Status", "State", "Updated At"];
     if (a.opts.long) headers.push("Disabled Reason", "Forced Down");
     printList(
@@ -213,97 +288,34 @@ export const computeServiceList: Handler = async (prog, argv) => {
     return 0;
 };
 
-export const computeServiceSet: Handler = async (prog, argv) => {
-    const a = parseArgs(
-        prog,
-        argv,
-        [
-            { names: ["--enable"] },
-            { names: ["--disable"] },
-            { names: ["--disable-reason"], value: true },
-            { names: ["--up"] },
-            { names: ["--down"] },
-        ],
-        2,
-        2,
-    );
-    if (a.opts.enable && a.opts.disable)
-        throw new CommandError(
-            `usage: ${prog} [-h] ...\n${prog}: error: argument --disable: not allowed with argument --enable`,
-            2,
-        );
-    if ((a.opts.enable || !a.opts.disable) && a.opts.disable_reason !== undefined)
-        throw new CommandError("Cannot specify option --disable-reason without --disable specified.");
-    const [host, binary] = a.positionals;
-    const cloud = authenticate().name;
-    withState((s) => {
-        const found = ((s as ServicesLabState).computeServices ?? []).filter(
+export const computeServiceSet: Handler = async (prog, argv) =>
+    setService(prog, argv, [{ names: ["--up"] }, { names: ["--down"] }], (s, cloud, host, binary) => {
+        const found = (s.computeServices ?? []).filter(
             (c) => c.cloud === cloud && c.host === host && c.binary === binary,
         );
         if (found.length === 0)
             throw new CommandError(`Compute service for host "${host}" and binary "${binary}" not found.`);
-        const c = found[0];
-        if (a.opts.disable) {
-            c.status = "disabled";
-            c.disabledReason = str(a.opts.disable_reason) ?? null;
-        } else if (a.opts.enable) {
-            c.status = "enabled";
-            c.disabledReason = null;
-        }
-        c.updatedAt = now();
+        return found[0];
     });
-    return 0;
-};
 
 export const computeServiceDelete: Handler = async (prog, argv) => {
     const a = parseArgs(prog, argv, [], Infinity, 1);
     const cloud = authenticate().name;
-    let failed = 0;
-    for (const id of a.positionals) {
-        try {
-            withState((s) => {
-                const st = s as ServicesLabState;
-                const c = (st.computeServices ?? []).find((x) => x.cloud === cloud && x.id === id);
-                if (!c) throw new CommandError(`Service ${id} not found. (HTTP 404)`);
-                if (instancesOn(st, c) > 0)
-                    throw new CommandError(
-                        `Unable to delete compute service that is hosting instances. Migrate or delete the instances first. (HTTP 409)`,
-                    );
-                // Nova's services API removes a deleted compute host from its aggregates.
-                for (const g of s.aggregates) if (g.cloud === cloud) g.hosts = g.hosts.filter((h) => h !== c.host);
-                st.computeServices = (st.computeServices ?? []).filter((x) => x !== c);
-            });
-        } catch (e) {
-            failed++;
-            err(`Failed to delete compute service with ID '${id}': ${(e as Error).message}`);
-        }
-    }
-    if (failed) throw new CommandError(`${failed} of ${a.positionals.length} compute services failed to delete.`);
-    return 0;
+    return deleteEach(a.positionals, "compute service", "ID", (st, id) => {
+        const c = (st.computeServices ?? []).find((x) => x.cloud === cloud && x.id === id);
+        if (!c) throw new CommandError(`Service ${id} not found. (HTTP 404)`);
+        if (instancesOn(st, c) > 0)
+            throw new CommandError(
+                `Unable to delete compute service that is hosting instances. Migrate or delete the instances first. (HTTP 409)`,
+            );
+        // Nova's services API removes a deleted compute host from its aggregates.
+        for (const g of st.aggregates) if (g.cloud === cloud) g.hosts = g.hosts.filter((h) => h !== c.host);
+        st.computeServices = (st.computeServices ?? []).filter((x) => x !== c);
+    });
 };
 
-// ---- openstack volume service ----
-
 export const volumeServiceList: Handler = async (prog, argv) => {
-    const a = parseArgs(
-        prog,
-        argv,
-        [
-            ...COMMON_OPTS,
-            { names: ["--host"], value: true },
-            { names: ["--service"], value: true },
-            { names: ["--long"] },
-        ],
-        0,
-    );
-    const cloud = authenticate().name;
-    const s = readState() as ServicesLabState;
-    const rows = (s.volumeServices ?? []).filter(
-        (v) =>
-            v.cloud === cloud &&
-            (a.opts.host === undefined || v.host === a.opts.host) &&
-            (a.opts.service === undefined || v.binary === a.opts.service),
-    );
+    const { a, s, rows } = listServices(prog, argv, (st) => st.volumeServices);
     const headers = ["Binary", "Host", "Zone", "Status", "State", "Updated At"];
     if (a.opts.long) headers.push("Disabled Reason");
     printList(
@@ -322,40 +334,13 @@ export const volumeServiceList: Handler = async (prog, argv) => {
     return 0;
 };
 
-export const volumeServiceSet: Handler = async (prog, argv) => {
-    const a = parseArgs(
-        prog,
-        argv,
-        [{ names: ["--enable"] }, { names: ["--disable"] }, { names: ["--disable-reason"], value: true }],
-        2,
-        2,
-    );
-    if (a.opts.enable && a.opts.disable)
-        throw new CommandError(
-            `usage: ${prog} [-h] ...\n${prog}: error: argument --disable: not allowed with argument --enable`,
-            2,
-        );
-    if (a.opts.disable_reason !== undefined && !a.opts.disable)
-        throw new CommandError("Cannot specify option --disable-reason without --disable specified.");
-    const [host, binary] = a.positionals;
-    const cloud = authenticate().name;
-    withState((s) => {
-        const v = ((s as ServicesLabState).volumeServices ?? []).find(
-            (x) => x.cloud === cloud && x.host === host && x.binary === binary,
-        );
+export const volumeServiceSet: Handler = async (prog, argv) =>
+    setService(prog, argv, [], (s, cloud, host, binary) => {
+        const v = (s.volumeServices ?? []).find((x) => x.cloud === cloud && x.host === host && x.binary === binary);
         // cinderclient's PUT os-services/disable on an unknown host: Cinder's HostBinaryNotFound.
         if (!v) throw new CommandError(`Service ${binary} on host ${host} could not be found. (HTTP 404)`);
-        if (a.opts.disable) {
-            v.status = "disabled";
-            v.disabledReason = str(a.opts.disable_reason) ?? null;
-        } else if (a.opts.enable) {
-            v.status = "enabled";
-            v.disabledReason = null;
-        }
-        v.updatedAt = now();
+        return v;
     });
-    return 0;
-};
 
 /** `cinder-manage service remove <binary> <host>` (inside a central controller's cinder container). */
 export function cinderManageServiceRemove(cloud: string, binary: string, host: string): number {
@@ -416,25 +401,15 @@ export const aggregateRemoveHost: Handler = async (prog, argv) => {
 export const aggregateDelete: Handler = async (prog, argv) => {
     const a = parseArgs(prog, argv, [], Infinity, 1);
     const cloud = authenticate().name;
-    let failed = 0;
-    for (const ref of a.positionals) {
-        try {
-            withState((s) => {
-                const g = findAggregate(s, cloud, ref);
-                const id = s.aggregates.indexOf(g) + 1;
-                if (g.hosts.length > 0)
-                    throw new CommandError(
-                        `Cannot perform action 'delete' on aggregate ${id}. Reason: Host aggregate is not empty. (HTTP 400)`,
-                    );
-                s.aggregates = s.aggregates.filter((x) => x !== g);
-            });
-        } catch (e) {
-            failed++;
-            err(`Failed to delete aggregate with name or ID '${ref}': ${(e as Error).message}`);
-        }
-    }
-    if (failed) throw new CommandError(`${failed} of ${a.positionals.length} aggregates failed to delete.`);
-    return 0;
+    return deleteEach(a.positionals, "aggregate", "name or ID", (st, ref) => {
+        const g = findAggregate(st, cloud, ref);
+        const id = st.aggregates.indexOf(g) + 1;
+        if (g.hosts.length > 0)
+            throw new CommandError(
+                `Cannot perform action 'delete' on aggregate ${id}. Reason: Host aggregate is not empty. (HTTP 400)`,
+            );
+        st.aggregates = st.aggregates.filter((x) => x !== g);
+    });
 };
 
 // ---- openstack volume create | list | show | delete (records only: the lab's Cinder keeps no data) ----
@@ -555,19 +530,8 @@ export const volumeShow: Handler = async (prog, argv) => {
 export const volumeDelete: Handler = async (prog, argv) => {
     const a = parseArgs(prog, argv, [{ names: ["--force"] }, { names: ["--purge"] }], Infinity, 1);
     const cloud = authenticate().name;
-    let failed = 0;
-    for (const ref of a.positionals) {
-        try {
-            withState((s) => {
-                const st = s as ServicesLabState;
-                const v = findVolume(st, cloud, ref);
-                st.volumes = (st.volumes ?? []).filter((x) => x !== v);
-            });
-        } catch (e) {
-            failed++;
-            err(`Failed to delete volume with name or ID '${ref}': ${(e as Error).message}`);
-        }
-    }
-    if (failed) throw new CommandError(`${failed} of ${a.positionals.length} volumes failed to delete.`);
-    return 0;
+    return deleteEach(a.positionals, "volume", "name or ID", (st, ref) => {
+        const v = findVolume(st, cloud, ref);
+        st.volumes = (st.volumes ?? []).filter((x) => x !== v);
+    });
 };
