@@ -31,8 +31,9 @@ export interface SiteArgs {
     /** The central stack's name (a DCN site's records in the central cloud). */
     centralStack: string;
     /**
-     * The deployment's CentralSites: the site's first resources (metal, Glance env) wait for it, so
-     * a site removal it refuses (servers or volumes left in the AZ) stops the `up` before any step.
+     * The deployment's CentralSites: the site's metal (and through it every other resource of the
+     * site) waits for it, so a site removal it refuses (servers or volumes left in the AZ) stops the
+     * `up` before any step.
      */
     centralSites: pulumi.Resource;
 }
@@ -152,7 +153,9 @@ export class Site extends pulumi.ComponentResource {
                 stores: args.glanceStores,
                 showMultipleLocations: plan.kind === "central",
             },
-            { parent: this, dependsOn: [args.centralSites] },
+            // After the metal (its step waits for CentralSites; the deploy needs both anyway), so
+            // a destroy removes the file before the metal's delete, which removes the work dir.
+            { parent: this, dependsOn: [this.metal] },
         );
     }
 

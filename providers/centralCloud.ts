@@ -16,7 +16,7 @@
  *      refuses, naming them, and `up` refuses before any step runs;
  *   2. quiesce: disable the site's compute and volume services (nothing new is scheduled there
  *      while the site goes): `CentralSites.update`, before any other step of the `up` (every
- *      site's first resources depend on it);
+ *      site's metal depends on it, and every other resource on the metal);
  *   3. central's update drops the site's Glance store and Ceph config; the site's overcloud
  *      delete, Ceph and metal deletes (unprovision: the site's nova-compute and cinder-volume stop);
  *   4. once nothing of the site runs (a running service would register itself again, see

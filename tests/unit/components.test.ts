@@ -107,7 +107,7 @@ before(async () => {
 });
 
 describe("deployment component", () => {
-    it("runs every site's first resources after CentralSites, and a DCN site's metal after its SiteServices", () => {
+    it("runs every site's metal after CentralSites (its Glance env after the metal), a DCN site's metal after its SiteServices", () => {
         const sites = byName("control-plane-central-sites");
         assert.equal(sites.type, "pulumi-nodejs:dynamic/dcn:CentralSites");
         assert.equal(sites.inputs.centralStack, "control-plane");
@@ -119,7 +119,7 @@ describe("deployment component", () => {
         const urn = (n: string) => (deps.get(n) ?? []).map((u) => u.split("::").pop());
         for (const s of ["control-plane", "dcn0", "dcn1"]) {
             assert.ok(urn(`${s}-metal`).includes("control-plane-central-sites"), `${s}-metal: ${urn(`${s}-metal`)}`);
-            assert.ok(urn(`${s}-glance`).includes("control-plane-central-sites"), `${s}-glance: ${urn(`${s}-glance`)}`);
+            assert.ok(urn(`${s}-glance`).includes(`${s}-metal`), `${s}-glance: ${urn(`${s}-glance`)}`);
         }
         for (const s of ["dcn0", "dcn1"]) {
             assert.ok(urn(`${s}-metal`).includes(`${s}-central-services`));
