@@ -318,6 +318,7 @@ async function stateCmd(json: boolean): Promise<void> {
             state: n.provisionState,
             hostname: n.hostname,
             role: n.role,
+            ctlplaneIp: n.ctlplaneIp,
             disksDirty: n.disksDirty,
             deployments: n.deployments ?? 0,
         })),
