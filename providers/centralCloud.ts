@@ -105,7 +105,7 @@ export const LEFTOVERS_SCRIPT = [
     '. "$rc" >/dev/null || exit 1',
     'for az in "$@"; do',
     '  printf "== servers %s\\n" "$az"',
-    '  openstack server list --all-projects --availability-zone "$az" -f json -c ID -c Name -c Status || exit 1',
+    '  openstack server list --all-projects --availability-zone "$az" -f json -c ID -c Name -c Status -c "Availability Zone" || exit 1',
     "done",
     'echo "== volumes"',
     "ids=$(openstack volume list --all-projects -f value -c ID) || exit 1",
@@ -116,7 +116,8 @@ export const LEFTOVERS_SCRIPT = [
 
 /**
  * Parses LEFTOVERS_SCRIPT's output into what is left per AZ; undefined when central has no rc file.
- * Server lists are filtered again by AZ name (Nova's filter is a regular expression search).
+ * Server lists are filtered again by exact AZ (Nova's filter is a regular expression search; the
+ * `Availability Zone` column is one python-openstackclient adds on request).
  */
 export function parseLeftovers(stdout: string, azs: readonly string[]): Record<string, Leftover[]> | undefined {
     if (stdout.trim() === "norc") {
@@ -124,7 +125,6 @@ export function parseLeftovers(stdout: string, azs: readonly string[]): Record<s
     }
     const left: Record<string, Leftover[]> = Object.fromEntries(azs.map((az) => [az, []]));
     const sections = stdout.split(/^== /m).slice(1);
-    const serverAzs: Record<string, string[]> = {};
     for (const section of sections) {
         const nl = section.indexOf("\n");
         const head = nl < 0 ? section : section.slice(0, nl);
@@ -134,7 +134,10 @@ export function parseLeftovers(stdout: string, azs: readonly string[]): Record<s
             const az = servers[1];
             const rows = jsonValues(body).flatMap((v) => (Array.isArray(v) ? v : []));
             for (const r of rows as Array<Record<string, unknown>>) {
-                (serverAzs[az] ??= []).push(String(r.ID));
+                // Nova's availability_zone filter is a regular expression search (dcn1 finds dcn10's).
+                if (r["Availability Zone"] !== undefined && r["Availability Zone"] !== az) {
+                    continue;
+                }
                 left[az]?.push({
                     kind: "server",
                     id: String(r.ID),
@@ -280,13 +283,19 @@ async function leftovers(t: SshTarget, centralStack: string, sites: readonly Cen
 
 /** The refusals for removing `sites` (empty when nothing lives in their AZs). */
 async function refusals(t: SshTarget, centralStack: string, sites: readonly CentralSite[]): Promise<string[]> {
+    return (await guard(t, centralStack, sites)).refused;
+}
+
+/** The refusals, and whether the central cloud is there at all (its rc file: no cloud, nothing to do). */
+async function guard(t: SshTarget, centralStack: string, sites: readonly CentralSite[]) {
     if (sites.length === 0) {
-        return [];
+        return { refused: [] as string[], central: false };
     }
     const left = await leftovers(t, centralStack, sites);
-    return sites
+    const refused = sites
         .map((s) => (left ? leftoverRefusal(s, centralStack, left[s.az] ?? []) : undefined))
         .filter((m): m is string => !!m);
+    return { refused, central: left !== undefined };
 }
 
 /** The central cloud's services of one binary (`compute|volume service list --long -f json`). */
@@ -438,11 +447,12 @@ export const centralSitesProvider: pulumi.dynamic.ResourceProvider = traced("Cen
     async update(_id: string, olds: CentralSitesInputs, news: CentralSitesInputs) {
         const t = targetOf(news);
         const gone = removedSites(olds.sites, news.sites);
-        const refused = await refusals(t, news.centralStack, gone);
+        const { refused, central } = await guard(t, news.centralStack, gone);
         if (refused.length > 0) {
             throw new Error(refused.join("\n"));
         }
-        for (const site of gone) {
+        // No central cloud (never deployed, or gone): nothing is scheduled anywhere.
+        for (const site of central ? gone : []) {
             await quiesce(t, news.centralStack, site);
         }
         return { outs: news };

@@ -45,12 +45,16 @@ describe("what is left in a removed site's AZ", () => {
     const volume = (id: string, name: string, az: string) =>
         JSON.stringify({ availability_zone: az, id, name, status: "available" }, null, 2);
 
-    it("parses the servers per AZ and every volume's zone", () => {
+    it("parses the servers per AZ (exactly that AZ) and every volume's zone", () => {
         const stdout = [
             "== servers dcn0",
             serverJson([]),
             "== servers az-one",
-            serverJson([{ ID: "s-1", Name: "web {1}", Status: "ACTIVE" }]),
+            serverJson([
+                { ID: "s-1", Name: "web {1}", Status: "ACTIVE", "Availability Zone": "az-one" },
+                // Nova's regular expression search also finds az-one0's servers.
+                { ID: "s-2", Name: "other", Status: "ACTIVE", "Availability Zone": "az-one0" },
+            ]),
             "== volumes",
             volume("v-1", "data", "az-one"),
             volume("v-2", "other", "dcn0"),
