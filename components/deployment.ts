@@ -14,6 +14,7 @@
  * image-to-every-site-and-COW-boot flow.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { CentralSites } from "../providers/centralCloud";
 import { CephExport } from "../providers/cephExport";
 import { UndercloudArg } from "../providers/common";
 import { MultistoreValidation, SiteValidation } from "../providers/multistoreValidation";
@@ -50,6 +51,8 @@ export interface ValidationSummary {
 }
 
 export class Deployment extends pulumi.ComponentResource {
+    /** The DCN sites registered in the central cloud (a removal's refusal and quiesce). */
+    public readonly centralSites: CentralSites;
     public readonly central: Site;
     public readonly dcns: Site[];
     public readonly centralCephExport: CephExport;
@@ -70,16 +73,25 @@ export class Deployment extends pulumi.ComponentResource {
             description: plan.central.glanceDescription,
         };
 
+        const conn = { undercloud: args.undercloud, privateKey: args.privateKey };
+        // First: a DCN site gone from the config is checked (servers, volumes left in its AZ) and
+        // quiesced in the central cloud before any other step (providers/centralCloud.ts).
+        this.centralSites = new CentralSites(
+            `${plan.central.name}-central-sites`,
+            { ...conn, centralStack: plan.central.name, sites: plan.dcns.map((p) => ({ stack: p.name, az: p.az })) },
+            { parent: this },
+        );
+        const sites = { centralStack: plan.central.name, centralSites: this.centralSites };
+
         this.dcns = plan.dcns.map(
-            (p) => new Site(p.name, { ...common, plan: p, glanceStores: [centralStore] }, { parent: this }),
+            (p) => new Site(p.name, { ...common, ...sites, plan: p, glanceStores: [centralStore] }, { parent: this }),
         );
         this.central = new Site(
             plan.central.name,
-            { ...common, plan: plan.central, glanceStores: this.dcns.map((s) => s.glanceStore) },
+            { ...common, ...sites, plan: plan.central, glanceStores: this.dcns.map((s) => s.glanceStore) },
             { parent: this },
         );
 
-        const conn = { undercloud: args.undercloud, privateKey: args.privateKey };
         this.centralCephExport = new CephExport(
             `${plan.central.name}-ceph-export`,
             {

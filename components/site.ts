@@ -9,6 +9,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { BaremetalNodes } from "../providers/baremetalNodes";
+import { SiteServices } from "../providers/centralCloud";
 import { CephCluster } from "../providers/cephCluster";
 import { UndercloudArg, sha256, stableStringify } from "../providers/common";
 import { GlanceMultistore, GlanceStore } from "../providers/glanceMultistore";
@@ -27,6 +28,14 @@ export interface SiteArgs {
     privateKey: pulumi.Input<string>;
     /** The other sites' Glance stores this site's Glance gets (central: every DCN site; DCN: central). */
     glanceStores: pulumi.Input<GlanceStore>[];
+    /** The central stack's name (a DCN site's records in the central cloud). */
+    centralStack: string;
+    /**
+     * The deployment's CentralSites: the site's metal (and through it every other resource of the
+     * site) waits for it, so a site removal it refuses (servers or volumes left in the AZ) stops the
+     * `up` before any step.
+     */
+    centralSites: pulumi.Resource;
 }
 
 /** What a site's deploy consumes from the other sites. */
@@ -84,6 +93,8 @@ export class Site extends pulumi.ComponentResource {
     public overcloud?: OvercloudStack;
     /** Post-deploy sanity check (absent when `settings.sanityChecks` is false). */
     public sanityCheck?: command.remote.Command;
+    /** DCN: the site's records in the central cloud (removed after the site's nodes). */
+    public readonly centralServices?: SiteServices;
     private readonly args: SiteArgs;
 
     constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -92,6 +103,20 @@ export class Site extends pulumi.ComponentResource {
         const { plan, settings } = args;
         this.plan = plan;
         const conn = { undercloud: args.undercloud, privateKey: args.privateKey };
+
+        // A DCN site's records in the central cloud: the metal depends on them, so on removal
+        // their cleanup runs after the nodes are unprovisioned (nothing of the site runs then).
+        if (plan.kind === "dcn") {
+            this.centralServices = new SiteServices(
+                `${name}-central-services`,
+                { ...conn, centralStack: args.centralStack, stack: plan.name, az: plan.az },
+                { parent: this },
+            );
+        }
+        const first = {
+            parent: this,
+            dependsOn: [args.centralSites, ...(this.centralServices ? [this.centralServices] : [])],
+        };
 
         this.metal = new BaremetalNodes(
             `${name}-metal`,
@@ -107,7 +132,7 @@ export class Site extends pulumi.ComponentResource {
                 timeoutMinutes: settings.timeoutMinutes.metal,
                 ceph: { cluster: plan.cephCluster, monRoles: plan.cephMonRoles, poolSize: cephPoolSize(settings) },
             },
-            { parent: this },
+            first,
         );
 
         this.ceph = new CephCluster(
@@ -147,7 +172,9 @@ export class Site extends pulumi.ComponentResource {
                 stores: args.glanceStores,
                 showMultipleLocations: plan.kind === "central",
             },
-            { parent: this },
+            // After the metal (its step waits for CentralSites; the deploy needs both anyway), so
+            // a destroy removes the file before the metal's delete, which removes the work dir.
+            { parent: this, dependsOn: [this.metal] },
         );
     }
 

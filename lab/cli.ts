@@ -14,6 +14,7 @@ import { connection, prepareSsh, sshArgs, sshdPid, startSshd, stopSshd, writeCon
 import { initialState, readState, withState, withStateAsync } from "./state";
 import { connectionProcesses, describe, killAll, undercloudProcesses } from "./power";
 import { glanceView, startAllGlance, stopAllGlance, wipeAllGlance } from "./undercloud/glance";
+import { ServicesLabState } from "./undercloud/services";
 
 const USAGE = `usage: npm run lab -- <command>
   start                 start sshd (and the sites' Ceph clusters); prints how to connect
@@ -317,6 +318,7 @@ async function stateCmd(json: boolean): Promise<void> {
             state: n.provisionState,
             hostname: n.hostname,
             role: n.role,
+            ctlplaneIp: n.ctlplaneIp,
             disksDirty: n.disksDirty,
             deployments: n.deployments ?? 0,
         })),
@@ -334,6 +336,10 @@ async function stateCmd(json: boolean): Promise<void> {
         cephClusters: clusters,
         glance: await glanceView(),
         aggregates: s.aggregates,
+        // The central clouds' Nova and Cinder records (lab/undercloud/services.ts).
+        computeServices: (s as ServicesLabState).computeServices ?? [],
+        volumeServices: (s as ServicesLabState).volumeServices ?? [],
+        volumes: (s as ServicesLabState).volumes ?? [],
         networks: s.network ? Object.keys(s.network.networks) : [],
     };
     if (json) {

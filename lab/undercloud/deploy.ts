@@ -11,6 +11,7 @@ import { GlanceLabState, deleteStackGlance, deployGlance, glanceRcLines } from "
 import { HeatSession, checkHeat, finalHeatKill, killHeat, launchHeat } from "./heat";
 import { Handler, readRolesFile } from "./metal";
 import { EDGE_SERVICES } from "./roles";
+import { dropCloudRecords, registerServices } from "./services";
 import {
     COMMON_OPTS,
     CommandError,
@@ -718,6 +719,26 @@ function recordDeployed(plan: Plan, keystone: string, adminPassword: string, sit
             ...Object.fromEntries(Object.entries(multi).map(([k, v]) => [k, v.CephClusterName ?? "ceph"])),
         };
         ((s as GlanceLabState).availabilityZones ??= {})[stack] = String(p.NovaComputeAvailabilityZone || stack);
+        const roleServices = new Map(
+            plan.roles.map((r) => [
+                r.name,
+                new Set(r.ServicesDefault.map((x) => x.replace("OS::TripleO::Services::", ""))),
+            ]),
+        );
+        registerServices(s, {
+            stack,
+            cloud,
+            central: plan.central,
+            cinderZone: String(p.CinderStorageAvailabilityZone || "nova"),
+            cinderCluster: String(p.CinderVolumeCluster ?? ""),
+            nodes: s.nodes
+                .filter((n) => n.stack === stack && n.hostname)
+                .map((n) => ({
+                    fqdn: `${n.hostname}.localdomain`,
+                    services: roleServices.get(n.role ?? "") ?? new Set(),
+                })),
+            pacemakerCinderVolume: services(plan).has("CinderVolume"),
+        });
         if (!plan.central) {
             const az = String(p.NovaComputeAvailabilityZone || stack);
             const computeHosts = s.nodes.filter((n) => n.stack === stack).map((n) => `${n.hostname}.localdomain`);
@@ -1026,6 +1047,8 @@ export const overcloudDelete: Handler = async (prog, argv) => {
     fs.rmSync(wd, { recursive: true, force: true });
     fs.rmSync(path.join(home(), "config-download", stack), { recursive: true, force: true });
     withState((s) => {
+        // A central stack takes its cloud with it: the service records and volumes of its Nova and Cinder.
+        if (s.stacks.find((x) => x.name === stack)?.central) dropCloudRecords(s, stack);
         s.stacks = s.stacks.filter((x) => x.name !== stack);
         delete (s as GlanceLabState).availabilityZones?.[stack];
     });
@@ -1258,6 +1281,8 @@ export async function overcloudDeletePlaybook(stack: string): Promise<void> {
     fs.rmSync(path.join(home(), "config-download", stack), { recursive: true, force: true });
     fs.rmSync(path.join(home(), "overcloud-deploy", stack), { recursive: true, force: true });
     withState((s) => {
+        // A central stack takes its cloud with it: the service records and volumes of its Nova and Cinder.
+        if (s.stacks.find((x) => x.name === stack)?.central) dropCloudRecords(s, stack);
         s.stacks = s.stacks.filter((x) => x.name !== stack);
         delete (s as GlanceLabState).availabilityZones?.[stack];
     });

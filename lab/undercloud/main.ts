@@ -52,6 +52,19 @@ import {
     serverList,
     serverShow,
 } from "./nova";
+import {
+    aggregateDelete,
+    aggregateRemoveHost,
+    computeServiceDelete,
+    computeServiceList,
+    computeServiceSet,
+    volumeCreate,
+    volumeDelete,
+    volumeList,
+    volumeServiceList,
+    volumeServiceSet,
+    volumeShow,
+} from "./services";
 import { CommandError, err, out, simMs, sleep } from "./util";
 
 interface Cmd {
@@ -83,6 +96,17 @@ const OPENSTACK: Record<string, Cmd> = {
     "token issue": { handler: tokenIssue, mutating: false },
     "aggregate show": { handler: aggregateShow, mutating: false },
     "aggregate list": { handler: aggregateList, mutating: false },
+    "aggregate remove host": { handler: aggregateRemoveHost, mutating: true },
+    "aggregate delete": { handler: aggregateDelete, mutating: true },
+    "compute service list": { handler: computeServiceList, mutating: false },
+    "compute service set": { handler: computeServiceSet, mutating: true },
+    "compute service delete": { handler: computeServiceDelete, mutating: true },
+    "volume service list": { handler: volumeServiceList, mutating: false },
+    "volume service set": { handler: volumeServiceSet, mutating: true },
+    "volume create": { handler: volumeCreate, mutating: true },
+    "volume list": { handler: volumeList, mutating: false },
+    "volume show": { handler: volumeShow, mutating: false },
+    "volume delete": { handler: volumeDelete, mutating: true },
     "server create": { handler: serverCreate, mutating: true },
     "server show": { handler: serverShow, mutating: false },
     "server list": { handler: serverList, mutating: false },

@@ -7,6 +7,7 @@ import { parse, stringify } from "yaml";
 import { stopCephCluster, wipeCephCluster } from "../ceph";
 import { BaremetalNode, LabState, StackRecord, readState, withState } from "../state";
 import { ROLES } from "./roles";
+import { removeComputeServicesOf } from "./services";
 import {
     COMMON_OPTS,
     CommandError,
@@ -936,6 +937,7 @@ export async function scaleDownNodes(hosts: string[]): Promise<void> {
     withState((s) => {
         const fqdns = new Set(hosts.flatMap((h) => [h, `${h}.localdomain`]));
         for (const g of s.aggregates) g.hosts = g.hosts.filter((h) => !fqdns.has(h));
+        removeComputeServicesOf(s, fqdns);
     });
 }
 

@@ -18,6 +18,7 @@ import { logEnd, logStart } from "../journal";
 import { type BaremetalNode, type CephClusterState, readState, withState } from "../state";
 import { CTLPLANE } from "./metal";
 import { isOrchCommand, orchCommand, settleOrch } from "./orch";
+import { cinderManageServiceRemove } from "./services";
 import { err, out } from "./util";
 
 /** The real OpenSSH client, for every destination that is not a lab node. */
@@ -153,7 +154,9 @@ export async function nodeSsh(argv: string[]): Promise<number> {
         );
         return 126;
     }
-    const mutating = /\bceph orch (osd rm(?! status)|host (rm|drain|label))/.test(words.join(" "));
+    const mutating =
+        /\bceph orch (osd rm(?! status)|host (rm|drain|label))/.test(words.join(" ")) ||
+        /\bcinder-manage service remove\b/.test(words.join(" "));
     const id = `${Date.now()}-${process.pid}`;
     logStart(id, {
         start: new Date().toISOString(),
@@ -180,14 +183,52 @@ async function onNode(node: BaremetalNode, hostname: string, words: string[]): P
         w = w.slice(1);
         while (w[0] === "-n" || w[0] === "-E") w = w.slice(1);
     }
+    if (w[0] === "podman" && w[1] === "exec") {
+        if (words[0] !== "sudo") {
+            err("Error: cannot re-exec process: permission denied (podman of tripleo-admin has no containers)");
+            return 125;
+        }
+        return podmanExec(node, hostname, w.slice(2));
+    }
     if (words[0] !== "sudo" || w[0] !== "cephadm" || w[1] !== "shell") {
         err(
             `lab node ${hostname}: '${words.join(" ")}' is not simulated; the lab's nodes answer ` +
-                `'sudo cephadm shell [--config F] [--keyring K] [--fsid X] -- ceph|rbd|rados …' and 'hostname'`,
+                `'sudo cephadm shell [--config F] [--keyring K] [--fsid X] -- ceph|rbd|rados …', ` +
+                `'sudo podman exec cinder_api|cinder_scheduler cinder-manage service remove <binary> <host>' and 'hostname'`,
         );
         return 127;
     }
     return cephadmShell(node, hostname, w.slice(2));
+}
+
+/**
+ * `sudo podman exec <container> cinder-manage service remove <binary> <host>` on a central
+ * controller: TripleO's Cinder containers (cinder_api, cinder_scheduler) carry cinder.conf with the
+ * database, which is where a volume service is removed (there is no API for it).
+ */
+function podmanExec(node: BaremetalNode, hostname: string, argv: string[]): number {
+    const containers = ["cinder_api", "cinder_scheduler"];
+    const rest = argv.filter((a) => a !== "-i" && a !== "-t" && a !== "-it");
+    const [container, tool, ...args] = rest;
+    const st = readState();
+    const stack = st.stacks.find((x) => x.name === node.stack);
+    const runsCinder = stack?.central && node.role === "Controller";
+    if (!container || !runsCinder || !containers.includes(container)) {
+        err(`Error: no container with name or ID "${container ?? ""}" found: no such container`);
+        return 125;
+    }
+    if (tool !== "cinder-manage") {
+        err(`lab node ${hostname}: only cinder-manage is simulated in ${container}`);
+        return 127;
+    }
+    if (args[0] !== "service" || args[1] !== "remove" || args.length !== 4) {
+        err(
+            "usage: cinder-manage service remove [-h] binary host_name\n" +
+                "cinder-manage: error: only 'service remove <binary> <host>' is simulated by the lab",
+        );
+        return 2;
+    }
+    return cinderManageServiceRemove(stack!.name, args[2], args[3]);
 }
 
 async function cephadmShell(node: BaremetalNode, hostname: string, argv: string[]): Promise<number> {

@@ -188,9 +188,37 @@ export const serverShow: Handler = async (prog, argv) => {
 };
 
 export const serverList: Handler = async (prog, argv) => {
-    const a = parseArgs(prog, argv, [...COMMON_OPTS, { names: ["--long"] }, { names: ["--all-projects"] }], 0);
+    const a = parseArgs(
+        prog,
+        argv,
+        [
+            ...COMMON_OPTS,
+            { names: ["--long"] },
+            { names: ["--all-projects"] },
+            { names: ["--availability-zone"], value: true },
+            { names: ["--host"], value: true },
+            { names: ["--name"], value: true },
+            { names: ["--status"], value: true },
+            { names: ["--project"], value: true },
+            { names: ["--limit"], value: true, int: true },
+        ],
+        0,
+    );
     const cloud = authenticate().name;
-    const rows = ((readState() as GlanceLabState).servers ?? []).filter((x) => x.cloud === cloud);
+    const st = readState() as GlanceLabState;
+    // Nova's filters: availability_zone and name are regular expressions (an unanchored search), host exact.
+    const re = (v: unknown) => (typeof v === "string" ? new RegExp(v) : undefined);
+    const az = re(a.opts.availability_zone);
+    const name = re(a.opts.name);
+    const rows = (st.servers ?? []).filter(
+        (x) =>
+            x.cloud === cloud &&
+            (!az || az.test(x.availabilityZone)) &&
+            (!name || name.test(x.name)) &&
+            (a.opts.status === undefined || serverStatus(x) === String(a.opts.status).toUpperCase()) &&
+            (a.opts.host === undefined ||
+                st.nodes.some((n) => n.stack === x.stack && `${n.hostname}.localdomain` === a.opts.host)),
+    );
     printList(
         a,
         ["ID", "Name", "Status", "Networks", "Image", "Flavor", "Availability Zone"],

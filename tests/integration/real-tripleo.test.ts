@@ -185,6 +185,15 @@ describe("the seed through real tripleoclient, THT and Heat", { skip }, () => {
         assert.deepEqual(out.sites["control-plane"].glanceStoreIds, ["central", "dcn0", "dcn1", "dcn2"]);
         const hiera = parse(fs.readFileSync(cd("control-plane", "Controller", "config_settings.yaml"), "utf8"));
         assert.ok(hiera["tripleo::profile::base::glance::api::multistore_config"].dcn2, "central redeployed with dcn2");
+        // dcn2 registered in central (the lab's hardware cores, from the real deploy's environment).
+        const state = JSON.parse(privateLab.lab("state", "--json"));
+        assert.deepEqual(
+            state.volumeServices
+                .filter((v: { stack: string }) => v.stack === "dcn2")
+                .map((v: { zone: string }) => v.zone),
+            ["dcn2"],
+        );
+        assert.ok(state.computeServices.some((c: { stack: string }) => c.stack === "dcn2"));
         await ws.ok(["preview", "--expect-no-changes", "--non-interactive"]);
     });
 
@@ -314,6 +323,16 @@ describe("the seed through real tripleoclient, THT and Heat", { skip }, () => {
             "dcn0",
             "dcn1",
         ]);
+        // Nothing of dcn2 left in the central cloud (providers/centralCloud.ts).
+        assert.ok(!state.aggregates.some((a: { name: string }) => a.name === "dcn2"), "no dcn2 aggregate");
+        assert.deepEqual(
+            state.computeServices.filter((c: { stack: string }) => c.stack === "dcn2"),
+            [],
+        );
+        assert.deepEqual(
+            state.volumeServices.filter((v: { zone: string }) => v.zone === "dcn2"),
+            [],
+        );
     });
 
     it("one ephemeral Heat per undercloud: two overlapping --stack-only runs break each other", async () => {

@@ -131,6 +131,72 @@ test("the central rc file works for token issue and the DCN aggregates exist", a
     assert.ok(!Object.keys(exp).some((k) => /^ceph/i.test(k)), "no Ceph* in the stack export");
 });
 
+test("central's Nova and Cinder records: services of every site, refusals like Nova's, cinder-manage on a controller", async () => {
+    const C = "source ~/control-planerc && ";
+    const compute = JSON.parse((await lab.ok(`${C}openstack compute service list --long -f json`)).stdout) as Array<
+        Record<string, string>
+    >;
+    const zone = (h: string) => compute.find((c) => c.Host === `${h}.localdomain`)?.Zone;
+    // NovaCompute roles only (CephAll runs none): central's HCI node, dcn0's two nodes, dcn1's compute.
+    assert.deepEqual(compute.map((c) => c.Host).sort(), [
+        "oc0-ceph-0.localdomain",
+        "oc0-ceph-1.localdomain",
+        "oc0-ceph-2.localdomain",
+        "oc0-compute-0.localdomain",
+    ]);
+    assert.deepEqual([zone("oc0-ceph-0"), zone("oc0-ceph-1"), zone("oc0-compute-0")], ["nova", "dcn0", "dcn1"]);
+    assert.ok(compute.every((c) => c.State === "up" && c.Status === "enabled" && "Disabled Reason" in c));
+    const volume = JSON.parse((await lab.ok(`${C}openstack volume service list -f json`)).stdout) as Array<
+        Record<string, string>
+    >;
+    // The seed gives central no CinderStorageAvailabilityZone: THT's default zone, nova.
+    assert.deepEqual(
+        volume.map((v) => `${v.Host} ${v.Zone}`).sort(),
+        [
+            "hostgroup@tripleo_ceph nova",
+            "oc0-ceph-1.localdomain@tripleo_ceph dcn0",
+            "oc0-compute-0.localdomain@tripleo_ceph dcn1",
+        ].sort(),
+    );
+    // What python-openstackclient and Nova refuse.
+    const reasonOnly = await lab.ssh(
+        `${C}openstack compute service set --disable-reason x oc0-ceph-1.localdomain nova-compute`,
+    );
+    assert.match(reasonOnly.stderr, /Cannot specify option --disable-reason without --disable specified/);
+    assert.equal((await lab.ssh(`${C}openstack compute service delete`)).code, 2);
+    assert.equal((await lab.ssh(`${C}openstack aggregate remove host dcn1`)).code, 2);
+    const notEmpty = await lab.ssh(`${C}openstack aggregate delete dcn1`);
+    assert.match(notEmpty.stderr, /Host aggregate is not empty/);
+    assert.match(notEmpty.stderr, /1 of 1 aggregates failed to delete/);
+    const zoneless = await lab.ssh(`${C}openstack volume create --size 1 --availability-zone nowhere v0`);
+    assert.match(zoneless.stderr, /Availability zone 'nowhere' is invalid/);
+    const vol = JSON.parse(
+        (await lab.ok(`${C}openstack volume create --size 1 --availability-zone dcn1 v1 -f json`)).stdout,
+    );
+    assert.equal(vol.availability_zone, "dcn1");
+    assert.match((await lab.ok(`${C}openstack volume list -f value -c Name`)).stdout, /^v1$/m);
+    await lab.ok(`${C}openstack volume delete v1`);
+    // Disabled, then removed in a controller's cinder_api container (not on a DCN node, not without sudo).
+    await lab.ok(
+        `${C}openstack volume service set --disable --disable-reason gone oc0-compute-0.localdomain@tripleo_ceph cinder-volume`,
+    );
+    const ip = (h: string) =>
+        (lab.state() as unknown as { nodes: Array<{ hostname: string; ctlplaneIp: string }> }).nodes.find(
+            (n) => n.hostname === h,
+        )!.ctlplaneIp;
+    const remove =
+        "podman exec cinder_api cinder-manage service remove cinder-volume oc0-compute-0.localdomain@tripleo_ceph";
+    assert.equal((await lab.ssh(`ssh tripleo-admin@${ip("oc0-compute-0")} sudo ${remove}`)).code, 125);
+    assert.notEqual((await lab.ssh(`ssh tripleo-admin@${ip("oc0-controller-0")} ${remove}`)).code, 0);
+    const removed = await lab.ok(`ssh tripleo-admin@${ip("oc0-controller-0")} sudo ${remove}`);
+    assert.match(removed.stdout, /Service cinder-volume on host oc0-compute-0.localdomain@tripleo_ceph removed\./);
+    const again = await lab.ssh(`ssh tripleo-admin@${ip("oc0-controller-0")} sudo ${remove}`);
+    assert.equal(again.code, 2);
+    assert.match(again.stdout, /Host not found/);
+    const cinderLog = lab.log().filter((e) => e.argv.includes("cinder-manage"));
+    assert.ok(cinderLog.length > 0 && cinderLog.every((e) => e.mutating));
+});
+
 test("command log: one object per command with exactly the contract keys, secrets redacted", async () => {
     const log = lab.log();
     assert.ok(log.length >= 20);

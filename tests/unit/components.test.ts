@@ -116,6 +116,28 @@ before(async () => {
 });
 
 describe("deployment component", () => {
+    it("runs every site's metal after CentralSites (its Glance env after the metal), a DCN site's metal after its SiteServices", () => {
+        const sites = byName("control-plane-central-sites");
+        assert.equal(sites.type, "pulumi-nodejs:dynamic/dcn:CentralSites");
+        assert.equal(sites.inputs.centralStack, "control-plane");
+        assert.deepEqual(sites.inputs.sites, [
+            { stack: "dcn0", az: "dcn0" },
+            { stack: "dcn1", az: "dcn1" },
+        ]);
+        assert.deepEqual(deps.get("control-plane-central-sites"), []);
+        const urn = (n: string) => (deps.get(n) ?? []).map((u) => u.split("::").pop());
+        for (const s of ["control-plane", "dcn0", "dcn1"]) {
+            assert.ok(urn(`${s}-metal`).includes("control-plane-central-sites"), `${s}-metal: ${urn(`${s}-metal`)}`);
+            assert.ok(urn(`${s}-glance`).includes(`${s}-metal`), `${s}-glance: ${urn(`${s}-glance`)}`);
+        }
+        for (const s of ["dcn0", "dcn1"]) {
+            assert.ok(urn(`${s}-metal`).includes(`${s}-central-services`));
+            const svc = byName(`${s}-central-services`);
+            assert.deepEqual([svc.inputs.centralStack, svc.inputs.stack, svc.inputs.az], ["control-plane", s, s]);
+        }
+        assert.ok(!regs.some((r) => r.name === "control-plane-central-services"));
+    });
+
     it("registers the components and five resource types with their custom tokens", () => {
         const types = new Set(regs.map((r) => r.type));
         for (const t of [
@@ -130,6 +152,7 @@ describe("deployment component", () => {
             .map((r) => r.name)
             .sort();
         assert.deepEqual(names, [
+            "control-plane-central-sites",
             "control-plane-ceph",
             "control-plane-ceph-export",
             "control-plane-dcn-ceph-export",
@@ -137,10 +160,12 @@ describe("deployment component", () => {
             "control-plane-metal",
             "control-plane-overcloud",
             "control-plane-validation",
+            "dcn0-central-services",
             "dcn0-ceph",
             "dcn0-glance",
             "dcn0-metal",
             "dcn0-overcloud",
+            "dcn1-central-services",
             "dcn1-ceph",
             "dcn1-glance",
             "dcn1-metal",
