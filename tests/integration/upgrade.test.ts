@@ -62,8 +62,8 @@ describe(
             for (const line of up) {
                 assert.match(
                     line,
-                    /^(update \S+|replace \S+-sanity)$/,
-                    "only updates (and the sanity checks' new trigger)",
+                    /^(update \S+|replace \S+-sanity|create \S+:(CentralSites|SiteServices)::\S+)$/,
+                    "only updates (the sanity checks: their new trigger; the central-cloud resources: new)",
                 );
             }
             assert.deepEqual(
