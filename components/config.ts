@@ -262,6 +262,12 @@ export interface SitePlan {
     workDir: string;
     /** Roles of the site whose nodes run a Ceph mon (a scale-in must keep the quorum). */
     cephMonRoles: string[];
+    /** Position of the site in `sites` (messages name `sites[<index>]`). */
+    index: number;
+    /** Per role: the config key its networks come from (`sites[i].roles[j].networks`, `settings.roleNetworks.<Role>`), undefined for the program's default. */
+    networksFrom: Array<string | undefined>;
+    /** The site's VIPs come from its `vips` key (else DEFAULT_VIPS). */
+    vipsFrom: boolean;
 }
 
 export interface TopologyPlan {
@@ -508,6 +514,15 @@ export function planTopology(rawSites: unknown, rawSettings: unknown): TopologyP
             cephKeyGeneration: s.cephKeyGeneration ?? 0,
             workDir: `${settings.workRoot.replace(/\/+$/, "")}/${s.name}`,
             cephMonRoles,
+            index: i,
+            networksFrom: s.roles.map((r, j) =>
+                r.networks
+                    ? `sites[${i}].roles[${j}].networks`
+                    : settings.roleNetworks[r.name]
+                      ? `settings.roleNetworks.${r.name}`
+                      : undefined,
+            ),
+            vipsFrom: s.vips !== undefined,
         };
     });
     if (problems.length > 0) {

@@ -158,6 +158,10 @@ function templateFiles(): Record<string, string> {
         "deployed-server/deployed-neutron-port.yaml":
             "heat_template_version: wallaby\ndescription: deployed server ctlplane port\n",
         "templates/single_nic_vlans/single_nic_vlans.j2": "---\nnetwork_config: []\n",
+        // What makes the tree a THT tree for tripleoclient (and the program's preflight); the
+        // imitation renders neither.
+        "overcloud.j2.yaml": "heat_template_version: wallaby\ndescription: lab stand-in of THT's overcloud.j2.yaml\n",
+        "overcloud-resource-registry-puppet.j2.yaml": "resource_registry: {}\n",
     };
     for (const n of NETWORKS)
         files[`network/ports/deployed_${n.name_lower}.yaml`] =
