@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, checkProjectKeys, parseUndercloud, planTopology } from "./components/config";
 import { resolveUndercloud } from "./components/connection";
 import { Deployment } from "./components/deployment";
+import { runPreflight } from "./components/preflight";
 
 /**
  * Stack traces the SDK takes for its own bookkeeping skip the source maps (bench/results.md, P3).
@@ -67,8 +68,13 @@ function load() {
         for (const note of resolved.notes) {
             void pulumi.log.warn(note);
         }
-        const privateKey = secretKey ?? pulumi.secret(fs.readFileSync(resolved.privateKeyFile!, "utf8"));
-        return { plan, connection: resolved.connection, privateKey };
+        const fileKey = secretKey ? undefined : fs.readFileSync(resolved.privateKeyFile!, "utf8");
+        const privateKey = secretKey ?? pulumi.secret(fileKey!);
+        // The preflight's own copy (it runs in the program, before any resource exists).
+        const keyText = secretKey
+            ? new Promise<string>((resolve) => secretKey.apply((k) => resolve(k)))
+            : Promise.resolve(fileKey!);
+        return { plan, connection: resolved.connection, privateKey, keyText };
     } catch (e) {
         if (e instanceof ConfigError) {
             // A plain Error without stack: the CLI shows the message naming the key.
@@ -78,18 +84,51 @@ function load() {
     }
 }
 
-const { plan, connection, privateKey } = load();
-
-const deployment = new Deployment("dcn", { plan, undercloud: connection, privateKey });
-
-/** Per site: stack status, Ceph fsid, AZ, Glance store ids, nodes. */
-export const sites = deployment.sites;
-/** Central endpoints (from the central stack export's EndpointMapOverride). */
-export const centralEndpoints = deployment.centralEndpoints;
 /**
- * The multistore validation (settings.validation.enabled): image id, stores, per DCN site
- * {copied, snapProtected, cowBoot}; absent when disabled.
+ * The undercloud files preflight (components/preflight.ts): one read-only command, before any
+ * resource is registered, so nothing mutating runs with a wrong file. `up` fails when the
+ * undercloud cannot be read; a preview warns and goes on (a runner without access).
  */
-export const validation = deployment.validationSummary;
-/** The undercloud this stack deploys through (no credentials). */
-export const undercloud = `${connection.user}@${connection.host}:${connection.port}`;
+async function preflight(
+    plan: ReturnType<typeof load>["plan"],
+    u: ReturnType<typeof load>["connection"],
+    key: Promise<string>,
+) {
+    const id = `${u.user}@${u.host}:${u.port}`;
+    const r = await runPreflight(
+        { host: u.host, port: u.port, user: u.user, hostKey: u.hostKey, privateKey: await key },
+        plan,
+    );
+    if (r.problems.length > 0) {
+        throw new pulumi.RunError(
+            `invalid stack config: undercloud files (read-only preflight on ${id}, nothing was run):\n` +
+                r.problems.map((p) => `  ${p}`).join("\n"),
+        );
+    }
+    if (r.unreachable !== undefined) {
+        if (!pulumi.runtime.isDryRun()) {
+            throw new pulumi.RunError(`cannot check the undercloud files on ${id} before deploying: ${r.unreachable}`);
+        }
+        void pulumi.log.warn(`the undercloud files were not checked (${id} not reachable): ${r.unreachable}`);
+    }
+}
+
+export = async () => {
+    const { plan, connection, privateKey, keyText } = load();
+    await preflight(plan, connection, keyText);
+
+    const deployment = new Deployment("dcn", { plan, undercloud: connection, privateKey });
+    return {
+        /** Per site: stack status, Ceph fsid, AZ, Glance store ids, nodes. */
+        sites: deployment.sites,
+        /** Central endpoints (from the central stack export's EndpointMapOverride). */
+        centralEndpoints: deployment.centralEndpoints,
+        /**
+         * The multistore validation (settings.validation.enabled): image id, stores, per DCN site
+         * {copied, snapProtected, cowBoot}; absent when disabled.
+         */
+        validation: deployment.validationSummary,
+        /** The undercloud this stack deploys through (no credentials). */
+        undercloud: `${connection.user}@${connection.host}:${connection.port}`,
+    };
+};
