@@ -1,7 +1,9 @@
 // Bad input through the real CLI: the `live` cases of the bad-input table (tests/support/
 // bad-input-cases.ts; every case is checked through the config module in tests/unit/bad-input.test.ts)
 // run as `pulumi up`/`preview` of the compiled program against a running private lab. Each must fail
-// naming the key, and nothing may reach the undercloud: the lab's command log stays empty.
+// naming the key, and nothing may reach the undercloud: the lab's command log stays empty. The
+// undercloud-file cases (UNDERCLOUD_FILE_CASES) are refused by the program's read-only preflight,
+// the one command that reads the lab's files (a shell read, not in the log), before any resource.
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -9,10 +11,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { PulumiWorkspace, pulumiWorkspace, toolchainBuilt } from "../support/pulumi";
 import { PrivateLab, buildProgram, programFixture, startPrivateLab, writeStackConfig } from "../support/lab";
-import { ALL_CASES, BadCase, asPulumiConfig, baseConfig } from "../support/bad-input-cases";
+import { ALL_CASES, BadCase, UNDERCLOUD_FILE_CASES, asPulumiConfig, baseConfig } from "../support/bad-input-cases";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-badinput-"));
-const LIVE = ALL_CASES.filter((c) => c.live);
+const LIVE = [...ALL_CASES, ...UNDERCLOUD_FILE_CASES].filter((c) => c.live);
 const PARALLEL = 5;
 let lab: PrivateLab;
 let ws: PulumiWorkspace;
@@ -30,6 +32,9 @@ async function runCase(c: BadCase, stack: string): Promise<void> {
     const out = r.stdout + r.stderr;
     assert.ok(out.includes(`${c.key}:`), `${c.name}: the output does not name ${c.key}:\n${out}`);
     assert.match(out, /invalid stack config|dcn-storage:undercloud\./, `${c.name}: not a config error:\n${out}`);
+    if (UNDERCLOUD_FILE_CASES.includes(c)) {
+        assert.match(out, /undercloud files \(read-only preflight on /, `${c.name}: not the preflight:\n${out}`);
+    }
 }
 
 describe(

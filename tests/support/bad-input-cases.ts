@@ -420,3 +420,49 @@ for (const c of METACHAR_CASES) {
 }
 
 export const ALL_CASES: BadCase[] = [...STRUCTURAL_CASES, ...METACHAR_CASES];
+
+/**
+ * Well-formed configs whose undercloud files are wrong: the config module accepts them, the
+ * program's read-only preflight (components/preflight.ts) refuses them before any resource exists.
+ * Only the live test can run them (they need the lab's home); tests/unit/preflight.test.ts checks
+ * the same mistakes on a seeded home without the CLI. The preflight is the same code on preview
+ * and up: one `up` shows that nothing mutating runs first, the others are previews.
+ */
+export const UNDERCLOUD_FILE_CASES: BadCase[] = [
+    {
+        // Issue 12: failed inside `overcloud network provision` after six remote commands, no key named.
+        name: "networkDataFile pointing at the container prepare file",
+        key: `${ST}.networkDataFile`,
+        mutate: (c) => (c.settings.networkDataFile = "~/containers-prepare-parameter.yaml"),
+        live: "up",
+    },
+    {
+        name: "a common env file that is not on the undercloud",
+        key: `${ST}.commonEnvFiles[3]`,
+        mutate: (c) => (c.settings.commonEnvFiles[3] = "~/foo.yaml"),
+        live: "preview",
+    },
+    {
+        name: "templatesDir that is not a tripleo-heat-templates tree",
+        key: `${ST}.templatesDir`,
+        mutate: (c) => (c.settings.templatesDir = "~/metalsmith"),
+        live: "preview",
+    },
+    {
+        name: "a custom role that is not in the templates' roles dir",
+        key: `${S}[2].roles[1].name`,
+        mutate: (c) =>
+            (c.sites[2].roles[1] = {
+                name: "EdgeCompute",
+                instances: ["oc0-compute-0"],
+                networks: ["ctlplane", "internal_api_cloud_0"],
+            }),
+        live: "preview",
+    },
+    {
+        name: "containerPrepareFile pointing at the network data",
+        key: `${ST}.containerPrepareFile`,
+        mutate: (c) => (c.settings.containerPrepareFile = "~/oc0-network-data.yaml"),
+        live: "preview",
+    },
+];

@@ -11,6 +11,7 @@ import {
     ALL_CASES,
     METACHAR_CASES,
     STRUCTURAL_CASES,
+    UNDERCLOUD_FILE_CASES,
     baseConfig,
     validateStackConfig,
 } from "../support/bad-input-cases";
@@ -43,6 +44,14 @@ describe("bad input: the config module", () => {
         assert.ok(STRUCTURAL_CASES.length >= 50, `only ${STRUCTURAL_CASES.length} structural cases`);
         assert.equal(new Set(ALL_CASES.map((c) => c.name)).size, ALL_CASES.length, "case names are unique");
     });
+
+    for (const c of UNDERCLOUD_FILE_CASES) {
+        it(`${c.name}: accepted by the config module (only the undercloud's preflight refuses it)`, () => {
+            const cfg = baseConfig();
+            c.mutate(cfg);
+            validateStackConfig(cfg, dir);
+        });
+    }
 
     for (const c of ALL_CASES) {
         it(`${c.name}: refused naming ${JSON.stringify(c.key)}`, () => {
