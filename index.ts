@@ -115,9 +115,16 @@ async function preflight(
 
 export = async () => {
     const { plan, connection, privateKey, keyText } = load();
-    await preflight(plan, connection, keyText);
+    // An update registers nothing before the files passed; a preview (nothing to protect) checks
+    // them beside its own work, so a plan costs no extra round trip time, and fails all the same.
+    const checked = preflight(plan, connection, keyText);
+    checked.catch(() => undefined);
+    if (!pulumi.runtime.isDryRun()) {
+        await checked;
+    }
 
     const deployment = new Deployment("dcn", { plan, undercloud: connection, privateKey });
+    await checked;
     return {
         /** Per site: stack status, Ceph fsid, AZ, Glance store ids, nodes. */
         sites: deployment.sites,

@@ -1,9 +1,9 @@
 /**
  * The Ceph server services of the roles tripleo-heat-templates 18.0.0 ships (`roles/*.yaml`,
  * `ServicesDefault`): which roles run `OS::TripleO::Services::CephMon` and which
- * `OS::TripleO::Services::CephOSD`. The program never reaches the undercloud at config time (a plain
- * preview does not connect), so the config checks that every site has a mon and OSDs against this
- * table. Derived from the THT 18.0.0 sdist (`.tripleo/tht/roles/`, installed by `npm run setup`;
+ * `OS::TripleO::Services::CephOSD`. The config is judged before the undercloud is read, so it checks
+ * that every site has a mon and OSDs against this table; the undercloud files preflight
+ * (components/preflight.ts) then checks the same against the roles files of the templates tree. Derived from the THT 18.0.0 sdist (`.tripleo/tht/roles/`, installed by `npm run setup`;
  * tests/unit/config.test.ts compares the table with those files). A role not listed runs neither,
  * unless the site's config says so (`cephMon` / `cephDisks` on the role, for custom roles of the
  * templates tree given in `settings.templatesDir`).
