@@ -372,39 +372,39 @@ export function preflightProblems(
     const problems: string[] = [];
     const fail = (k: string, p: string, what: string) => problems.push(`${key(k)}: ${p}: ${what}`);
 
+    /** The YAML document of a file the config names, or undefined once why there is none is reported. */
+    const docOf = (k: string, p: string, r = read(p)): { doc: unknown } | undefined => {
+        const y = notAFile(r) === undefined ? yamlOf(r!.content ?? "") : { error: notAFile(r) };
+        if (y.error !== undefined) {
+            fail(k, p, y.error);
+            return undefined;
+        }
+        return { doc: y.doc };
+    };
+
     // Network data.
     let networks: DataNetwork[] | undefined;
-    const nd = read(s.networkDataFile);
-    const ndFile = notAFile(nd);
-    if (ndFile) {
-        fail("settings.networkDataFile", s.networkDataFile, ndFile);
-    } else {
-        const y = yamlOf(nd!.content ?? "");
-        const r = y.error ? { networks: [], problems: [y.error] } : networkDataProblems(y.doc);
+    const nd = docOf("settings.networkDataFile", s.networkDataFile);
+    if (nd) {
+        const r = networkDataProblems(nd.doc);
         r.problems.forEach((p) => fail("settings.networkDataFile", s.networkDataFile, p));
         networks = r.problems.length === 0 ? r.networks : undefined;
     }
 
     // Container prepare.
-    const cp = read(s.containerPrepareFile);
-    const cpFile = notAFile(cp);
-    if (cpFile) {
-        fail("settings.containerPrepareFile", s.containerPrepareFile, cpFile);
-    } else {
-        const y = yamlOf(cp!.content ?? "");
-        const env = y.error ?? heatEnvProblem(y.doc);
-        if (env) {
-            fail("settings.containerPrepareFile", s.containerPrepareFile, env);
-        } else {
-            const cip = (y.doc as { parameter_defaults?: { ContainerImagePrepare?: unknown } } | null)
-                ?.parameter_defaults?.ContainerImagePrepare;
-            if (!Array.isArray(cip) || cip.length === 0 || !cip.every(isMap)) {
-                fail(
-                    "settings.containerPrepareFile",
-                    s.containerPrepareFile,
-                    "has no parameter_defaults.ContainerImagePrepare list (of mappings with set, push_destination, ...): not a container prepare file",
-                );
-            }
+    const cp = docOf("settings.containerPrepareFile", s.containerPrepareFile);
+    const cpEnv = cp && heatEnvProblem(cp.doc);
+    if (cpEnv) {
+        fail("settings.containerPrepareFile", s.containerPrepareFile, cpEnv);
+    } else if (cp) {
+        const cip = (cp.doc as { parameter_defaults?: { ContainerImagePrepare?: unknown } } | null)?.parameter_defaults
+            ?.ContainerImagePrepare;
+        if (!Array.isArray(cip) || cip.length === 0 || !cip.every(isMap)) {
+            fail(
+                "settings.containerPrepareFile",
+                s.containerPrepareFile,
+                "has no parameter_defaults.ContainerImagePrepare list (of mappings with set, push_destination, ...): not a container prepare file",
+            );
         }
     }
 
@@ -522,13 +522,8 @@ export function preflightProblems(
                 return; // rendered by tripleoclient from the .j2.yaml template
             }
         }
-        const why = notAFile(r);
-        if (why) {
-            fail(k, f, why);
-            return;
-        }
-        const y = yamlOf(r!.content ?? "");
-        const env = y.error ?? heatEnvProblem(y.doc);
+        const d = docOf(k, f, r);
+        const env = d && heatEnvProblem(d.doc);
         if (env) {
             fail(k, f, env);
         }
