@@ -30,7 +30,9 @@ async function runCase(c: BadCase, stack: string): Promise<void> {
     const r = await ws.run(args);
     assert.notEqual(r.code, 0, `${c.name}: pulumi ${args[0]} succeeded`);
     const out = r.stdout + r.stderr;
-    assert.ok(out.includes(`${c.key}:`), `${c.name}: the output does not name ${c.key}:\n${out}`);
+    for (const key of [c.key, ...(c.alsoKeys ?? [])]) {
+        assert.ok(out.includes(`${key}:`), `${c.name}: the output does not name ${key}:\n${out}`);
+    }
     assert.match(out, /invalid stack config|dcn-storage:undercloud\./, `${c.name}: not a config error:\n${out}`);
     if (UNDERCLOUD_FILE_CASES.includes(c)) {
         assert.match(out, /undercloud files \(read-only preflight on /, `${c.name}: not the preflight:\n${out}`);

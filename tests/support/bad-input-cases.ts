@@ -24,6 +24,8 @@ export interface BadCase {
     mutate: (c: StackCfg) => void;
     /** Also run through the real Pulumi CLI against a lab (integration test). */
     live?: "up" | "preview";
+    /** Further keys the same error names (the undercloud files preflight reports every problem at once). */
+    alsoKeys?: string[];
 }
 
 /** The dev stack's config (Pulumi.dev.yaml), relative `.lab/...` paths included. */
@@ -423,46 +425,37 @@ export const ALL_CASES: BadCase[] = [...STRUCTURAL_CASES, ...METACHAR_CASES];
 
 /**
  * Well-formed configs whose undercloud files are wrong: the config module accepts them, the
- * program's read-only preflight (components/preflight.ts) refuses them before any resource exists.
- * Only the live test can run them (they need the lab's home); tests/unit/preflight.test.ts checks
- * the same mistakes on a seeded home without the CLI. The preflight is the same code on preview
- * and up: one `up` shows that nothing mutating runs first, the others are previews.
+ * program's read-only preflight (components/preflight.ts) refuses them before any resource exists,
+ * every problem at once, each naming its key. Only the live test can run them (they need the lab's
+ * home); tests/unit/preflight.test.ts checks each mistake alone on a seeded home without the CLI.
+ * The preflight is the same code on preview and up: the issue's example runs as an `up` (nothing
+ * mutating runs first), the other mistakes in one preview (two CLI runs for five mistakes).
  */
 export const UNDERCLOUD_FILE_CASES: BadCase[] = [
     {
         // Issue 12: failed inside `overcloud network provision` after six remote commands, no key named.
-        name: "networkDataFile pointing at the container prepare file",
+        name: "networkDataFile pointing at the container prepare file, templatesDir not a THT tree",
         key: `${ST}.networkDataFile`,
-        mutate: (c) => (c.settings.networkDataFile = "~/containers-prepare-parameter.yaml"),
+        alsoKeys: [`${ST}.templatesDir`],
+        mutate: (c) => {
+            c.settings.networkDataFile = "~/containers-prepare-parameter.yaml";
+            c.settings.templatesDir = "~/metalsmith";
+        },
         live: "up",
     },
     {
-        name: "a common env file that is not on the undercloud",
+        name: "a missing common env file, the network data as container prepare file, a custom role not in roles/",
         key: `${ST}.commonEnvFiles[3]`,
-        mutate: (c) => (c.settings.commonEnvFiles[3] = "~/foo.yaml"),
-        live: "preview",
-    },
-    {
-        name: "templatesDir that is not a tripleo-heat-templates tree",
-        key: `${ST}.templatesDir`,
-        mutate: (c) => (c.settings.templatesDir = "~/metalsmith"),
-        live: "preview",
-    },
-    {
-        name: "a custom role that is not in the templates' roles dir",
-        key: `${S}[2].roles[1].name`,
-        mutate: (c) =>
-            (c.sites[2].roles[1] = {
+        alsoKeys: [`${ST}.containerPrepareFile`, `${S}[2].roles[1].name`],
+        mutate: (c) => {
+            c.settings.commonEnvFiles[3] = "~/foo.yaml";
+            c.settings.containerPrepareFile = "~/oc0-network-data.yaml";
+            c.sites[2].roles[1] = {
                 name: "EdgeCompute",
                 instances: ["oc0-compute-0"],
                 networks: ["ctlplane", "internal_api_cloud_0"],
-            }),
-        live: "preview",
-    },
-    {
-        name: "containerPrepareFile pointing at the network data",
-        key: `${ST}.containerPrepareFile`,
-        mutate: (c) => (c.settings.containerPrepareFile = "~/oc0-network-data.yaml"),
+            };
+        },
         live: "preview",
     },
 ];
