@@ -7,22 +7,10 @@
 // left (providers/centralCloud.ts; ci-framework's scaledown_site.yml adapted to TripleO).
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { PulumiWorkspace, pulumiWorkspace, toolchainBuilt } from "../support/pulumi";
-import {
-    type LabLogEntry,
-    type PrivateLab,
-    buildProgram,
-    devConfig,
-    programFixture,
-    startPrivateLab,
-    writeStackConfig,
-} from "../support/lab";
+import { PulumiWorkspace, toolchainBuilt } from "../support/pulumi";
+import { type LabLogEntry, type PrivateLab, type ProgramOnLab, devConfig, programOnLab } from "../support/lab";
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), "dcn-removal-"));
-const labDir = path.join(root, "lab");
+let t: ProgramOnLab;
 let privateLab: PrivateLab;
 let ws: PulumiWorkspace;
 type LogEntry = LabLogEntry & { end: string; exit: number };
@@ -44,21 +32,14 @@ describe(
     { skip: !toolchainBuilt() && "toolchain not built (npm run setup)" },
     () => {
         before(async () => {
-            buildProgram();
-            privateLab = await startPrivateLab(labDir, "0.05", "imitation");
-            const fixture = programFixture(path.join(root, "project"), labDir);
             const config = devConfig();
             (config["dcn-storage:settings"] as Record<string, unknown>).validation = { enabled: false };
-            writeStackConfig(fixture, "removal", config);
-            ws = await pulumiWorkspace(fixture, "removal");
+            t = await programOnLab("removal", "removal", config);
+            ({ lab: privateLab, ws } = t);
             await ws.ok(["up", "--yes", "--non-interactive", "--skip-preview"]);
         });
 
-        after(() => {
-            privateLab?.stop();
-            ws?.dispose();
-            fs.rmSync(root, { recursive: true, force: true });
-        });
+        after(() => t?.dispose());
 
         it("the deploy registered dcn1 in central: aggregate, compute and volume services", () => {
             const s = labState();
