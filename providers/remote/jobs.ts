@@ -435,6 +435,17 @@ export function attachedToEarlierRun(answer: string, owner: string): boolean {
     return answer.startsWith("attached") && !answer.includes(`# owner: ${owner}`);
 }
 
+/**
+ * The owner of the job START found or started: ours when it started it, the owner line's when it
+ * attached; undefined for a job dir of an older runner (no owner line).
+ */
+export function jobOwner(answer: string, owner: string): string | undefined {
+    if (!answer.startsWith("attached")) {
+        return owner;
+    }
+    return /# owner: ([0-9a-f]+)/.exec(answer)?.[1];
+}
+
 /** Parsed first line of the status probe. */
 export type JobState = { kind: "missing" | "starting" | "running" | "dead" } | { kind: "done"; code: number };
 
@@ -801,7 +812,10 @@ async function runJobOnce(t: SshTarget, spec: JobSpec): Promise<JobResult> {
         // `collect` files read, by the probe that sees it (`okDest` is where it goes, also answered
         // from by a retried probe).
         const remoteWaitTenths = Math.max(1, Math.round((pollMs * 2.5) / 100));
-        const okDest = expandHome(`${JOBS_DIR}/done/${id}.ok-${Date.now()}`, home);
+        // Named by the run that started the job, not by this runner: two runners attached to one job
+        // (two `pulumi` processes) share it, so the one that did not archive the job finds its end
+        // there rather than taking the job as vanished and running its commands again.
+        const okDest = expandHome(`${JOBS_DIR}/done/${id}.ok-${jobOwner(answer, owner) ?? Date.now()}`, home);
         const collect = spec.collect ?? [];
         const statusArgs = (waits: number) => [
             dir,
