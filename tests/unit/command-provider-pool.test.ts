@@ -115,15 +115,21 @@ describe("command provider: SSH connection pool", () => {
     it("redials when the connection stops answering, letting the commands running on it finish", async () => {
         const c = { ...conn(), perDialTimeout: 2 };
         const c0 = sshd.connections;
+        const before = sshd.execs.length;
         const long = run("sleep 3; echo long", c);
-        await new Promise((r) => setTimeout(r, 500));
+        // Stall once the command runs on the server (a fixed delay raced channel setup under load).
+        for (let i = 0; i < 100 && sshd.execs.length === before; i++) {
+            await new Promise((r) => setTimeout(r, 50));
+        }
         sshd.stallOpenConnections();
         // Its channel open gets no answer within perDialTimeout: the command goes to a new connection.
         assert.equal((await run("echo next", c)).stdout, "next");
         assert.equal(sshd.connections - c0, 2);
         // The command on the old connection was not cut off; then the old connection is closed.
         assert.equal((await long).stdout, "long");
-        await new Promise((r) => setTimeout(r, 300));
+        for (let i = 0; i < 50 && sshd.liveConnections() > 1; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+        }
         assert.equal(sshd.liveConnections(), 1);
         assert.equal(pooledConnections(), 1);
     });

@@ -356,11 +356,23 @@ describe("remote jobs", () => {
             stack: "s3",
             step: "drop",
             pollMs: 50,
-            commands: [{ argv: ["sh", "-c", 'echo x >> "$HOME/drop.txt"; sleep 0.8; echo finished'] }],
+            commands: [
+                {
+                    argv: [
+                        "sh",
+                        "-c",
+                        'echo x >> "$HOME/drop.txt"; while [ ! -f "$HOME/release-drop" ]; do sleep 0.05; done; echo finished',
+                    ],
+                },
+            ],
         };
         const p = runJob(target, spec);
-        await new Promise((r) => setTimeout(r, 250));
+        // The drop comes while the job runs (not after a fixed time, which under load may be after its end).
+        while (!fs.existsSync(path.join(srv.home, "drop.txt"))) {
+            await new Promise((r) => setTimeout(r, 20));
+        }
         srv.dropAll();
+        fs.writeFileSync(path.join(srv.home, "release-drop"), "");
         const r = await p;
         assert.equal(r.code, 0);
         assert.ok(r.output.includes("finished"));
