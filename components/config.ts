@@ -44,7 +44,12 @@ const remotePath = z
     .string()
     .refine(isRemotePath, { message: "must be an absolute or ~/ path of [A-Za-z0-9_.+@=,/-] without .." });
 
-/** A path relative to the templates dir (network config templates): same characters, no `..`. */
+/**
+ * A network config template as baremetal deployment's `network_config.template` names it: Ansible's
+ * `template` module of tripleo-ansible's tripleo_network_config role resolves it (relative paths
+ * against that role, e.g. `templates/single_nic_vlans/single_nic_vlans.j2`), not the THT tree.
+ * Same characters as remote paths, no `..`.
+ */
 const templatePath = z.string().refine((p) => !p.startsWith("/") && isRemotePath("/" + p), {
     message: "must be a relative path of [A-Za-z0-9_.+@=,/-] without ..",
 });
